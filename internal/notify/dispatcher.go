@@ -1,0 +1,290 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Sender delivers a Notice through one channel. Send must honour ctx's
+// deadline, be safe for concurrent use (a Send abandoned after its timeout
+// may still be running when the next starts), and return an error for which
+// IsPermanent tells whether retrying can help.
+type Sender interface {
+	// Name identifies the sender in Delivery.Sender; it must be stable
+	// across restarts and unique among the Dispatcher's senders.
+	Name() string
+	Send(ctx context.Context, n Notice) error
+}
+
+// Outbox is the durable queue of deliveries the Dispatcher drains. The store
+// implements it; enqueueing (one Delivery per notice and sender, in the same
+// transaction as the state change the notice describes) is the store's job.
+// The Dispatcher calls it from one goroutine at a time.
+type Outbox interface {
+	// Due returns up to limit undelivered deliveries whose next attempt is at
+	// or before now, and that have not failed permanently, oldest first.
+	Due(ctx context.Context, now time.Time, limit int) ([]Delivery, error)
+	// MarkSent records that delivery id was sent at at; it is never due again.
+	MarkSent(ctx context.Context, id int64, at time.Time) error
+	// MarkFailed records failed attempt number attempt of delivery id. Unless
+	// permanent, the delivery is due again at next; if permanent, never.
+	MarkFailed(ctx context.Context, id int64, attempt int, next time.Time, lastErr string, permanent bool) error
+}
+
+// Delivery is one notice to be sent by one sender.
+type Delivery struct {
+	ID int64
+	// Sender is the Name of the Sender that must send it.
+	Sender string
+	Notice Notice
+	// Attempt is the number of attempts already made: 0 for a new delivery.
+	Attempt int
+}
+
+// Defaults of a Dispatcher.
+const (
+	// DefaultSendTimeout bounds one Sender.Send call.
+	DefaultSendTimeout = 30 * time.Second
+	// DefaultBatchSize is how many deliveries Flush asks the outbox for at once.
+	DefaultBatchSize = 100
+	// markTimeout bounds recording a result when the caller's context has
+	// been cancelled; a sent notice must be marked or it is sent again.
+	markTimeout = 5 * time.Second
+)
+
+// The retry schedule of NextAttempt.
+const (
+	BackoffBase = 30 * time.Second
+	BackoffMax  = 30 * time.Minute
+)
+
+// NextAttempt returns when to retry after failed attempt number attempt
+// (1 for the first) at now: 30s, 1m, 2m, 4m, 8m, 16m, then every 30m.
+// There is no jitter, so the schedule can be read from the outbox and tested.
+func NextAttempt(attempt int, now time.Time) time.Time {
+	d := BackoffBase
+	for i := 1; i < attempt && d < BackoffMax; i++ {
+		d *= 2
+	}
+	return now.Add(min(d, BackoffMax))
+}
+
+// Dispatcher sends the deliveries in an Outbox through its Senders and
+// records each result. Call Flush periodically, and after enqueueing.
+type Dispatcher struct {
+	// SendTimeout bounds each Send; zero or less means DefaultSendTimeout.
+	SendTimeout time.Duration
+	// BatchSize is the limit passed to Outbox.Due; zero or less means
+	// DefaultBatchSize.
+	BatchSize int
+
+	box     Outbox
+	senders map[string]Sender
+	now     func() time.Time
+	log     *slog.Logger
+}
+
+// NewDispatcher returns a Dispatcher draining box through senders. now is the
+// clock (time.Now when nil) and logger receives one line per failure (nothing
+// is logged when nil). A sender whose name repeats an earlier one is ignored
+// and logged, since deliveries could not tell them apart.
+func NewDispatcher(box Outbox, senders []Sender, now func() time.Time, logger *slog.Logger) *Dispatcher {
+	if now == nil {
+		now = time.Now
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	d := &Dispatcher{
+		SendTimeout: DefaultSendTimeout,
+		BatchSize:   DefaultBatchSize,
+		box:         box,
+		senders:     make(map[string]Sender, len(senders)),
+		now:         now,
+		log:         logger,
+	}
+	for _, s := range senders {
+		if _, dup := d.senders[s.Name()]; dup {
+			logger.Error("notify: duplicate sender name; ignoring the later one", "sender", s.Name())
+			continue
+		}
+		d.senders[s.Name()] = s
+	}
+	return d
+}
+
+// result is the outcome of one delivery attempt.
+type result struct {
+	d   Delivery
+	err error
+}
+
+// Flush makes one pass over the outbox:
+//  1. take the deliveries due now, a batch at a time;
+//  2. send them, each sender's in order in its own goroutine, so a slow or
+//     failing sender never holds up another;
+//  3. mark each sent, or failed with its next attempt per NextAttempt, or
+//     failed for good when the error is permanent.
+//
+// It returns how many deliveries were sent and how many failed. err reports
+// only outbox failures; send failures are recorded in the outbox and logged.
+// Deliveries not attempted because ctx was cancelled stay due.
+func (d *Dispatcher) Flush(ctx context.Context) (sent, failed int, err error) {
+	now := d.now()
+	seen := make(map[int64]bool)
+	var errs []error
+	for ctx.Err() == nil {
+		batch, err := d.box.Due(ctx, now, d.batchSize())
+		if err != nil {
+			errs = append(errs, fmt.Errorf("notify: read due deliveries: %w", err))
+			break
+		}
+		// A delivery whose mark failed would come back; never send it twice
+		// in one pass.
+		fresh := batch[:0:0]
+		for _, dl := range batch {
+			if !seen[dl.ID] {
+				seen[dl.ID] = true
+				fresh = append(fresh, dl)
+			}
+		}
+		if len(fresh) == 0 {
+			break
+		}
+		for r := range d.send(ctx, fresh) {
+			switch o, err := d.record(ctx, r); {
+			case err != nil:
+				errs = append(errs, err)
+			case o == outcomeSent:
+				sent++
+			case o == outcomeFailed:
+				failed++
+			}
+		}
+		if len(batch) < d.batchSize() {
+			break
+		}
+	}
+	return sent, failed, errors.Join(errs...)
+}
+
+func (d *Dispatcher) batchSize() int {
+	if d.BatchSize <= 0 {
+		return DefaultBatchSize
+	}
+	return d.BatchSize
+}
+
+// send starts one goroutine per sender and returns the results as they come.
+func (d *Dispatcher) send(ctx context.Context, batch []Delivery) <-chan result {
+	var order []string
+	bySender := make(map[string][]Delivery)
+	for _, dl := range batch {
+		if _, ok := bySender[dl.Sender]; !ok {
+			order = append(order, dl.Sender)
+		}
+		bySender[dl.Sender] = append(bySender[dl.Sender], dl)
+	}
+	out := make(chan result, len(batch))
+	done := make(chan struct{})
+	for _, name := range order {
+		go func(dls []Delivery) {
+			defer func() { done <- struct{}{} }()
+			for _, dl := range dls {
+				if ctx.Err() != nil {
+					return
+				}
+				err := d.sendOne(ctx, dl)
+				out <- result{d: dl, err: err}
+			}
+		}(bySender[name])
+	}
+	go func() {
+		for range order {
+			<-done
+		}
+		close(out)
+	}()
+	return out
+}
+
+// sendOne sends one delivery within SendTimeout. A Send that ignores its
+// context is abandoned when the timeout passes, and a panic becomes an error.
+func (d *Dispatcher) sendOne(ctx context.Context, dl Delivery) error {
+	s, ok := d.senders[dl.Sender]
+	if !ok {
+		// Temporary: the sender may be configured again after a restart.
+		return fmt.Errorf("no sender named %q is configured", dl.Sender)
+	}
+	timeout := d.SendTimeout
+	if timeout <= 0 {
+		timeout = DefaultSendTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	res := make(chan error, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				res <- fmt.Errorf("sender %q panicked: %v", dl.Sender, p)
+			}
+		}()
+		res <- s.Send(ctx, dl.Notice)
+	}()
+	select {
+	case err := <-res:
+		return err
+	case <-ctx.Done():
+		select {
+		case err := <-res: // finished just in time
+			return err
+		default:
+			return fmt.Errorf("sender %q: %w", dl.Sender, ctx.Err())
+		}
+	}
+}
+
+// outcome is what record made of a result.
+type outcome int
+
+const (
+	outcomeSent    outcome = iota
+	outcomeFailed          // recorded as a failed attempt
+	outcomeSkipped         // cut short by the caller; left due, not recorded
+)
+
+// record writes r to the outbox.
+func (d *Dispatcher) record(ctx context.Context, r result) (outcome, error) {
+	dl, at := r.d, d.now()
+	log := d.log.With("delivery", dl.ID, "sender", dl.Sender, "notice", dl.Notice.ID)
+	// Record the result even if ctx was cancelled meanwhile: an unmarked
+	// notice is sent again after the restart.
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
+	defer cancel()
+	if r.err == nil {
+		if err := d.box.MarkSent(mctx, dl.ID, at); err != nil {
+			return outcomeSent, fmt.Errorf("notify: mark delivery %d sent: %w", dl.ID, err)
+		}
+		log.Debug("notify: sent")
+		return outcomeSent, nil
+	}
+	if ctx.Err() != nil && errors.Is(r.err, ctx.Err()) {
+		// Cut short by our caller, not the sender's fault: leave it due.
+		return outcomeSkipped, nil
+	}
+	attempt := dl.Attempt + 1
+	permanent := IsPermanent(r.err)
+	next := NextAttempt(attempt, at)
+	if err := d.box.MarkFailed(mctx, dl.ID, attempt, next, r.err.Error(), permanent); err != nil {
+		return outcomeFailed, fmt.Errorf("notify: mark delivery %d failed: %w", dl.ID, err)
+	}
+	if permanent {
+		log.Error("notify: delivery failed for good", "attempt", attempt, "err", r.err)
+	} else {
+		log.Warn("notify: delivery failed; will retry", "attempt", attempt, "next", next, "err", r.err)
+	}
+	return outcomeFailed, nil
+}

@@ -1,0 +1,476 @@
+package sim
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/deskpilot/deskpilot/sim/internal/wire"
+)
+
+// AppStream enums used by the emulator (names from the model).
+const (
+	FleetStarting = "STARTING"
+	FleetRunning  = "RUNNING"
+	FleetStopping = "STOPPING"
+	FleetStopped  = "STOPPED"
+
+	FleetAlwaysOn = "ALWAYS_ON"
+	FleetOnDemand = "ON_DEMAND"
+	FleetElastic  = "ELASTIC"
+
+	ImageAvailable = "AVAILABLE"
+)
+
+// Instance states, as the control API reports them (AppStream does not expose instances).
+const (
+	InstancePending     = "PENDING"
+	InstanceRunning     = "RUNNING"
+	InstanceTerminating = "TERMINATING"
+)
+
+var (
+	platforms   = []string{"WINDOWS", "WINDOWS_SERVER_2016", "WINDOWS_SERVER_2019", "WINDOWS_SERVER_2022", "WINDOWS_SERVER_2025", "AMAZON_LINUX2", "RHEL8", "ROCKY_LINUX8", "UBUNTU_PRO_2404"}
+	imageStates = []string{"PENDING", "AVAILABLE", "FAILED", "COPYING", "DELETING", "CREATING", "IMPORTING", "VALIDATING"}
+	fleetTypes  = []string{FleetAlwaysOn, FleetOnDemand, FleetElastic}
+)
+
+type image struct {
+	name, arn, baseImageArn, displayName, description string
+	state, platform, visibility                       string
+	created                                           time.Time
+	tags                                              map[string]string
+}
+
+type fleet struct {
+	name, arn, displayName, description   string
+	instanceType, fleetType, platform     string
+	imageName, imageArn                   string
+	state, streamView, iamRoleArn         string
+	desired                               int32
+	maxUserDuration, disconnectTimeout    int32
+	idleDisconnectTimeout, maxConcurrent  int32
+	enableDefaultInternetAccess           bool
+	created                               time.Time
+	tags                                  map[string]string
+	instances                             []*instance
+	stacks                                map[string]bool
+	rollScheduled                         bool
+	vpcSubnets, vpcSecurityGroups, errors []string
+}
+
+type instance struct {
+	id       string
+	imageArn string
+	state    string
+	session  *session
+	launched time.Time
+	ready    time.Time
+	// recycled marks an instance terminating because its session ended: it no longer counts as
+	// running capacity. Idle instances being scaled in keep counting until they are gone,
+	// which is why Available reaches 0 only after InstanceTerminate.
+	recycled bool
+}
+
+type stack struct {
+	name, arn, displayName, description string
+	created                             time.Time
+	tags                                map[string]string
+	fleets                              map[string]bool
+}
+
+type session struct {
+	id, userID, stackName, fleetName, authType string
+	instance                                   *instance
+	start, maxExpiration                       time.Time
+}
+
+// capacity is ComputeCapacityStatus for single-session fleets. Running counts instances that are
+// up (idle ones being scaled in included); Available = Running - InUse always.
+func (f *fleet) capacity() (running, inUse, available int32) {
+	if f.state != FleetRunning && f.state != FleetStarting {
+		return 0, 0, 0
+	}
+	for _, in := range f.instances {
+		switch {
+		case in.state == InstanceRunning:
+			running++
+		case in.state == InstanceTerminating && !in.recycled:
+			running++
+		}
+		if in.session != nil {
+			inUse++
+		}
+	}
+	return running, inUse, running - inUse
+}
+
+// reconcile brings the number of live instances to the desired capacity: it launches what is
+// missing and, when there are too many, terminates pending instances first, then idle ones.
+// Instances with a session are never terminated by a capacity change.
+func (s *Sim) reconcile(f *fleet) {
+	if f.fleetType == FleetElastic || (f.state != FleetRunning && f.state != FleetStarting) {
+		return
+	}
+	live := 0
+	for _, in := range f.instances {
+		if in.state != InstanceTerminating {
+			live++
+		}
+	}
+	for ; live < int(f.desired); live++ {
+		s.launch(f)
+	}
+	excess := live - int(f.desired)
+	for _, wantState := range []string{InstancePending, InstanceRunning} {
+		// Newest first for pending ones (least work lost); among idle ones, old images first.
+		for i := len(f.instances) - 1; i >= 0 && excess > 0; i-- {
+			in := f.instances[i]
+			if in.state == wantState && in.session == nil && in.imageArn != f.imageArn {
+				s.terminate(f, in, false)
+				excess--
+			}
+		}
+		for i := len(f.instances) - 1; i >= 0 && excess > 0; i-- {
+			in := f.instances[i]
+			if in.state == wantState && in.session == nil {
+				s.terminate(f, in, false)
+				excess--
+			}
+		}
+	}
+}
+
+func (s *Sim) launch(f *fleet) *instance {
+	in := &instance{
+		id:       fmt.Sprintf("i-%017x", s.nextID()),
+		imageArn: f.imageArn,
+		state:    InstancePending,
+		launched: s.now,
+		ready:    s.now.Add(s.timings.InstanceProvision),
+	}
+	f.instances = append(f.instances, in)
+	s.after(s.timings.InstanceProvision, func() {
+		if in.state == InstancePending {
+			in.state = InstanceRunning
+		}
+	})
+	return in
+}
+
+// launchReady adds an instance that is already running, for seeded steady-state fleets.
+func (s *Sim) launchReady(f *fleet) {
+	in := s.launch(f)
+	in.state = InstanceRunning
+	in.ready = s.now
+}
+
+func (s *Sim) terminate(f *fleet, in *instance, recycled bool) {
+	if in.state == InstanceTerminating {
+		return
+	}
+	wasPending := in.state == InstancePending
+	in.state = InstanceTerminating
+	in.recycled = recycled || wasPending
+	s.after(s.timings.InstanceTerminate, func() {
+		for i, x := range f.instances {
+			if x == in {
+				f.instances = append(f.instances[:i], f.instances[i+1:]...)
+				break
+			}
+		}
+	})
+}
+
+// endSession ends a streaming session. Its single-session instance is recycled, as AppStream
+// does, and the fleet launches a replacement on its current image.
+func (s *Sim) endSession(ss *session) {
+	delete(s.sessions, ss.id)
+	in := ss.instance
+	f := s.fleets[ss.fleetName]
+	if in == nil || f == nil {
+		return
+	}
+	in.session = nil
+	s.terminate(f, in, true)
+	s.reconcile(f)
+}
+
+// setFleetImage points a fleet at a new image. On a running fleet the change rolls over: pending
+// instances restart on the new image now, idle ones are replaced in batches, and instances in use
+// are replaced when their session ends.
+func (s *Sim) setFleetImage(f *fleet, img *image) {
+	if f.imageArn == img.arn {
+		return
+	}
+	f.imageName, f.imageArn, f.platform = img.name, img.arn, img.platform
+	if f.state != FleetRunning && f.state != FleetStarting {
+		return
+	}
+	for _, in := range f.instances {
+		if in.state == InstancePending {
+			s.terminate(f, in, true)
+		}
+	}
+	s.reconcile(f)
+	s.scheduleImageRoll(f)
+}
+
+func (s *Sim) scheduleImageRoll(f *fleet) {
+	if f.rollScheduled {
+		return
+	}
+	f.rollScheduled = true
+	s.after(s.timings.ImageReplace, func() {
+		f.rollScheduled = false
+		if s.fleets[f.name] != f || f.state != FleetRunning {
+			return
+		}
+		batch := max(1, (int(f.desired)+3)/4)
+		remaining := 0
+		for _, in := range f.instances {
+			if in.state != InstanceRunning || in.session != nil || in.imageArn == f.imageArn {
+				continue
+			}
+			if batch > 0 {
+				s.terminate(f, in, true)
+				batch--
+			} else {
+				remaining++
+			}
+		}
+		s.reconcile(f)
+		if remaining > 0 {
+			s.scheduleImageRoll(f)
+		}
+	})
+}
+
+func (s *Sim) startFleet(f *fleet) {
+	f.state = FleetStarting
+	f.errors = nil
+	s.reconcile(f)
+	s.after(s.timings.FleetStart, func() {
+		if f.state == FleetStarting {
+			f.state = FleetRunning
+		}
+	})
+}
+
+func (s *Sim) stopFleet(f *fleet) {
+	f.state = FleetStopping
+	for _, ss := range s.sessions {
+		if ss.fleetName == f.name {
+			ss.instance.session = nil
+			delete(s.sessions, ss.id)
+		}
+	}
+	for _, in := range f.instances {
+		s.terminate(f, in, true)
+	}
+	s.after(s.timings.FleetStop, func() {
+		if f.state == FleetStopping {
+			f.state = FleetStopped
+			f.instances = nil
+		}
+	})
+}
+
+// fleetARN and friends build ARNs as AWS does.
+func (s *Sim) arn(kind, name string) string {
+	return fmt.Sprintf("arn:aws:appstream:%s:%s:%s/%s", s.opts.Region, s.opts.AccountID, kind, name)
+}
+
+// taggable finds the tags of the resource an ARN names, for the tagging operations.
+func (s *Sim) taggable(arn string) (*map[string]string, error) {
+	notFound := wire.Errorf("ResourceNotFoundException", "The resource %s does not exist.", arn)
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[2] != "appstream" {
+		return nil, notFound
+	}
+	kind, name, _ := strings.Cut(parts[5], "/")
+	switch kind {
+	case "fleet":
+		if f, ok := s.fleets[name]; ok && f.arn == arn {
+			return &f.tags, nil
+		}
+	case "image":
+		if img, ok := s.images[name]; ok && img.arn == arn && img.visibility != "PUBLIC" {
+			return &img.tags, nil
+		}
+	case "stack":
+		if st, ok := s.stacks[name]; ok && st.arn == arn {
+			return &st.tags, nil
+		}
+	}
+	return nil, notFound
+}
+
+// addPublicImages installs a few AWS base images, as every real account sees them.
+func (s *Sim) addPublicImages() {
+	created := time.Date(2025, 6, 10, 0, 0, 0, 0, time.UTC)
+	for _, p := range []struct{ name, platform string }{
+		{"AppStream-WinServer2022-06-10-2025", "WINDOWS_SERVER_2022"},
+		{"AppStream-WinServer2019-06-10-2025", "WINDOWS_SERVER_2019"},
+		{"AppStream-AmazonLinux2-06-10-2025", "AMAZON_LINUX2"},
+	} {
+		s.images[p.name] = &image{
+			name:       p.name,
+			arn:        fmt.Sprintf("arn:aws:appstream:%s::image/%s", s.opts.Region, p.name),
+			state:      ImageAvailable,
+			platform:   p.platform,
+			visibility: "PUBLIC",
+			created:    created,
+		}
+	}
+}
+
+// findImage resolves an image by name or ARN.
+func (s *Sim) findImage(name, arn string) *image {
+	if arn != "" {
+		for _, img := range s.images {
+			if img.arn == arn {
+				return img
+			}
+		}
+		return nil
+	}
+	return s.images[name]
+}
+
+// --- wire shapes ---
+
+type wireCapacityStatus struct {
+	Desired   int32 `json:"Desired"`
+	Running   int32 `json:"Running"`
+	InUse     int32 `json:"InUse"`
+	Available int32 `json:"Available"`
+}
+
+type wireFleet struct {
+	Arn                            string                   `json:"Arn"`
+	Name                           string                   `json:"Name"`
+	DisplayName                    string                   `json:"DisplayName,omitempty"`
+	Description                    string                   `json:"Description,omitempty"`
+	ImageName                      string                   `json:"ImageName,omitempty"`
+	ImageArn                       string                   `json:"ImageArn,omitempty"`
+	InstanceType                   string                   `json:"InstanceType"`
+	FleetType                      string                   `json:"FleetType"`
+	ComputeCapacityStatus          wireCapacityStatus       `json:"ComputeCapacityStatus"`
+	MaxUserDurationInSeconds       int32                    `json:"MaxUserDurationInSeconds,omitempty"`
+	DisconnectTimeoutInSeconds     int32                    `json:"DisconnectTimeoutInSeconds,omitempty"`
+	IdleDisconnectTimeoutInSeconds int32                    `json:"IdleDisconnectTimeoutInSeconds"`
+	State                          string                   `json:"State"`
+	VpcConfig                      *wireVpcConfig           `json:"VpcConfig,omitempty"`
+	CreatedTime                    *wire.Time               `json:"CreatedTime,omitempty"`
+	FleetErrors                    []map[string]string      `json:"FleetErrors,omitempty"`
+	EnableDefaultInternetAccess    bool                     `json:"EnableDefaultInternetAccess"`
+	IamRoleArn                     string                   `json:"IamRoleArn,omitempty"`
+	StreamView                     string                   `json:"StreamView,omitempty"`
+	Platform                       string                   `json:"Platform,omitempty"`
+	MaxConcurrentSessions          int32                    `json:"MaxConcurrentSessions,omitempty"`
+}
+
+type wireVpcConfig struct {
+	SubnetIds        []string `json:"SubnetIds,omitempty"`
+	SecurityGroupIds []string `json:"SecurityGroupIds,omitempty"`
+}
+
+func (s *Sim) wireFleet(f *fleet) wireFleet {
+	running, inUse, available := f.capacity()
+	out := wireFleet{
+		Arn: f.arn, Name: f.name, DisplayName: f.displayName, Description: f.description,
+		ImageName: f.imageName, ImageArn: f.imageArn, InstanceType: f.instanceType, FleetType: f.fleetType,
+		ComputeCapacityStatus:          wireCapacityStatus{Desired: f.desired, Running: running, InUse: inUse, Available: available},
+		MaxUserDurationInSeconds:       f.maxUserDuration,
+		DisconnectTimeoutInSeconds:     f.disconnectTimeout,
+		IdleDisconnectTimeoutInSeconds: f.idleDisconnectTimeout,
+		State:                          f.state,
+		CreatedTime:                    wire.TimePtr(f.created),
+		EnableDefaultInternetAccess:    f.enableDefaultInternetAccess,
+		IamRoleArn:                     f.iamRoleArn,
+		StreamView:                     f.streamView,
+		Platform:                       f.platform,
+		MaxConcurrentSessions:          f.maxConcurrent,
+	}
+	if len(f.vpcSubnets) > 0 || len(f.vpcSecurityGroups) > 0 {
+		out.VpcConfig = &wireVpcConfig{SubnetIds: f.vpcSubnets, SecurityGroupIds: f.vpcSecurityGroups}
+	}
+	return out
+}
+
+type wireImage struct {
+	Name                  string            `json:"Name"`
+	Arn                   string            `json:"Arn"`
+	BaseImageArn          string            `json:"BaseImageArn,omitempty"`
+	DisplayName           string            `json:"DisplayName,omitempty"`
+	Description           string            `json:"Description,omitempty"`
+	State                 string            `json:"State"`
+	Visibility            string            `json:"Visibility"`
+	ImageBuilderSupported bool              `json:"ImageBuilderSupported"`
+	Platform              string            `json:"Platform"`
+	CreatedTime           *wire.Time        `json:"CreatedTime,omitempty"`
+	ImagePermissions      *wireImagePerms   `json:"ImagePermissions,omitempty"`
+	StateChangeReason     map[string]string `json:"StateChangeReason,omitempty"`
+	ImageType             string            `json:"ImageType,omitempty"`
+}
+
+// wireImagePerms uses the model's lowerCamelCase wire names.
+type wireImagePerms struct {
+	AllowFleet        bool `json:"allowFleet"`
+	AllowImageBuilder bool `json:"allowImageBuilder"`
+}
+
+func wireImageOf(img *image) wireImage {
+	out := wireImage{
+		Name: img.name, Arn: img.arn, BaseImageArn: img.baseImageArn, DisplayName: img.displayName,
+		Description: img.description, State: img.state, Visibility: img.visibility,
+		ImageBuilderSupported: true, Platform: img.platform, CreatedTime: wire.TimePtr(img.created),
+		ImageType: "CUSTOM",
+	}
+	if img.visibility == "PUBLIC" {
+		out.ImageType = "NATIVE"
+	}
+	if img.visibility != "PUBLIC" {
+		out.ImagePermissions = &wireImagePerms{AllowFleet: true, AllowImageBuilder: true}
+	}
+	if img.state == "FAILED" {
+		out.StateChangeReason = map[string]string{"Code": "INTERNAL_ERROR", "Message": "The image failed (set by the emulator's control API)."}
+	}
+	return out
+}
+
+type wireStack struct {
+	Arn         string     `json:"Arn"`
+	Name        string     `json:"Name"`
+	DisplayName string     `json:"DisplayName,omitempty"`
+	Description string     `json:"Description,omitempty"`
+	CreatedTime *wire.Time `json:"CreatedTime,omitempty"`
+}
+
+type wireSession struct {
+	Id                  string     `json:"Id"`
+	UserId              string     `json:"UserId"`
+	StackName           string     `json:"StackName"`
+	FleetName           string     `json:"FleetName"`
+	State               string     `json:"State"`
+	ConnectionState     string     `json:"ConnectionState"`
+	StartTime           *wire.Time `json:"StartTime,omitempty"`
+	MaxExpirationTime   *wire.Time `json:"MaxExpirationTime,omitempty"`
+	AuthenticationType  string     `json:"AuthenticationType"`
+	InstanceId          string     `json:"InstanceId,omitempty"`
+	InstanceDrainStatus string     `json:"InstanceDrainStatus"`
+}
+
+func wireSessionOf(ss *session) wireSession {
+	out := wireSession{
+		Id: ss.id, UserId: ss.userID, StackName: ss.stackName, FleetName: ss.fleetName,
+		State: "ACTIVE", ConnectionState: "CONNECTED",
+		StartTime: wire.TimePtr(ss.start), MaxExpirationTime: wire.TimePtr(ss.maxExpiration),
+		AuthenticationType: ss.authType, InstanceDrainStatus: "NOT_APPLICABLE",
+	}
+	if ss.instance != nil {
+		out.InstanceId = ss.instance.id
+	}
+	return out
+}

@@ -1,0 +1,246 @@
+package sim
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/deskpilot/deskpilot/sim/internal/ses"
+	"github.com/deskpilot/deskpilot/sim/internal/sts"
+	"github.com/deskpilot/deskpilot/sim/internal/wire"
+)
+
+// Service names as they appear in /_sim/calls and /_sim/faults. They are the names of the
+// AWS_ENDPOINT_URL_<SERVICE> variables, lower-cased with dashes.
+const (
+	ServiceAppStream   = "appstream"
+	ServiceAutoScaling = "application-autoscaling"
+	ServiceWorkSpaces  = "workspaces"
+	ServiceSES         = "ses"
+	ServiceSESv2       = "sesv2"
+	ServiceSTS         = "sts"
+)
+
+// maxBodyBytes bounds request bodies; AWS's own limits are far below it except for raw email.
+const maxBodyBytes = 12 << 20
+
+// jsonService is a JSON 1.1 service: its X-Amz-Target prefix and its operations.
+type jsonService struct {
+	name string
+	ops  map[string]jsonOp
+}
+
+// jsonOp decodes its own input from the body and returns the output to marshal or an error.
+// It runs with the state lock held.
+type jsonOp func(s *Sim, body []byte) (any, error)
+
+var jsonServices = map[string]*jsonService{
+	"PhotonAdminProxyService": {name: ServiceAppStream, ops: appStreamOps},
+	"AnyScaleFrontendService": {name: ServiceAutoScaling, ops: autoScalingOps},
+}
+
+// recorder remembers the status and error code of a response for the call log.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	code   string
+}
+
+func (r *recorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// NoteErrorCode implements wire.ErrorCoder.
+func (r *recorder) NoteErrorCode(code string) { r.code = code }
+
+// ServeHTTP routes a request the way AWS's endpoints would if they shared one host: JSON
+// services by X-Amz-Target, SESv2 by its /v2/email/ paths, query services (SES v1, STS) by the
+// Action and Version form values, and the emulator's own control API under /_sim/.
+func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/_sim/") {
+		s.serveControl(w, r)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	rec := &recorder{ResponseWriter: w}
+	rec.Header().Set("X-Amzn-Requestid", wire.RequestID())
+	service, op := s.route(rec, r)
+	if service != "" {
+		s.recordCall(service, op, rec.code)
+	}
+}
+
+// route answers the request and returns the service and operation it was for ("" when the
+// request was not an AWS call at all).
+func (s *Sim) route(w *recorder, r *http.Request) (service, op string) {
+	if target := r.Header.Get("X-Amz-Target"); target != "" {
+		prefix, op, _ := strings.Cut(target, ".")
+		svc, ok := jsonServices[prefix]
+		if !ok {
+			wire.WriteJSONError(w, wire.JSON11, &wire.Error{Code: "UnknownOperationException", Status: 400,
+				Message: "The action or operation requested is invalid. Verify that the action is typed correctly."})
+			return "unknown", target
+		}
+		s.serveJSON(w, r, svc, op)
+		return svc.name, op
+	}
+	if strings.HasPrefix(r.URL.Path, "/v2/email/") {
+		op := ses.OperationV2(r)
+		if s.injectFault(w, ServiceSESv2, op, wire.RestJSON, "") {
+			return ServiceSESv2, op
+		}
+		s.ses.ServeV2(w, r)
+		return ServiceSESv2, op
+	}
+	if r.Method == http.MethodPost {
+		if err := r.ParseForm(); err == nil && r.PostForm.Get("Action") != "" {
+			action := r.PostForm.Get("Action")
+			switch r.PostForm.Get("Version") {
+			case "2010-12-01":
+				if !s.injectFault(w, ServiceSES, action, wire.Query, ses.QueryNamespace) {
+					s.ses.ServeQuery(w, r)
+				}
+				return ServiceSES, action
+			case "2011-06-15":
+				if !s.injectFault(w, ServiceSTS, action, wire.Query, sts.QueryNamespace) {
+					s.sts.ServeQuery(w, r)
+				}
+				return ServiceSTS, action
+			}
+			wire.WriteQueryError(w, "", &wire.Error{Code: "InvalidAction", Status: 400,
+				Message: "The action " + action + " is not valid for this web service (unknown Version " + r.PostForm.Get("Version") + ")."})
+			return "unknown", action
+		}
+	}
+	wire.WriteJSONError(w, wire.JSON11, &wire.Error{Code: "UnknownOperationException", Status: 404,
+		Message: "deskpilot sim: no AWS service is routed at " + r.Method + " " + r.URL.Path + " (send X-Amz-Target, an Action form, or a /v2/email/ path)"})
+	return "", ""
+}
+
+func (s *Sim) serveJSON(w *recorder, r *http.Request, svc *jsonService, opName string) {
+	if s.injectFault(w, svc.name, opName, wire.JSON11, "") {
+		return
+	}
+	op, ok := svc.ops[opName]
+	if !ok {
+		wire.WriteJSONError(w, wire.JSON11, &wire.Error{Code: "UnknownOperationException", Status: 400,
+			Message: "The action or operation requested is invalid. Verify that the action is typed correctly."})
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		wire.WriteJSONError(w, wire.JSON11, &wire.Error{Code: "SerializationException", Status: 400, Message: err.Error()})
+		return
+	}
+	if len(body) == 0 {
+		body = []byte("{}")
+	}
+	s.lock()
+	out, err := op(s, body)
+	s.mu.Unlock()
+	if err != nil {
+		wire.WriteJSONError(w, wire.JSON11, asWireError(err))
+		return
+	}
+	wire.WriteJSON(w, wire.JSON11, out)
+}
+
+// asWireError turns any error into the AWS error to answer with; an error that is not already
+// a service error is an internal failure of the emulator, reported as AWS reports its own.
+func asWireError(err error) *wire.Error {
+	if e, ok := err.(*wire.Error); ok {
+		return e
+	}
+	return &wire.Error{Code: "InternalFailure", Status: 500, Message: err.Error()}
+}
+
+// decode reads a JSON-protocol input. AWS answers a body that is not the operation's input
+// structure with SerializationException.
+func decode(body []byte, v any) error {
+	if err := json.Unmarshal(body, v); err != nil {
+		return &wire.Error{Code: "SerializationException", Status: 400, Message: "Start of structure or map found where not expected, or the request body is not valid JSON: " + err.Error()}
+	}
+	return nil
+}
+
+// Call is one AWS API call the emulator answered.
+type Call struct {
+	Service   string
+	Operation string
+	// ErrorCode is empty when the call succeeded.
+	ErrorCode string `json:",omitempty"`
+	Time      time.Time
+}
+
+type callLog struct {
+	max    int
+	calls  []Call
+	counts map[string]int
+	total  int
+}
+
+func (s *Sim) recordCall(service, op, code string) {
+	at := s.clock.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := &s.calls
+	c.total++
+	c.counts[service+"."+op]++
+	if code != "" {
+		c.counts[service+"."+op+"!"+code]++
+	}
+	if len(c.calls) >= c.max {
+		copy(c.calls, c.calls[1:])
+		c.calls = c.calls[:len(c.calls)-1]
+	}
+	c.calls = append(c.calls, Call{Service: service, Operation: op, ErrorCode: code, Time: at})
+}
+
+// CallReport is what /_sim/calls returns: the most recent calls in order, and counts of every
+// call since the last reset by "service.Operation" and by "service.Operation!ErrorCode".
+type CallReport struct {
+	Calls  []Call
+	Counts map[string]int
+	Total  int
+}
+
+// Calls returns the calls received since the last reset.
+func (s *Sim) Calls() CallReport {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	counts := make(map[string]int, len(s.calls.counts))
+	for k, v := range s.calls.counts {
+		counts[k] = v
+	}
+	return CallReport{Calls: append([]Call(nil), s.calls.calls...), Counts: counts, Total: s.calls.total}
+}
+
+// CountCalls returns how many calls of service.operation were received (errors included).
+func (s *Sim) CountCalls(service, operation string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls.counts[service+"."+operation]
+}
+
+// sortedKeys returns the keys of m in order, so that listings are stable across pages.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
