@@ -94,6 +94,15 @@ func (in *fleetInput) validate(v *validation) {
 	v.appStreamTags(in.Tags, "tags", 0)
 }
 
+// checkQuota refuses a desired capacity above the account's streaming-instance quota, as
+// AppStream does with LimitExceededException.
+func checkQuota(in *fleetInput) error {
+	if cc := in.ComputeCapacity; cc != nil && cc.DesiredInstances != nil && *cc.DesiredInstances > MaxFleetInstances {
+		return wire.Errorf("LimitExceededException", "The requested capacity of %d instances exceeds your account's quota of %d streaming instances for this instance type.", *cc.DesiredInstances, MaxFleetInstances)
+	}
+	return nil
+}
+
 func (s *Sim) createFleet(body []byte) (any, error) {
 	var in fleetInput
 	if err := decode(body, &in); err != nil {
@@ -104,6 +113,9 @@ func (s *Sim) createFleet(body []byte) (any, error) {
 	v.required(in.InstanceType != nil, "instanceType")
 	in.validate(&v)
 	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if err := checkQuota(&in); err != nil {
 		return nil, err
 	}
 	name := *in.Name
@@ -219,7 +231,7 @@ func (s *Sim) describeFleets(body []byte) (any, error) {
 	for _, n := range pageNames {
 		out = append(out, s.wireFleet(s.fleets[n]))
 	}
-	return map[string]any{"Fleets": out, "NextToken": next}, nil
+	return paged("Fleets", out, next), nil
 }
 
 // updateFleet follows the model's rules for which attributes may change in which state.
@@ -235,6 +247,9 @@ func (s *Sim) updateFleet(body []byte) (any, error) {
 		v.add("{…}", "tags", "UpdateFleet has no member Tags")
 	}
 	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if err := checkQuota(&in); err != nil {
 		return nil, err
 	}
 	f, ok := s.fleets[*in.Name]
@@ -344,9 +359,13 @@ func runningForbidden(f *fleet, in *fleetInput) string {
 	return ""
 }
 
-// setDesired changes a fleet's desired capacity and lets the fleet converge on it.
+// MaxFleetInstances is the emulated account's quota of streaming instances per fleet.
+const MaxFleetInstances = 1000
+
+// setDesired changes a fleet's desired capacity and lets the fleet converge on it. Capacity
+// that Application Auto Scaling asks for beyond the quota is not provisioned, as in AWS.
 func (s *Sim) setDesired(f *fleet, desired int32) {
-	f.desired = desired
+	f.desired = min(desired, MaxFleetInstances)
 	s.reconcile(f)
 }
 
@@ -480,7 +499,7 @@ func (s *Sim) describeImages(body []byte) (any, error) {
 	for _, img := range images {
 		out = append(out, wireImageOf(img))
 	}
-	return map[string]any{"Images": out, "NextToken": next}, nil
+	return paged("Images", out, next), nil
 }
 
 func (s *Sim) tagResource(body []byte) (any, error) {
@@ -636,7 +655,7 @@ func (s *Sim) describeStacks(body []byte) (any, error) {
 	for _, n := range pageNames {
 		out = append(out, wireStackOf(s.stacks[n]))
 	}
-	return map[string]any{"Stacks": out, "NextToken": next}, nil
+	return paged("Stacks", out, next), nil
 }
 
 func (s *Sim) fleetAndStack(body []byte) (*fleet, *stack, error) {
@@ -747,7 +766,7 @@ func (s *Sim) describeSessions(body []byte) (any, error) {
 	for _, ss := range sessions {
 		out = append(out, wireSessionOf(ss))
 	}
-	return map[string]any{"Sessions": out, "NextToken": next}, nil
+	return paged("Sessions", out, next), nil
 }
 
 // expireSession ends a session. AppStream declares no error for it; an unknown id changes nothing.

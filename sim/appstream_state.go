@@ -348,27 +348,27 @@ type wireCapacityStatus struct {
 }
 
 type wireFleet struct {
-	Arn                            string                   `json:"Arn"`
-	Name                           string                   `json:"Name"`
-	DisplayName                    string                   `json:"DisplayName,omitempty"`
-	Description                    string                   `json:"Description,omitempty"`
-	ImageName                      string                   `json:"ImageName,omitempty"`
-	ImageArn                       string                   `json:"ImageArn,omitempty"`
-	InstanceType                   string                   `json:"InstanceType"`
-	FleetType                      string                   `json:"FleetType"`
-	ComputeCapacityStatus          wireCapacityStatus       `json:"ComputeCapacityStatus"`
-	MaxUserDurationInSeconds       int32                    `json:"MaxUserDurationInSeconds,omitempty"`
-	DisconnectTimeoutInSeconds     int32                    `json:"DisconnectTimeoutInSeconds,omitempty"`
-	IdleDisconnectTimeoutInSeconds int32                    `json:"IdleDisconnectTimeoutInSeconds"`
-	State                          string                   `json:"State"`
-	VpcConfig                      *wireVpcConfig           `json:"VpcConfig,omitempty"`
-	CreatedTime                    *wire.Time               `json:"CreatedTime,omitempty"`
-	FleetErrors                    []map[string]string      `json:"FleetErrors,omitempty"`
-	EnableDefaultInternetAccess    bool                     `json:"EnableDefaultInternetAccess"`
-	IamRoleArn                     string                   `json:"IamRoleArn,omitempty"`
-	StreamView                     string                   `json:"StreamView,omitempty"`
-	Platform                       string                   `json:"Platform,omitempty"`
-	MaxConcurrentSessions          int32                    `json:"MaxConcurrentSessions,omitempty"`
+	Arn                            string              `json:"Arn"`
+	Name                           string              `json:"Name"`
+	DisplayName                    string              `json:"DisplayName,omitempty"`
+	Description                    string              `json:"Description,omitempty"`
+	ImageName                      string              `json:"ImageName,omitempty"`
+	ImageArn                       string              `json:"ImageArn,omitempty"`
+	InstanceType                   string              `json:"InstanceType"`
+	FleetType                      string              `json:"FleetType"`
+	ComputeCapacityStatus          wireCapacityStatus  `json:"ComputeCapacityStatus"`
+	MaxUserDurationInSeconds       int32               `json:"MaxUserDurationInSeconds,omitempty"`
+	DisconnectTimeoutInSeconds     int32               `json:"DisconnectTimeoutInSeconds,omitempty"`
+	IdleDisconnectTimeoutInSeconds int32               `json:"IdleDisconnectTimeoutInSeconds"`
+	State                          string              `json:"State"`
+	VpcConfig                      *wireVpcConfig      `json:"VpcConfig,omitempty"`
+	CreatedTime                    *wire.Time          `json:"CreatedTime,omitempty"`
+	FleetErrors                    []map[string]string `json:"FleetErrors,omitempty"`
+	EnableDefaultInternetAccess    bool                `json:"EnableDefaultInternetAccess"`
+	IamRoleArn                     string              `json:"IamRoleArn,omitempty"`
+	StreamView                     string              `json:"StreamView,omitempty"`
+	Platform                       string              `json:"Platform,omitempty"`
+	MaxConcurrentSessions          int32               `json:"MaxConcurrentSessions,omitempty"`
 }
 
 type wireVpcConfig struct {

@@ -236,7 +236,7 @@ func (s *Sim) describeScalableTargets(body []byte) (any, error) {
 			ScalableTargetARN: t.arn,
 		})
 	}
-	return map[string]any{"ScalableTargets": out, "NextToken": next}, nil
+	return paged("ScalableTargets", out, next), nil
 }
 
 func (s *Sim) deregisterScalableTarget(body []byte) (any, error) {
@@ -303,5 +303,5 @@ func (s *Sim) describeScalingActivities(body []byte) (any, error) {
 			"StatusMessage": a.message,
 		})
 	}
-	return map[string]any{"ScalingActivities": out, "NextToken": next}, nil
+	return paged("ScalingActivities", out, next), nil
 }

@@ -401,7 +401,7 @@ VerifiedEmailIdentities: [deskpilot@example.com]
 		t.Errorf("seeded tags: %v %v", tags, err)
 	}
 	for _, bad := range []string{
-		"Fleets:\n  - {Name: x, ImageName: img-1, DesiredInstance: 1}\n",  // misspelt key
+		"Fleets:\n  - {Name: x, ImageName: img-1, DesiredInstance: 1}\n",    // misspelt key
 		"Fleets:\n  - {Name: y, ImageName: missing, DesiredInstances: 1}\n", // unknown image
 		"Images:\n  - {Name: 'bad name'}\n",
 	} {

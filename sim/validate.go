@@ -198,3 +198,13 @@ func deref(p *string) string {
 	}
 	return *p
 }
+
+// paged is a list output with its NextToken, which is left out on the last page: AWS omits it,
+// and some clients treat an explicit null differently from an absent member.
+func paged(key string, items any, next *string) map[string]any {
+	out := map[string]any{key: items}
+	if next != nil {
+		out["NextToken"] = *next
+	}
+	return out
+}

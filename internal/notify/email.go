@@ -78,7 +78,7 @@ func RenderEmail(n Notice, from string, to []string) (Email, error) {
 		Headers: map[string]string{
 			HeaderNotice:     n.ID,
 			HeaderKind:       n.Kind,
-			HeaderSeverity:   n.severity(),
+			HeaderSeverity:   severityOf(n),
 			"Auto-Submitted": "auto-generated",
 		},
 	}, nil
@@ -129,7 +129,7 @@ var severityStyle = map[string]struct{ label, color string }{
 }
 
 func newView(n Notice) view {
-	sev := n.severity()
+	sev := severityOf(n)
 	v := view{
 		Notice:   n,
 		Subject:  oneLine(n.Subject),

@@ -110,7 +110,7 @@ func webhookBody(n Notice) ([]byte, error) {
 	if err := n.Validate(); err != nil {
 		return nil, Permanent(err)
 	}
-	n.Severity = n.severity()
+	n.Severity = severityOf(n)
 	n.Time = n.Time.UTC()
 	if n.Fields == nil {
 		n.Fields = []Field{}

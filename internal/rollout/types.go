@@ -1,0 +1,185 @@
+// Package rollout applies AppStream images to fleets in maintenance windows: the tag protocol
+// admins use to ask for a rollout, the plan that turns a tagged image into per-fleet steps,
+// the pure transition function of a step, and the level-triggered controller that drives
+// rollouts to completion through any number of restarts.
+package rollout
+
+import (
+	"context"
+	"time"
+
+	"github.com/deskpilot/deskpilot/internal/notice"
+)
+
+// State is where a rollout is in its life.
+type State string
+
+// Rollout states. Pending and Running are active; the others are final.
+const (
+	// Pending: planned and announced; waiting for the first fleet's window.
+	Pending State = "pending"
+	// Running: at least one step has started.
+	Running State = "running"
+	// Succeeded: every fleet runs the image (or was skipped because it already did).
+	Succeeded State = "succeeded"
+	// Failed: at least one fleet could not be updated; each fleet's capacity was restored.
+	Failed State = "failed"
+	// Cancelled: the admin removed the FleetName tag before the rollout started.
+	Cancelled State = "cancelled"
+	// Superseded: every fleet of the rollout was claimed by a newer tag before it started,
+	// or its tag was changed (the newer plan replaced it).
+	Superseded State = "superseded"
+	// Refused: the tag could not be planned (unknown fleet, Elastic fleet, bad window…);
+	// nothing was changed. Fix the tag to try again.
+	Refused State = "refused"
+)
+
+// Active reports whether a rollout in state s still has work to do.
+func (s State) Active() bool { return s == Pending || s == Running }
+
+// StepState is where one fleet is in a rollout.
+type StepState string
+
+// Step states. A step moves forward only; every state names the action that is due next, so
+// that after a restart the controller repeats at most that action, after checking the world.
+const (
+	// StepWaiting: the fleet's window has not opened, or the fleet is busy (STARTING,
+	// STOPPING, or in another rollout's active step).
+	StepWaiting StepState = "waiting"
+	// StepApplying: UpdateFleet(ImageArn) is due (or was sent and is being confirmed).
+	StepApplying StepState = "applying"
+	// StepSaving: the fleet's Min/Max are to be saved (store, then fleet tags).
+	StepSaving StepState = "saving"
+	// StepDraining: the target is (being) set to 0/0; waiting for Available == 0.
+	StepDraining StepState = "draining"
+	// StepRestoring: the saved Min/Max are to be registered again and the tags removed.
+	StepRestoring StepState = "restoring"
+	// StepDone: the fleet runs the image (and its capacity is restored).
+	StepDone StepState = "done"
+	// StepSkipped: the fleet already ran the image.
+	StepSkipped StepState = "skipped"
+	// StepFailed: the fleet could not be updated; its capacity is as it was.
+	StepFailed StepState = "failed"
+	// StepCancelled: the rollout was cancelled or superseded before this fleet started.
+	StepCancelled StepState = "cancelled"
+)
+
+// Final reports whether a step in state s is finished.
+func (s StepState) Final() bool {
+	switch s {
+	case StepDone, StepSkipped, StepFailed, StepCancelled:
+		return true
+	}
+	return false
+}
+
+// Started reports whether a step has changed anything on its fleet, or may have: from then on
+// it must run to a final state, restoring capacity if it drained.
+func (s StepState) Started() bool {
+	switch s {
+	case StepApplying, StepSaving, StepDraining, StepRestoring:
+		return true
+	}
+	return false
+}
+
+// Rollout is one request to apply an image to fleets, made by tagging the image.
+type Rollout struct {
+	ID        int64
+	ImageName string
+	ImageARN  string
+	// FleetTag is the FleetName tag value as the admin wrote it; with ScaleImmediately it is
+	// the request's identity: the same tags seen again are the same request.
+	FleetTag         string
+	ScaleImmediately bool
+	State            State
+	// Start is the earliest window opening among the steps (what Status=Pending/<time> shows).
+	Start time.Time
+	// TagCleared records that the FleetName tag was seen removed after this rollout ended, so
+	// that tagging the image again with the same value is a new request.
+	TagCleared bool
+	// Reason says why the rollout is in its state, for people.
+	Reason    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	Steps     []Step
+}
+
+// Step is one fleet's part of a rollout.
+type Step struct {
+	RolloutID int64
+	Fleet     string
+	State     StepState
+	// WindowStart and WindowEnd bound the opening in which this fleet may start.
+	WindowStart time.Time
+	WindowEnd   time.Time
+	// NextAt is when the controller next looks at this step.
+	NextAt   time.Time
+	Attempts int
+	// Drain is set when the fleet is to be scaled to zero after the image is applied (the
+	// rollout has ScaleImmediately and the fleet had a scalable target when it started).
+	Drain bool
+	// SavedMin and SavedMax are the capacity saved before the drain (valid when Drain and the
+	// step is past StepSaving); the same values are in the saved_capacity table and fleet tags.
+	SavedMin, SavedMax int32
+	DrainStartedAt     time.Time
+	StartedAt          time.Time
+	FinishedAt         time.Time
+	// Message is the latest thing worth telling about this step.
+	Message string
+}
+
+// SavedCapacity is a fleet's Min/Max saved before a drain. There is at most one per fleet and
+// it is never overwritten: a second drain of a drained fleet reuses it.
+type SavedCapacity struct {
+	Fleet     string
+	Min, Max  int32
+	RolloutID int64
+	SavedAt   time.Time
+}
+
+// Event is one line of the audit history.
+type Event struct {
+	At        time.Time
+	RolloutID int64
+	Fleet     string
+	Kind      string
+	Message   string
+}
+
+// Delivery is a notice for one sender, written to the outbox in the same transaction as the
+// state change it reports, so a notice is never lost nor enqueued twice.
+type Delivery struct {
+	Sender string
+	Notice notice.Notice
+}
+
+// Change is everything one decision writes, applied atomically.
+type Change struct {
+	// Create inserts a rollout with its steps; the store sets Rollout.ID and the steps'
+	// RolloutID (read them back from the pointer).
+	Create *Rollout
+	// Update writes a rollout's State, Start, TagCleared, Reason and UpdatedAt (not its steps).
+	Update *Rollout
+	// Steps are written in full (matched on RolloutID and Fleet).
+	Steps []Step
+	// Save inserts saved capacity unless the fleet already has some (never overwrites).
+	Save *SavedCapacity
+	// Forget deletes the saved capacity of these fleets.
+	Forget []string
+	Events []Event
+	// Deliveries are enqueued once per (Notice.ID, Sender): enqueueing again is a no-op.
+	Deliveries []Delivery
+}
+
+// Store is the durable state the controller needs. Each method is one transaction.
+type Store interface {
+	// Apply writes a Change atomically.
+	Apply(ctx context.Context, c *Change) error
+	// ActiveRollouts returns the pending and running rollouts with their steps, oldest first.
+	ActiveRollouts(ctx context.Context) ([]Rollout, error)
+	// LatestRollouts returns, for each image ARN that has any rollout, its newest one with steps.
+	LatestRollouts(ctx context.Context) (map[string]Rollout, error)
+	// SavedCapacity returns the saved Min/Max of a fleet, if any.
+	SavedCapacity(ctx context.Context, fleet string) (SavedCapacity, bool, error)
+}

@@ -1,0 +1,54 @@
+package sim_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/deskpilot/deskpilot/sim"
+)
+
+// FuzzJSONOperations sends arbitrary bodies to every JSON operation: the emulator must answer
+// each with a well-formed AWS response, never a panic or an internal failure.
+func FuzzJSONOperations(f *testing.F) {
+	targets := []string{
+		"PhotonAdminProxyService.CreateFleet", "PhotonAdminProxyService.DescribeFleets", "PhotonAdminProxyService.UpdateFleet",
+		"PhotonAdminProxyService.StartFleet", "PhotonAdminProxyService.StopFleet", "PhotonAdminProxyService.DeleteFleet",
+		"PhotonAdminProxyService.DescribeImages", "PhotonAdminProxyService.TagResource", "PhotonAdminProxyService.UntagResource",
+		"PhotonAdminProxyService.ListTagsForResource", "PhotonAdminProxyService.CreateStack", "PhotonAdminProxyService.DescribeStacks",
+		"PhotonAdminProxyService.AssociateFleet", "PhotonAdminProxyService.DisassociateFleet", "PhotonAdminProxyService.DescribeSessions",
+		"PhotonAdminProxyService.ExpireSession", "AnyScaleFrontendService.RegisterScalableTarget", "AnyScaleFrontendService.DescribeScalableTargets",
+		"AnyScaleFrontendService.DeregisterScalableTarget", "AnyScaleFrontendService.DescribeScalingActivities",
+	}
+	seeds := []string{
+		`{}`, `{"Name":"f1","InstanceType":"stream.standard.small","ImageName":"img-1","ComputeCapacity":{"DesiredInstances":2}}`,
+		`{"Name":"f1","ImageArn":"arn:aws:appstream:us-east-1:123456789012:image/img-1"}`, `{"Names":["f1"],"NextToken":"x"}`,
+		`{"ResourceArn":"arn:aws:appstream:us-east-1:123456789012:fleet/f1","Tags":{"a":"b"}}`,
+		`{"ServiceNamespace":"appstream","ResourceId":"fleet/f1","ScalableDimension":"appstream:fleet:DesiredCapacity","MinCapacity":0,"MaxCapacity":0}`,
+		`{"FleetName":"f1","StackName":"s1","Limit":-1}`, `[`, `null`, `{"Name":null}`,
+	}
+	for i, s := range seeds {
+		f.Add(uint8(i), s)
+	}
+	f.Fuzz(func(t *testing.T, op uint8, body string) {
+		s := sim.New(sim.Options{Clock: sim.NewManualClock(epoch), RandSeed: 1})
+		if err := s.ApplySeed(sim.Seed{
+			Images: []sim.ImageSpec{{Name: "img-1"}},
+			Fleets: []sim.SeedFleet{{Name: "f1", ImageName: "img-1", DesiredInstances: 2}},
+			Stacks: []sim.SeedStack{{Name: "s1", Fleets: []string{"f1"}}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+		req.Header.Set("X-Amz-Target", targets[int(op)%len(targets)])
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		if rec.Code >= 500 {
+			t.Fatalf("%s %q: %d %s", targets[int(op)%len(targets)], body, rec.Code, rec.Body)
+		}
+		if rec.Code != 200 && rec.Header().Get("X-Amzn-ErrorType") == "" {
+			t.Fatalf("error without X-Amzn-ErrorType: %d %s", rec.Code, rec.Body)
+		}
+	})
+}
