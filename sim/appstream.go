@@ -136,7 +136,7 @@ func (s *Sim) createFleet(body []byte) (any, error) {
 	if fleetType == FleetElastic {
 		switch {
 		case in.ImageName != nil || in.ImageArn != nil:
-			// Elastic fleets stream apps from app blocks, not from an image.
+			return nil, wire.Errorf("InvalidParameterCombinationException", "Elastic fleets stream from app blocks; ImageName and ImageArn are not supported.")
 		case in.ComputeCapacity != nil:
 			return nil, wire.Errorf("InvalidParameterCombinationException", "ComputeCapacity is not supported for Elastic fleets.")
 		case in.Platform == nil || in.MaxConcurrentSessions == nil:
@@ -819,13 +819,14 @@ func (s *Sim) startSession(fleetName, stackName, userID, authType string) (*sess
 	if authType == "" {
 		authType = "API"
 	}
+	lifetime := s.scale(time.Duration(f.maxUserDuration) * time.Second)
 	ss := &session{
 		id: newUUID(s), userID: userID, stackName: stackName, fleetName: fleetName, authType: authType,
-		instance: chosen, start: s.now, maxExpiration: s.now.Add(time.Duration(f.maxUserDuration) * time.Second),
+		instance: chosen, start: s.now, maxExpiration: s.now.Add(lifetime),
 	}
 	chosen.session = ss
 	s.sessions[ss.id] = ss
-	s.after(time.Duration(f.maxUserDuration)*time.Second, func() {
+	s.after(lifetime, func() {
 		if s.sessions[ss.id] == ss {
 			s.endSession(ss)
 		}

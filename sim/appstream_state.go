@@ -43,19 +43,22 @@ type image struct {
 }
 
 type fleet struct {
-	name, arn, displayName, description   string
-	instanceType, fleetType, platform     string
-	imageName, imageArn                   string
-	state, streamView, iamRoleArn         string
-	desired                               int32
-	maxUserDuration, disconnectTimeout    int32
-	idleDisconnectTimeout, maxConcurrent  int32
-	enableDefaultInternetAccess           bool
-	created                               time.Time
-	tags                                  map[string]string
-	instances                             []*instance
-	stacks                                map[string]bool
-	rollScheduled                         bool
+	name, arn, displayName, description  string
+	instanceType, fleetType, platform    string
+	imageName, imageArn                  string
+	state, streamView, iamRoleArn        string
+	desired                              int32
+	maxUserDuration, disconnectTimeout   int32
+	idleDisconnectTimeout, maxConcurrent int32
+	enableDefaultInternetAccess          bool
+	created                              time.Time
+	tags                                 map[string]string
+	instances                            []*instance
+	stacks                               map[string]bool
+	rollScheduled                        bool
+	// transition counts state changes so that the timer of an earlier start or stop does
+	// not complete a later one.
+	transition                            int
 	vpcSubnets, vpcSecurityGroups, errors []string
 }
 
@@ -249,9 +252,11 @@ func (s *Sim) scheduleImageRoll(f *fleet) {
 func (s *Sim) startFleet(f *fleet) {
 	f.state = FleetStarting
 	f.errors = nil
+	f.transition++
+	gen := f.transition
 	s.reconcile(f)
 	s.after(s.timings.FleetStart, func() {
-		if f.state == FleetStarting {
+		if f.state == FleetStarting && f.transition == gen {
 			f.state = FleetRunning
 		}
 	})
@@ -268,8 +273,10 @@ func (s *Sim) stopFleet(f *fleet) {
 	for _, in := range f.instances {
 		s.terminate(f, in, true)
 	}
+	f.transition++
+	gen := f.transition
 	s.after(s.timings.FleetStop, func() {
-		if f.state == FleetStopping {
+		if f.state == FleetStopping && f.transition == gen {
 			f.state = FleetStopped
 			f.instances = nil
 		}
@@ -393,6 +400,9 @@ func (s *Sim) wireFleet(f *fleet) wireFleet {
 		Platform:                       f.platform,
 		MaxConcurrentSessions:          f.maxConcurrent,
 	}
+	for _, code := range f.errors {
+		out.FleetErrors = append(out.FleetErrors, map[string]string{"ErrorCode": code, "ErrorMessage": fleetErrorMessage(code)})
+	}
 	if len(f.vpcSubnets) > 0 || len(f.vpcSecurityGroups) > 0 {
 		out.VpcConfig = &wireVpcConfig{SubnetIds: f.vpcSubnets, SecurityGroupIds: f.vpcSecurityGroups}
 	}
@@ -473,4 +483,11 @@ func wireSessionOf(ss *session) wireSession {
 		out.InstanceId = ss.instance.id
 	}
 	return out
+}
+
+func fleetErrorMessage(code string) string {
+	if code == "IMAGE_NOT_FOUND" {
+		return "The fleet's image does not exist or is not AVAILABLE."
+	}
+	return code
 }

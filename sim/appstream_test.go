@@ -155,6 +155,11 @@ func TestAppStream_Errors(t *testing.T) {
 		}, "OperationNotPermittedException"},
 		{"Min > Max", func() error { return e.register("running", 3, 1) }, "ValidationException"},
 		{"target for unknown fleet", func() error { return e.register("nope", 0, 1) }, "ValidationException"},
+		{"Elastic fleet with an image", func() error {
+			_, err := e.as.CreateFleet(e.ctx, &appstream.CreateFleetInput{Name: aws.String("elastic"), InstanceType: aws.String("stream.standard.small"),
+				FleetType: astypes.FleetTypeElastic, ImageName: aws.String("img-win")})
+			return err
+		}, "InvalidParameterCombinationException"},
 		{"DescribeImages MaxResults over 25", func() error {
 			_, err := e.as.DescribeImages(e.ctx, &appstream.DescribeImagesInput{MaxResults: aws.Int32(26)})
 			return err
@@ -166,7 +171,7 @@ func TestAppStream_Errors(t *testing.T) {
 		{"bad NextToken", func() error {
 			_, err := e.as.DescribeFleets(e.ctx, &appstream.DescribeFleetsInput{NextToken: aws.String("garbage")})
 			return err
-		}, "InvalidNextTokenException"},
+		}, "ValidationException"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -438,5 +443,34 @@ func TestCapacity_ImageRollover(t *testing.T) {
 	}
 	if diff := cmp.Diff(capacity{3, 3, 0, 3}, e.capacity("f1")); diff != "" {
 		t.Errorf("capacity after the roll-over (-want +got):\n%s", diff)
+	}
+}
+
+// A stop and a quick restart must not let the first start's timer finish the second.
+func TestAppStream_RestartTimers(t *testing.T) {
+	e := newEnv(t)
+	e.image("img-1", "WINDOWS_SERVER_2022")
+	e.runningFleet("f1", "img-1", 1)
+	if _, err := e.as.StopFleet(e.ctx, &appstream.StopFleetInput{Name: aws.String("f1")}); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(sim.DefaultTimings.FleetStop)
+	if _, err := e.as.StartFleet(e.ctx, &appstream.StartFleetInput{Name: aws.String("f1")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.as.StopFleet(e.ctx, &appstream.StopFleetInput{Name: aws.String("f1")}); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(sim.DefaultTimings.FleetStop)
+	if _, err := e.as.StartFleet(e.ctx, &appstream.StartFleetInput{Name: aws.String("f1")}); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(sim.DefaultTimings.FleetStart - sim.DefaultTimings.FleetStop)
+	if got := e.fleet("f1").State; got != astypes.FleetStateStarting {
+		t.Errorf("state %s before the second start's delay ran out, want STARTING", got)
+	}
+	e.advance(sim.DefaultTimings.FleetStop)
+	if got := e.fleet("f1").State; got != astypes.FleetStateRunning {
+		t.Errorf("state %s after the second start's delay, want RUNNING", got)
 	}
 }

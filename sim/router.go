@@ -2,6 +2,7 @@ package sim
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"sort"
@@ -13,8 +14,8 @@ import (
 	"github.com/deskpilot/deskpilot/sim/internal/wire"
 )
 
-// Service names as they appear in /_sim/calls and /_sim/faults. They are the names of the
-// AWS_ENDPOINT_URL_<SERVICE> variables, lower-cased with dashes.
+// Service names as they appear in /_sim/calls and /_sim/faults: the services' signing names,
+// except that SESv2 is told apart from SES v1.
 const (
 	ServiceAppStream   = "appstream"
 	ServiceAutoScaling = "application-autoscaling"
@@ -148,14 +149,25 @@ func (s *Sim) serveJSON(w *recorder, r *http.Request, svc *jsonService, opName s
 	if len(body) == 0 {
 		body = []byte("{}")
 	}
-	s.lock()
-	out, err := op(s, body)
-	s.mu.Unlock()
+	out, err := s.runOp(op, body)
 	if err != nil {
 		wire.WriteJSONError(w, wire.JSON11, asWireError(err))
 		return
 	}
 	wire.WriteJSON(w, wire.JSON11, out)
+}
+
+// runOp runs an operation under the state lock. A panic in an operation is a bug of the
+// emulator: it is answered as an internal failure and never leaves the lock held.
+func (s *Sim) runOp(op jsonOp, body []byte) (out any, err error) {
+	s.lock()
+	defer s.mu.Unlock()
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, &wire.Error{Code: "InternalFailure", Status: 500, Message: fmt.Sprintf("deskpilot sim bug: %v", r)}
+		}
+	}()
+	return op(s, body)
 }
 
 // asWireError turns any error into the AWS error to answer with; an error that is not already
@@ -225,7 +237,7 @@ func (s *Sim) Calls() CallReport {
 	for k, v := range s.calls.counts {
 		counts[k] = v
 	}
-	return CallReport{Calls: append([]Call(nil), s.calls.calls...), Counts: counts, Total: s.calls.total}
+	return CallReport{Calls: append([]Call{}, s.calls.calls...), Counts: counts, Total: s.calls.total}
 }
 
 // CountCalls returns how many calls of service.operation were received (errors included).

@@ -175,6 +175,14 @@ func (s *Sim) after(d time.Duration, fire func()) {
 	heap.Push(&s.events, &event{at: s.now.Add(d), seq: s.seq, fire: fire})
 }
 
+// scale divides a simulated duration by the emulator's speed, as the timings are.
+func (s *Sim) scale(d time.Duration) time.Duration {
+	if s.opts.Speed <= 1 {
+		return d
+	}
+	return time.Duration(float64(d) / s.opts.Speed)
+}
+
 // nextID returns a number unique within this emulator, for ids that must not repeat.
 func (s *Sim) nextID() uint64 {
 	s.seq++

@@ -170,15 +170,21 @@ func (v *validation) err() error {
 // to callers and bound to the operation that issued them, like AWS's.
 func page[T any](items []T, token *string, size int, op string) ([]T, *string, error) {
 	start := 0
+	// Application Auto Scaling models InvalidNextTokenException; AppStream models no token
+	// error, so it answers with the generic ValidationException.
+	code := "ValidationException"
+	if op == "DescribeScalableTargets" || op == "DescribeScalingActivities" {
+		code = "InvalidNextTokenException"
+	}
 	if token != nil && *token != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(*token)
 		prefix := op + ":"
 		if err != nil || !strings.HasPrefix(string(raw), prefix) {
-			return nil, nil, wire.Errorf("InvalidNextTokenException", "The NextToken %q is not valid for %s.", *token, op)
+			return nil, nil, wire.Errorf(code, "The NextToken %q is not valid for %s.", *token, op)
 		}
 		n, err := strconv.Atoi(strings.TrimPrefix(string(raw), prefix))
 		if err != nil || n < 0 || n > len(items) {
-			return nil, nil, wire.Errorf("InvalidNextTokenException", "The NextToken %q is not valid for %s.", *token, op)
+			return nil, nil, wire.Errorf(code, "The NextToken %q is not valid for %s.", *token, op)
 		}
 		start = n
 	}

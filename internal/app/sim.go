@@ -37,8 +37,8 @@ type SimServer struct {
 
 // StartSim builds the emulator, loads its seed and starts serving it.
 func StartSim(cfg SimConfig, logger *slog.Logger) (*SimServer, error) {
-	if cfg.Speed < 0 {
-		return nil, fmt.Errorf("--speed must be positive, got %v", cfg.Speed)
+	if cfg.Speed < 1 {
+		return nil, fmt.Errorf("--speed must be 1 (real time) or more, got %v", cfg.Speed)
 	}
 	s := sim.New(sim.Options{Region: cfg.Region, AccountID: cfg.AccountID, Speed: cfg.Speed})
 	if cfg.SeedFile != "" {

@@ -1,0 +1,230 @@
+// Package cloud adapts aws-sdk-go-v2 to the small interfaces deskpilot's controllers declare.
+// It is thin on purpose: each method is one or a few SDK calls, pagination, and error
+// classification; decisions live in the controllers.
+package cloud
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/appstream"
+	astypes "github.com/aws/aws-sdk-go-v2/service/appstream/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/deskpilot/deskpilot/internal/rollout"
+)
+
+// AppStreamAPI lists the AppStream calls deskpilot makes (aws-sdk-go-v2's *appstream.Client
+// satisfies it).
+type AppStreamAPI interface {
+	DescribeImages(context.Context, *appstream.DescribeImagesInput, ...func(*appstream.Options)) (*appstream.DescribeImagesOutput, error)
+	DescribeFleets(context.Context, *appstream.DescribeFleetsInput, ...func(*appstream.Options)) (*appstream.DescribeFleetsOutput, error)
+	UpdateFleet(context.Context, *appstream.UpdateFleetInput, ...func(*appstream.Options)) (*appstream.UpdateFleetOutput, error)
+	ListTagsForResource(context.Context, *appstream.ListTagsForResourceInput, ...func(*appstream.Options)) (*appstream.ListTagsForResourceOutput, error)
+	TagResource(context.Context, *appstream.TagResourceInput, ...func(*appstream.Options)) (*appstream.TagResourceOutput, error)
+	UntagResource(context.Context, *appstream.UntagResourceInput, ...func(*appstream.Options)) (*appstream.UntagResourceOutput, error)
+}
+
+// AppStream implements rollout.AppStream.
+type AppStream struct {
+	api AppStreamAPI
+}
+
+var _ rollout.AppStream = (*AppStream)(nil)
+
+// NewAppStream wraps an AppStream client.
+func NewAppStream(api AppStreamAPI) *AppStream { return &AppStream{api: api} }
+
+// Images lists private and shared images (AWS's public base images are never tagged by
+// admins) with their tags.
+func (a *AppStream) Images(ctx context.Context) ([]rollout.Image, error) {
+	var out []rollout.Image
+	for _, typ := range []astypes.VisibilityType{astypes.VisibilityTypePrivate, astypes.VisibilityTypeShared} {
+		p := appstream.NewDescribeImagesPaginator(a.api, &appstream.DescribeImagesInput{Type: typ})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return nil, wrap("describe images", err)
+			}
+			for _, img := range page.Images {
+				ri := imageOf(img)
+				if ri.Tags, err = a.tags(ctx, ri.ARN); err != nil {
+					return nil, err
+				}
+				out = append(out, ri)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Image returns one image with its tags.
+func (a *AppStream) Image(ctx context.Context, name string) (rollout.Image, bool, error) {
+	out, err := a.api.DescribeImages(ctx, &appstream.DescribeImagesInput{Names: []string{name}})
+	if IsNotFound(err) {
+		return rollout.Image{}, false, nil
+	}
+	if err != nil {
+		return rollout.Image{}, false, wrap("describe image "+name, err)
+	}
+	if len(out.Images) == 0 {
+		return rollout.Image{}, false, nil
+	}
+	img := imageOf(out.Images[0])
+	if img.Tags, err = a.tags(ctx, img.ARN); err != nil {
+		return rollout.Image{}, false, err
+	}
+	return img, true, nil
+}
+
+func imageOf(img astypes.Image) rollout.Image {
+	return rollout.Image{Name: aws.ToString(img.Name), ARN: aws.ToString(img.Arn), State: string(img.State), Platform: string(img.Platform)}
+}
+
+func (a *AppStream) tags(ctx context.Context, arn string) (map[string]string, error) {
+	out, err := a.api.ListTagsForResource(ctx, &appstream.ListTagsForResourceInput{ResourceArn: aws.String(arn)})
+	if err != nil {
+		return nil, wrap("list tags of "+arn, err)
+	}
+	if out.Tags == nil {
+		return map[string]string{}, nil
+	}
+	return out.Tags, nil
+}
+
+// FleetTags returns a fleet's tags.
+func (a *AppStream) FleetTags(ctx context.Context, arn string) (map[string]string, error) {
+	return a.tags(ctx, arn)
+}
+
+// describeBatch is how many fleet names one DescribeFleets call asks for. AWS documents no
+// maximum; a small batch keeps each answer to one page.
+const describeBatch = 10
+
+// Fleets describes the named fleets. DescribeFleets fails the whole call when one name does
+// not exist, so a failing batch is retried name by name to tell which ones are missing.
+func (a *AppStream) Fleets(ctx context.Context, names []string) (map[string]rollout.Fleet, error) {
+	out := make(map[string]rollout.Fleet, len(names))
+	for batch := range slices.Chunk(names, describeBatch) {
+		fleets, err := a.describeFleets(ctx, batch)
+		if IsNotFound(err) && len(batch) > 1 {
+			for _, name := range batch {
+				one, err := a.describeFleets(ctx, []string{name})
+				if IsNotFound(err) {
+					continue
+				}
+				if err != nil {
+					return nil, err
+				}
+				fleets = append(fleets, one...)
+			}
+		} else if IsNotFound(err) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		for _, f := range fleets {
+			out[f.Name] = f
+		}
+	}
+	return out, nil
+}
+
+func (a *AppStream) describeFleets(ctx context.Context, names []string) ([]rollout.Fleet, error) {
+	var fleets []rollout.Fleet
+	var token *string
+	for {
+		page, err := a.api.DescribeFleets(ctx, &appstream.DescribeFleetsInput{Names: names, NextToken: token})
+		if err != nil {
+			if IsNotFound(err) {
+				return nil, err
+			}
+			return nil, wrap("describe fleets", err)
+		}
+		for _, f := range page.Fleets {
+			c := f.ComputeCapacityStatus
+			if c == nil {
+				c = &astypes.ComputeCapacityStatus{}
+			}
+			fleets = append(fleets, rollout.Fleet{
+				Name: aws.ToString(f.Name), ARN: aws.ToString(f.Arn), State: string(f.State), Type: string(f.FleetType),
+				ImageARN: aws.ToString(f.ImageArn), Platform: string(f.Platform),
+				Desired: aws.ToInt32(c.Desired), Running: aws.ToInt32(c.Running), InUse: aws.ToInt32(c.InUse), Available: aws.ToInt32(c.Available),
+			})
+		}
+		if token = page.NextToken; token == nil {
+			return fleets, nil
+		}
+	}
+}
+
+// UpdateFleetImage points a fleet at an image by ARN (which also addresses shared images).
+func (a *AppStream) UpdateFleetImage(ctx context.Context, fleet, imageARN string) error {
+	_, err := a.api.UpdateFleet(ctx, &appstream.UpdateFleetInput{Name: aws.String(fleet), ImageArn: aws.String(imageARN)})
+	return wrap(fmt.Sprintf("update fleet %s to %s", fleet, imageARN), err)
+}
+
+// TagResource adds or overwrites tags.
+func (a *AppStream) TagResource(ctx context.Context, arn string, tags map[string]string) error {
+	_, err := a.api.TagResource(ctx, &appstream.TagResourceInput{ResourceArn: aws.String(arn), Tags: tags})
+	return wrap("tag "+arn, err)
+}
+
+// UntagResource removes tags; removing an absent key is not an error.
+func (a *AppStream) UntagResource(ctx context.Context, arn string, keys []string) error {
+	_, err := a.api.UntagResource(ctx, &appstream.UntagResourceInput{ResourceArn: aws.String(arn), TagKeys: keys})
+	return wrap("untag "+arn, err)
+}
+
+// Error is an AWS error with its classification. Permanent errors are ones that repeating the
+// call cannot fix (a missing resource, invalid input, an incompatible image).
+type Error struct {
+	Op   string
+	Code string
+	Err  error
+}
+
+func (e *Error) Error() string { return e.Op + ": " + e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Permanent reports whether retrying cannot help; the rollout controller reads it.
+func (e *Error) Permanent() bool {
+	switch e.Code {
+	case "ResourceNotFoundException", "ResourceNotAvailableException", "IncompatibleImageException",
+		"InvalidParameterCombinationException", "ValidationException", "InvalidRoleException",
+		"OperationNotPermittedException", "InvalidAccountStatusException", "ObjectNotFoundException",
+		"AccessDeniedException", "UnauthorizedOperation", "InvalidParameterValuesException",
+		"ResourceLimitExceededException", "OperationNotSupportedException":
+		return true
+	}
+	return false
+}
+
+// wrap classifies an SDK error; nil stays nil.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ae smithy.APIError
+	code := ""
+	if errors.As(err, &ae) {
+		code = ae.ErrorCode()
+	}
+	return &Error{Op: op, Code: code, Err: err}
+}
+
+// IsNotFound reports whether err says the resource does not exist.
+func IsNotFound(err error) bool {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.ErrorCode() {
+	case "ResourceNotFoundException", "ObjectNotFoundException":
+		return true
+	}
+	return false
+}

@@ -1,0 +1,164 @@
+package rollout
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/deskpilot/deskpilot/internal/notice"
+)
+
+// The notices of a rollout. Each has a stable ID so that enqueueing it again (after a restart)
+// is a no-op and receivers can recognise a resend.
+
+func noticeID(r Rollout, what string) string { return fmt.Sprintf("rollout/%d/%s", r.ID, what) }
+
+func fleetsOf(r Rollout) string {
+	names := make([]string, 0, len(r.Steps))
+	for _, s := range r.Steps {
+		names = append(names, s.Fleet)
+	}
+	return strings.Join(names, ", ")
+}
+
+func utc(t time.Time) string { return t.UTC().Format("Mon 2006-01-02 15:04 MST") }
+
+// windowFields shows each distinct window opening in UTC and in the window's own zone.
+func windowFields(r Rollout, zoneOf func(fleet string) *time.Location) []notice.Field {
+	type span struct{ start, end time.Time }
+	seen := map[span]bool{}
+	var fields []notice.Field
+	for _, s := range r.Steps {
+		sp := span{s.WindowStart, s.WindowEnd}
+		if seen[sp] {
+			continue
+		}
+		seen[sp] = true
+		label := "Window"
+		if len(r.Steps) > 1 {
+			label = "Window for " + s.Fleet
+		}
+		fields = append(fields, notice.Field{Name: label + " (UTC)", Value: utc(s.WindowStart) + " to " + s.WindowEnd.UTC().Format("15:04 MST")})
+		if loc := zoneOf(s.Fleet); loc != nil && loc != time.UTC && loc.String() != "UTC" {
+			fields = append(fields, notice.Field{Name: label + " (" + loc.String() + ")",
+				Value: s.WindowStart.In(loc).Format("Mon 2006-01-02 15:04 MST") + " to " + s.WindowEnd.In(loc).Format("15:04 MST")})
+		}
+	}
+	return fields
+}
+
+func pendingNotice(r Rollout, keys TagKeys, zoneOf func(string) *time.Location, replaced *Rollout) notice.Notice {
+	drain := "No: fleets keep their capacity; idle instances move to the new image over time."
+	if r.ScaleImmediately {
+		drain = "Yes: each running fleet with a scalable target is scaled to 0/0 after the update, so idle instances on the old image go away, then its Min/Max are restored exactly."
+	}
+	fields := []notice.Field{
+		{Name: "Image", Value: r.ImageName},
+		{Name: "Fleets", Value: fleetsOf(r)},
+		{Name: "Drain (" + keys.ScaleImmediately + ")", Value: drain},
+	}
+	fields = append(fields, windowFields(r, zoneOf)...)
+	fields = append(fields, notice.Field{Name: "How to cancel", Value: fmt.Sprintf("Remove the %s tag from image %s before the window opens. Changing the tag replans the rollout.", keys.FleetName, r.ImageName)})
+	kind, subject, summary := "rollout.pending", fmt.Sprintf("Image %s scheduled for %s", r.ImageName, fleetsOf(r)),
+		fmt.Sprintf("Image %s will be applied to %s in the maintenance window starting %s.", r.ImageName, fleetsOf(r), utc(r.Start))
+	if replaced != nil {
+		kind = "rollout.replanned"
+		subject = "Replanned: " + subject
+		summary = fmt.Sprintf("The %s tag of image %s changed from %q to %q; the earlier plan (rollout #%d) is replaced. ", keys.FleetName, r.ImageName, replaced.FleetTag, r.FleetTag, replaced.ID) + summary
+	}
+	return notice.Notice{ID: noticeID(r, "pending"), Kind: kind, Severity: notice.SeverityInfo, Subject: subject, Summary: summary, Fields: fields, Time: r.CreatedAt}
+}
+
+func refusedNotice(r Rollout, keys TagKeys) notice.Notice {
+	return notice.Notice{
+		ID: noticeID(r, "refused"), Kind: "rollout.refused", Severity: notice.SeverityError,
+		Subject: fmt.Sprintf("Rollout of image %s refused", r.ImageName),
+		Summary: fmt.Sprintf("The %s tag %q of image %s cannot be planned, so nothing was changed: %s.", keys.FleetName, r.FleetTag, r.ImageName, r.Reason),
+		Fields: []notice.Field{{Name: "Image", Value: r.ImageName}, {Name: keys.FleetName, Value: r.FleetTag},
+			{Name: "What to do", Value: "Correct the tag; deskpilot plans it again at its next scan."}},
+		Time: r.UpdatedAt,
+	}
+}
+
+func cancelledNotice(r Rollout, keys TagKeys) notice.Notice {
+	return notice.Notice{
+		ID: noticeID(r, "cancelled"), Kind: "rollout.cancelled", Severity: notice.SeverityInfo,
+		Subject: fmt.Sprintf("Rollout of image %s cancelled", r.ImageName),
+		Summary: fmt.Sprintf("Rollout #%d of image %s to %s is cancelled: %s.", r.ID, r.ImageName, fleetsOf(r), r.Reason),
+		Fields:  []notice.Field{{Name: "Image", Value: r.ImageName}, {Name: "Fleets", Value: fleetsOf(r)}},
+		Items:   stepItems(r),
+		Time:    r.UpdatedAt,
+	}
+}
+
+func startedNotice(r Rollout, now time.Time) notice.Notice {
+	return notice.Notice{
+		ID: noticeID(r, "started"), Kind: "rollout.started", Severity: notice.SeverityInfo,
+		Subject: fmt.Sprintf("Rolling out image %s to %s", r.ImageName, fleetsOf(r)),
+		Summary: fmt.Sprintf("The maintenance window is open: image %s is being applied to %s.", r.ImageName, fleetsOf(r)),
+		Fields:  []notice.Field{{Name: "Image", Value: r.ImageName}, {Name: "Drain", Value: fmt.Sprint(r.ScaleImmediately)}},
+		Items:   stepItems(r),
+		Time:    now,
+	}
+}
+
+func fleetNotice(r Rollout, s Step) notice.Notice {
+	sev := notice.SeverityInfo
+	if s.State == StepFailed {
+		sev = notice.SeverityError
+	}
+	return notice.Notice{
+		ID: noticeID(r, "fleet/"+s.Fleet), Kind: "rollout.fleet", Severity: sev,
+		Subject: fmt.Sprintf("Fleet %s: %s (image %s)", s.Fleet, s.State, r.ImageName),
+		Summary: fmt.Sprintf("Fleet %s: %s.", s.Fleet, s.Message),
+		Fields:  stepFields(r, s),
+		Time:    s.FinishedAt,
+	}
+}
+
+func drainTimeoutNotice(r Rollout, s Step, now time.Time) notice.Notice {
+	return notice.Notice{
+		ID: noticeID(r, "drain-timeout/"+s.Fleet), Kind: "rollout.drain", Severity: notice.SeverityWarning,
+		Subject: fmt.Sprintf("Fleet %s: drain timed out, capacity restored", s.Fleet),
+		Summary: fmt.Sprintf("Fleet %s: %s.", s.Fleet, s.Message),
+		Fields:  stepFields(r, s),
+		Time:    now,
+	}
+}
+
+func stepFields(r Rollout, s Step) []notice.Field {
+	f := []notice.Field{{Name: "Image", Value: r.ImageName}, {Name: "Fleet", Value: s.Fleet}, {Name: "Result", Value: string(s.State)}}
+	if s.Drain {
+		f = append(f, notice.Field{Name: "Saved Min/Max", Value: Capacity{s.SavedMin, s.SavedMax}.String()})
+	}
+	return f
+}
+
+func stepItems(r Rollout) []notice.Item {
+	items := make([]notice.Item, 0, len(r.Steps))
+	for _, s := range r.Steps {
+		items = append(items, notice.Item{Name: s.Fleet, Status: string(s.State), Detail: s.Message})
+	}
+	return items
+}
+
+func finishedNotice(r Rollout) notice.Notice {
+	n := notice.Notice{
+		ID: noticeID(r, "finished"), Kind: "rollout.finished", Severity: notice.SeverityInfo,
+		Subject: fmt.Sprintf("Image %s rolled out to %s", r.ImageName, fleetsOf(r)),
+		Summary: fmt.Sprintf("Rollout #%d of image %s is %s.", r.ID, r.ImageName, r.State),
+		Fields:  []notice.Field{{Name: "Image", Value: r.ImageName}, {Name: "Result", Value: string(r.State)}},
+		Items:   stepItems(r),
+		Time:    r.UpdatedAt,
+	}
+	switch r.State {
+	case Failed:
+		n.Kind, n.Severity = "rollout.failed", notice.SeverityError
+		n.Subject = fmt.Sprintf("Rollout of image %s failed", r.ImageName)
+		n.Summary += " Fleets that were drained have their Min/Max restored; see each fleet below."
+	case Superseded, Cancelled:
+		n.Subject = fmt.Sprintf("Rollout of image %s ended: %s", r.ImageName, r.State)
+		n.Summary += " " + r.Reason
+	}
+	return n
+}

@@ -1,0 +1,263 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Image is what the controller needs to know about an AppStream image.
+type Image struct {
+	Name, ARN, State, Platform string
+	// Tags are filled by AppStream.Images (the scan) and AppStream.Image.
+	Tags map[string]string
+}
+
+// Fleet is what the controller needs to know about an AppStream fleet.
+type Fleet struct {
+	Name, ARN, State, Type, ImageARN, Platform string
+	Desired, Running, InUse, Available         int32
+}
+
+// Capacity is a scalable target's bounds.
+type Capacity struct{ Min, Max int32 }
+
+func (c Capacity) String() string { return fmt.Sprintf("%d/%d", c.Min, c.Max) }
+
+// AppStream is the part of AppStream the controller uses.
+type AppStream interface {
+	// Images returns every private and shared image with its tags.
+	Images(ctx context.Context) ([]Image, error)
+	// Image returns one image with its tags; ok is false when it does not exist.
+	Image(ctx context.Context, name string) (img Image, ok bool, err error)
+	// Fleets returns the named fleets that exist, by name.
+	Fleets(ctx context.Context, names []string) (map[string]Fleet, error)
+	// FleetTags returns a fleet's tags.
+	FleetTags(ctx context.Context, arn string) (map[string]string, error)
+	// UpdateFleetImage points a fleet at an image (by ARN).
+	UpdateFleetImage(ctx context.Context, fleet, imageARN string) error
+	TagResource(ctx context.Context, arn string, tags map[string]string) error
+	UntagResource(ctx context.Context, arn string, keys []string) error
+}
+
+// Scaler is the part of Application Auto Scaling the controller uses.
+type Scaler interface {
+	// Targets returns the scalable targets of the named fleets that have one, by fleet name.
+	Targets(ctx context.Context, fleets []string) (map[string]Capacity, error)
+	// SetCapacity registers a fleet's target with new bounds.
+	SetCapacity(ctx context.Context, fleet string, c Capacity) error
+}
+
+// AppStream values the controller compares against.
+const (
+	imageAvailable = "AVAILABLE"
+	fleetRunning   = "RUNNING"
+	fleetStarting  = "STARTING"
+	fleetStopping  = "STOPPING"
+	fleetElastic   = "ELASTIC"
+)
+
+// World is what the controller read about a step's fleet just before deciding. Everything a
+// decision depends on is in it, so Decide is a pure function.
+type World struct {
+	Now         time.Time
+	Image       Image
+	ImageFound  bool
+	Fleet       Fleet
+	FleetFound  bool
+	Target      Capacity
+	TargetFound bool
+	// Saved is the fleet's saved Min/Max in the store.
+	Saved      SavedCapacity
+	SavedFound bool
+	// TagSaved is the Min/Max the fleet carries in its tags (read only when the store has
+	// none and the target is already 0/0).
+	TagSaved      Capacity
+	TagSavedFound bool
+	// Busy says why the fleet cannot start now (another rollout is working on it, or the
+	// parallel limit is reached); empty when it is free.
+	Busy string
+}
+
+// Params are the settings a decision depends on.
+type Params struct {
+	ScaleImmediately  bool
+	PollInterval      time.Duration
+	DrainPollInterval time.Duration
+	DrainTimeout      time.Duration
+}
+
+// Action is the AWS call a decision asks for. It is made in the state that names it, which was
+// persisted before, so a crash repeats at most this one call, after reading the world again.
+type Action int
+
+// Actions.
+const (
+	ActNone Action = iota
+	// ActUpdateImage: UpdateFleet(ImageArn).
+	ActUpdateImage
+	// ActTagSaved: tag the fleet with the saved Min/Max and Status=Pending.
+	ActTagSaved
+	// ActScaleToZero: register the target with 0/0.
+	ActScaleToZero
+	// ActRestore: register the target with the saved Min/Max.
+	ActRestore
+	// ActUntagSaved: remove the Min, Max and Status tags from the fleet.
+	ActUntagSaved
+)
+
+func (a Action) String() string {
+	return [...]string{"none", "update-image", "tag-saved", "scale-to-zero", "restore", "untag-saved"}[a]
+}
+
+// Decision is what to do with a step: an optional action, and the step as it is to be written
+// once the action succeeded (or at once, without an action).
+type Decision struct {
+	Action Action
+	// Capacity is the bounds for ActTagSaved and ActRestore.
+	Capacity Capacity
+	Next     Step
+	// Save asks the store to save the fleet's capacity (never overwriting).
+	Save *SavedCapacity
+	// Forget asks the store to drop the fleet's saved capacity.
+	Forget bool
+	// Event is an audit message for the change, if it is worth one.
+	Event string
+}
+
+// Decide is the transition function of a step: given the step and the world as read, what to
+// do next. It never acts; the controller does what it says.
+func Decide(s Step, w World, p Params) Decision {
+	next := s
+	next.Message = s.Message
+	wait := func(d time.Duration, why string) Decision {
+		n := next
+		n.NextAt = w.Now.Add(d)
+		n.Message = why
+		return Decision{Next: n}
+	}
+	move := func(to StepState, why string) Decision {
+		n := next
+		n.State, n.NextAt, n.Message = to, w.Now, why
+		if to.Final() {
+			n.FinishedAt = w.Now
+		}
+		return Decision{Next: n, Event: why}
+	}
+	act := func(a Action, to StepState, why string) Decision {
+		d := move(to, why)
+		d.Action = a
+		return d
+	}
+
+	switch s.State {
+	case StepWaiting:
+		switch {
+		case !w.Now.Before(s.WindowEnd):
+			return move(StepFailed, fmt.Sprintf("the window closed at %s before the fleet could start (%s)", s.WindowEnd.UTC().Format(time.RFC3339), orNone(s.Message)))
+		case w.Now.Before(s.WindowStart):
+			return wait(s.WindowStart.Sub(w.Now), "waiting for the window opening at "+s.WindowStart.UTC().Format(time.RFC3339))
+		case !w.ImageFound:
+			return move(StepFailed, "the image no longer exists")
+		case w.Image.State == "FAILED" || w.Image.State == "DELETING":
+			return move(StepFailed, "the image is "+w.Image.State)
+		case w.Image.State != imageAvailable:
+			return wait(p.PollInterval, "the image is "+w.Image.State+"; waiting for it to become AVAILABLE")
+		case !w.FleetFound:
+			return move(StepFailed, "the fleet no longer exists")
+		case w.Fleet.Type == fleetElastic:
+			return move(StepFailed, "the fleet is ELASTIC; Elastic fleets have no image")
+		case w.Fleet.ImageARN == w.Image.ARN:
+			return move(StepSkipped, "the fleet already runs the image")
+		case w.Fleet.State == fleetStarting || w.Fleet.State == fleetStopping:
+			return wait(p.PollInterval, "the fleet is "+w.Fleet.State+"; retrying while the window is open")
+		case w.Fleet.State == fleetRunning && w.Fleet.Platform != "" && w.Image.Platform != "" && w.Fleet.Platform != w.Image.Platform:
+			return move(StepFailed, fmt.Sprintf("the image's platform %s differs from the running fleet's %s; stop the fleet to change its operating system", w.Image.Platform, w.Fleet.Platform))
+		case w.Busy != "":
+			return wait(p.PollInterval, w.Busy)
+		}
+		next.StartedAt = w.Now
+		next.Drain = p.ScaleImmediately && w.Fleet.State == fleetRunning && w.TargetFound
+		why := "applying the image"
+		switch {
+		case p.ScaleImmediately && !w.TargetFound:
+			why = "applying the image; the fleet has no scalable target, so it is not drained"
+		case p.ScaleImmediately && w.Fleet.State != fleetRunning:
+			why = "applying the image; the fleet is " + w.Fleet.State + ", so it is not drained"
+		}
+		return move(StepApplying, why)
+
+	case StepApplying:
+		after := StepDone
+		if s.Drain {
+			after = StepSaving
+		}
+		switch {
+		case !w.FleetFound:
+			return move(StepFailed, "the fleet no longer exists")
+		case w.Fleet.ImageARN == w.Image.ARN:
+			return move(after, "the fleet runs the image")
+		case w.Fleet.State == fleetStarting || w.Fleet.State == fleetStopping:
+			if !w.Now.Before(s.WindowEnd) {
+				return move(StepFailed, "the window closed while the fleet was "+w.Fleet.State)
+			}
+			return wait(p.PollInterval, "the fleet is "+w.Fleet.State+"; retrying while the window is open")
+		}
+		return act(ActUpdateImage, after, "image applied")
+
+	case StepSaving:
+		switch {
+		case w.SavedFound:
+			next.SavedMin, next.SavedMax = w.Saved.Min, w.Saved.Max
+			next.DrainStartedAt = w.Now
+			return act(ActTagSaved, StepDraining, fmt.Sprintf("saved Min/Max %d/%d; scaling to 0/0", w.Saved.Min, w.Saved.Max))
+		case !w.TargetFound:
+			return move(StepDone, "the fleet's scalable target disappeared; it was not drained")
+		case w.Target == Capacity{}:
+			if !w.TagSavedFound {
+				return move(StepDone, "the fleet is already at 0/0 and neither the store nor its tags hold its Min/Max; it was not drained and its capacity needs a look")
+			}
+			d := wait(0, "recovered Min/Max "+w.TagSaved.String()+" from the fleet's tags")
+			d.Save = &SavedCapacity{Fleet: s.Fleet, Min: w.TagSaved.Min, Max: w.TagSaved.Max, RolloutID: s.RolloutID, SavedAt: w.Now}
+			return d
+		}
+		d := wait(0, "saving Min/Max "+w.Target.String())
+		d.Save = &SavedCapacity{Fleet: s.Fleet, Min: w.Target.Min, Max: w.Target.Max, RolloutID: s.RolloutID, SavedAt: w.Now}
+		return d
+
+	case StepDraining:
+		saved := Capacity{s.SavedMin, s.SavedMax}
+		switch {
+		case !w.FleetFound:
+			return move(StepRestoring, "the fleet no longer exists; restoring its target")
+		case !w.TargetFound || w.Target != Capacity{}:
+			d := act(ActScaleToZero, StepDraining, "scaled to 0/0")
+			d.Next.NextAt = w.Now.Add(p.DrainPollInterval)
+			return d
+		case w.Fleet.Available == 0:
+			return move(StepRestoring, fmt.Sprintf("drained in %s (%d in use); restoring Min/Max %s", w.Now.Sub(s.DrainStartedAt).Round(time.Second), w.Fleet.InUse, saved))
+		case w.Now.Sub(s.DrainStartedAt) >= p.DrainTimeout:
+			return move(StepRestoring, fmt.Sprintf("the drain timed out after %s with %d instances still available; restoring Min/Max %s anyway", p.DrainTimeout, w.Fleet.Available, saved))
+		}
+		return wait(p.DrainPollInterval, fmt.Sprintf("draining: %d available, %d in use", w.Fleet.Available, w.Fleet.InUse))
+
+	case StepRestoring:
+		saved := Capacity{s.SavedMin, s.SavedMax}
+		if !w.TargetFound || w.Target != saved {
+			d := act(ActRestore, StepRestoring, "restored Min/Max "+saved.String())
+			d.Capacity = saved
+			return d
+		}
+		d := act(ActUntagSaved, StepDone, "capacity restored to "+saved.String())
+		d.Forget = true
+		return d
+	}
+	return Decision{Next: next}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "no reason recorded"
+	}
+	return s
+}

@@ -1,0 +1,99 @@
+package rollout
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// TagKeys are the tag names of the protocol. The defaults are the recipe's, so admins keep
+// their habits; each can be renamed in the config.
+type TagKeys struct {
+	// FleetName on an image: fleet names separated by "/". Removing it cancels.
+	FleetName string
+	// ScaleImmediately on an image: "True" (any case) drains the fleets after the update.
+	ScaleImmediately string
+	// Status on an image: written by deskpilot ("Pending/<start>", "Failed/<time>"); on a
+	// drained fleet: "Pending" while its Min/Max are saved.
+	Status string
+	// MaintenanceWindow on a fleet: that fleet's window, overriding the config.
+	MaintenanceWindow string
+	// SavedMin and SavedMax on a drained fleet: its Min/Max before the drain.
+	SavedMin, SavedMax string
+}
+
+// DefaultTagKeys are the recipe's tag names.
+func DefaultTagKeys() TagKeys {
+	return TagKeys{
+		FleetName: "FleetName", ScaleImmediately: "ScaleImmediately", Status: "Status",
+		MaintenanceWindow: "MaintenanceWindow", SavedMin: "Min", SavedMax: "Max",
+	}
+}
+
+// fleetNamePattern is AppStream's name rule; a fleet name that breaks it cannot exist.
+var fleetNamePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,100}$`)
+
+// Request is what an image's tags ask for.
+type Request struct {
+	// Fleets in the order written, without duplicates.
+	Fleets []string
+	// FleetTag is the raw FleetName value.
+	FleetTag         string
+	ScaleImmediately bool
+}
+
+// ParseRequest reads an image's tags. ok is false when the image has no FleetName tag (no
+// request). A FleetName tag that names no valid fleet is an error saying what is wrong.
+func ParseRequest(tags map[string]string, keys TagKeys) (req Request, ok bool, err error) {
+	raw, ok := tags[keys.FleetName]
+	if !ok {
+		return Request{}, false, nil
+	}
+	req = Request{FleetTag: raw, ScaleImmediately: strings.EqualFold(strings.TrimSpace(tags[keys.ScaleImmediately]), "true")}
+	seen := map[string]bool{}
+	var bad []string
+	for _, part := range strings.Split(raw, "/") {
+		name := strings.TrimSpace(part)
+		switch {
+		case name == "" || seen[name]:
+			continue
+		case !fleetNamePattern.MatchString(name):
+			bad = append(bad, strconv.Quote(name))
+			continue
+		}
+		seen[name] = true
+		req.Fleets = append(req.Fleets, name)
+	}
+	switch {
+	case len(bad) > 0:
+		return req, true, fmt.Errorf("tag %s=%q: %s cannot be fleet names (letters, digits, _ . - only, starting with a letter or digit, at most 101 characters; separate fleets with /)",
+			keys.FleetName, raw, strings.Join(bad, ", "))
+	case len(req.Fleets) == 0:
+		return req, true, fmt.Errorf("tag %s=%q names no fleet; write fleet names separated by /, e.g. fleet-a/fleet-b", keys.FleetName, raw)
+	}
+	return req, true, nil
+}
+
+// StatusPending is the image's Status tag while a rollout waits for its window, in the
+// recipe's form: Pending/<window start, RFC 3339 UTC>.
+func StatusPending(start time.Time) string {
+	return "Pending/" + start.UTC().Format(time.RFC3339)
+}
+
+// StatusFailed is the image's Status tag after a failed rollout.
+func StatusFailed(at time.Time) string {
+	return "Failed/" + at.UTC().Format(time.RFC3339)
+}
+
+// ParseSaved reads the Min/Max a drained fleet carries in its tags (written by deskpilot or
+// the recipe). ok is false when they are absent or not a valid capacity.
+func ParseSaved(tags map[string]string, keys TagKeys) (min, max int32, ok bool) {
+	lo, err1 := strconv.ParseInt(strings.TrimSpace(tags[keys.SavedMin]), 10, 32)
+	hi, err2 := strconv.ParseInt(strings.TrimSpace(tags[keys.SavedMax]), 10, 32)
+	if err1 != nil || err2 != nil || lo < 0 || hi < lo {
+		return 0, 0, false
+	}
+	return int32(lo), int32(hi), true
+}
