@@ -222,7 +222,12 @@ func (c *Controller) scanImage(ctx context.Context, img Image, r Rollout, has bo
 		// A started rollout finishes as planned; the new value is planned once it has.
 		return nil
 	case same && !r.TagCleared:
-		return nil // this request was already handled (done, failed or refused)
+		// Already handled (done, failed or refused). A refusal's notice is enqueued again
+		// (a no-op once it is there) in case a crash came between recording and enqueueing.
+		if r.State == Refused {
+			return c.store.Apply(ctx, &Change{Deliveries: c.deliver(refusedNotice(r, keys))})
+		}
+		return nil
 	}
 	var replaced *Rollout
 	if has && r.State == Pending {

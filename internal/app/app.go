@@ -1,0 +1,237 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/appstream"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+
+	"github.com/deskpilot/deskpilot/internal/cloud"
+	"github.com/deskpilot/deskpilot/internal/config"
+	"github.com/deskpilot/deskpilot/internal/notify"
+	"github.com/deskpilot/deskpilot/internal/rollout"
+	"github.com/deskpilot/deskpilot/internal/store"
+	"github.com/deskpilot/deskpilot/internal/window"
+)
+
+// FlushInterval is how often the outbox is flushed when nothing else wakes it.
+const FlushInterval = 5 * time.Second
+
+// Main is the deskpilot daemon: everything `deskpilot serve` runs, built from a Config. The
+// end-to-end tests build it the same way, with a fake clock and the emulator's endpoint.
+type Main struct {
+	// Config is the validated configuration.
+	Config config.Config
+	// Now is the clock; nil means the wall clock.
+	Now func() time.Time
+	// Logger receives the daemon's logs; nil discards them.
+	Logger *slog.Logger
+	// AWSOptions are extra options for the AWS SDK configuration (tests add static
+	// credentials and retry settings here).
+	AWSOptions []func(*awsconfig.LoadOptions) error
+	// HTTPClient is used by webhook senders; nil means a client with a 10 s timeout.
+	HTTPClient *http.Client
+
+	Store      *store.Store
+	Rollouts   *rollout.Controller
+	Dispatcher *notify.Dispatcher
+
+	listener net.Listener
+	server   *http.Server
+}
+
+// Open builds everything: the store (migrated), the AWS clients, the senders, the controller
+// and the HTTP server's listener.
+func (m *Main) Open(ctx context.Context) error {
+	if m.Now == nil {
+		m.Now = func() time.Time { return time.Now().UTC() }
+	}
+	if m.Logger == nil {
+		m.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg := m.Config
+	st, err := store.Open(ctx, cfg.Store.Path, store.Options{Now: m.Now})
+	if err != nil {
+		return err
+	}
+	m.Store = st
+	awsCfg, err := cloud.Load(ctx, cfg.AWS.Region, cfg.AWS.Endpoint, m.AWSOptions...)
+	if err != nil {
+		st.Close()
+		return err
+	}
+	senders, err := m.senders(awsCfg)
+	if err != nil {
+		st.Close()
+		return err
+	}
+	names := make([]string, len(senders))
+	for i, s := range senders {
+		names[i] = s.Name()
+	}
+	m.Rollouts = rollout.New(rolloutConfig(cfg, names),
+		cloud.NewAppStream(appstream.NewFromConfig(awsCfg)),
+		cloud.NewScaler(applicationautoscaling.NewFromConfig(awsCfg)),
+		st, m.Now, m.Logger.With("component", "rollouts"))
+	m.Dispatcher = notify.NewDispatcher(st, senders, m.Now, m.Logger.With("component", "notify"))
+	if cfg.Server.Addr != "" {
+		ln, err := net.Listen("tcp", cfg.Server.Addr)
+		if err != nil {
+			st.Close()
+			return fmt.Errorf("listen on %s (server.addr): %w", cfg.Server.Addr, err)
+		}
+		m.listener = ln
+		m.server = &http.Server{Handler: m.handler(), ReadHeaderTimeout: 10 * time.Second}
+	}
+	return nil
+}
+
+// rolloutConfig maps the file's settings onto the controller's.
+func rolloutConfig(cfg config.Config, senders []string) rollout.Config {
+	r := cfg.Rollouts
+	fleetWindows := make(map[string]window.Window, len(r.FleetWindows))
+	for name, w := range r.FleetWindows {
+		fleetWindows[name] = w.Window
+	}
+	return rollout.Config{
+		Keys: rollout.TagKeys{
+			FleetName: r.Tags.FleetName, ScaleImmediately: r.Tags.ScaleImmediately, Status: r.Tags.Status,
+			MaintenanceWindow: r.Tags.MaintenanceWindow, SavedMin: r.Tags.SavedMin, SavedMax: r.Tags.SavedMax,
+		},
+		DefaultWindow:     r.Window.Window,
+		FleetWindows:      fleetWindows,
+		ScanInterval:      r.ScanInterval.Duration,
+		PollInterval:      r.PollInterval.Duration,
+		DrainPollInterval: r.DrainPollInterval.Duration,
+		DrainTimeout:      r.DrainTimeout.Duration,
+		StartMargin:       r.StartMargin.Duration,
+		MaxParallel:       r.MaxParallel,
+		Senders:           senders,
+		PerFleetNotices:   cfg.Notify.PerFleet,
+	}
+}
+
+// senders builds the notification senders the config asks for.
+func (m *Main) senders(awsCfg aws.Config) ([]notify.Sender, error) {
+	n := m.Config.Notify
+	var out []notify.Sender
+	if len(n.Email.To) > 0 {
+		switch n.Email.Via {
+		case config.ViaSMTP:
+			s, err := notify.NewSMTP(notify.SMTPConfig{
+				Host: n.Email.SMTP.Host, Port: n.Email.SMTP.Port, Username: n.Email.SMTP.Username,
+				Password: n.SMTPPassword(), TLS: n.Email.SMTP.TLS,
+			}, n.Email.From, n.Email.To)
+			if err != nil {
+				return nil, fmt.Errorf("notify.email.smtp: %w", err)
+			}
+			out = append(out, s)
+		default:
+			out = append(out, notify.NewSES(sesv2.NewFromConfig(awsCfg), n.Email.From, n.Email.To))
+		}
+	}
+	client := m.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	for _, url := range n.Webhooks {
+		// The sender's name is stored with each queued delivery, so it must not change when
+		// webhooks are reordered; it must not reveal the URL either (it may hold a token).
+		sum := sha256.Sum256([]byte(url))
+		out = append(out, notify.NewWebhook(url, client, n.WebhookSecret()).WithName("webhook-"+hex.EncodeToString(sum[:4])))
+	}
+	return out, nil
+}
+
+// Tick runs one pass of everything (a rollout pass and an outbox flush) and returns when the
+// next rollout pass is due. Tests drive the daemon with it and a fake clock.
+func (m *Main) Tick(ctx context.Context) (time.Time, error) {
+	next, err := m.Rollouts.Reconcile(ctx)
+	if _, _, ferr := m.Dispatcher.Flush(ctx); ferr != nil {
+		err = errors.Join(err, fmt.Errorf("flush outbox: %w", ferr))
+	}
+	return next, err
+}
+
+// Run serves until ctx ends: the rollout controller, the outbox dispatcher and the HTTP server,
+// each in its own goroutine. A failure of one is logged and retried by its own loop.
+func (m *Main) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = m.Rollouts.Run(ctx) })
+	wg.Go(func() { m.flushLoop(ctx) })
+	errc := make(chan error, 1)
+	if m.server != nil {
+		m.Logger.Info("deskpilot serving", "addr", m.listener.Addr().String())
+		wg.Go(func() {
+			if err := m.server.Serve(m.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+				cancel()
+			}
+		})
+	}
+	<-ctx.Done()
+	if m.server != nil {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = m.server.Shutdown(sctx)
+		scancel()
+	}
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return nil
+	}
+}
+
+func (m *Main) flushLoop(ctx context.Context) {
+	t := time.NewTicker(FlushInterval / 5)
+	defer t.Stop()
+	for {
+		if _, _, err := m.Dispatcher.Flush(ctx); err != nil && ctx.Err() == nil {
+			m.Logger.Warn("outbox flush failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Addr returns the HTTP server's address, or "" when it is off.
+func (m *Main) Addr() string {
+	if m.listener == nil {
+		return ""
+	}
+	return m.listener.Addr().String()
+}
+
+// Close releases the store and the listener.
+func (m *Main) Close() error {
+	var errs []error
+	if m.listener != nil && m.server == nil {
+		errs = append(errs, m.listener.Close())
+	}
+	if m.server != nil {
+		errs = append(errs, m.server.Close())
+	}
+	if m.Store != nil {
+		errs = append(errs, m.Store.Close())
+	}
+	return errors.Join(errs...)
+}

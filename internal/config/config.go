@@ -1,0 +1,339 @@
+package config
+
+import (
+	"os"
+	"time"
+
+	"github.com/deskpilot/deskpilot/internal/window"
+)
+
+// Defaults. A key absent from the file takes the value here.
+const (
+	DefaultRegion     = "us-east-1"
+	DefaultStorePath  = "./deskpilot.db"
+	DefaultServerAddr = "127.0.0.1:8080"
+
+	// DefaultWindow is the default maintenance window: Sunday 02:00 to 05:00 UTC.
+	DefaultWindow            = "sun:02:00-sun:05:00"
+	DefaultScanInterval      = 60 * time.Second
+	DefaultPollInterval      = 10 * time.Second
+	DefaultDrainPollInterval = 5 * time.Second
+	DefaultDrainTimeout      = 2 * time.Hour
+	DefaultStartMargin       = 30 * time.Minute
+	DefaultMaxParallel       = 10
+
+	// The recipe's tag keys, which admins already know.
+	DefaultFleetNameTag         = "FleetName"
+	DefaultScaleImmediatelyTag  = "ScaleImmediately"
+	DefaultStatusTag            = "Status"
+	DefaultMaintenanceWindowTag = "MaintenanceWindow"
+	DefaultSavedMinTag          = "Min"
+	DefaultSavedMaxTag          = "Max"
+
+	DefaultVia      = ViaSES
+	DefaultSMTPPort = 587
+	DefaultSMTPTLS  = TLSStartTLS
+	DefaultPerFleet = true
+
+	DefaultResetTag           = "deskpilot:reset"
+	DefaultResetGrace         = 15 * time.Minute
+	DefaultResetPollInterval  = 60 * time.Second
+	DefaultResetMaxConcurrent = 10
+	DefaultSNSPath            = "/sns"
+)
+
+// Limits Validate enforces.
+const (
+	// MinScanInterval bounds how often images are listed, to stay clear of
+	// AWS throttling.
+	MinScanInterval = time.Second
+	// MaxParallel bounds rollouts.max_parallel and
+	// workspaces.reset.max_concurrent.
+	MaxParallel = 1000
+)
+
+// Values of Email.Via.
+const (
+	// ViaSES sends mail through Amazon SES (API v2) in the configured region.
+	ViaSES = "ses"
+	// ViaSMTP sends mail through the SMTP server in Email.SMTP.
+	ViaSMTP = "smtp"
+)
+
+// Values of SMTP.TLS.
+const (
+	// TLSNone sends in clear text; only for a relay on the same host.
+	TLSNone = "none"
+	// TLSStartTLS upgrades the connection with STARTTLS and refuses to send
+	// if the server does not offer it (usually port 587).
+	TLSStartTLS = "starttls"
+	// TLSImplicit speaks TLS from the first byte (SMTPS, usually port 465).
+	TLSImplicit = "tls"
+)
+
+// Config is the whole configuration file. Use Default or Parse to make one:
+// the zero Config is safe to read (its windows never open, its lists are
+// empty) but does not validate.
+type Config struct {
+	// AWS says which AWS region and endpoint deskpilot talks to.
+	AWS AWS `yaml:"aws"`
+	// Store says where deskpilot keeps its state.
+	Store Store `yaml:"store"`
+	// Server is deskpilot's own HTTP server.
+	Server Server `yaml:"server"`
+	// Rollouts governs how images are applied to AppStream fleets.
+	Rollouts Rollouts `yaml:"rollouts"`
+	// Notify says whom deskpilot tells what it did, and how.
+	Notify Notify `yaml:"notify"`
+	// WorkSpaces governs resetting WorkSpaces after their users log off.
+	WorkSpaces WorkSpaces `yaml:"workspaces"`
+}
+
+// AWS says which AWS region and endpoint deskpilot talks to. Credentials are
+// never in the file: they come from the SDK's usual chain (environment,
+// shared config and credentials files, instance or task role).
+type AWS struct {
+	// Region is the AWS region of the fleets, images and WorkSpaces, such as
+	// eu-central-1. If the file does not name one, AWS_REGION does, and
+	// otherwise DefaultRegion.
+	Region string `yaml:"region"`
+	// Endpoint, if set, is the base URL of every AWS client, such as
+	// http://127.0.0.1:4566 for deskpilot's emulator. Empty means AWS's own
+	// endpoints. The SDK also honours AWS_ENDPOINT_URL and
+	// AWS_ENDPOINT_URL_<SERVICE>.
+	Endpoint string `yaml:"endpoint"`
+}
+
+// Store says where deskpilot keeps its state: rollouts, steps, saved fleet
+// capacity, resets, the outbox of notices and the audit trail.
+type Store struct {
+	// Path is the SQLite database file, created if missing. A relative path
+	// is relative to the working directory of the daemon.
+	Path string `yaml:"path"`
+}
+
+// Server is deskpilot's own HTTP server: the API the operator commands use,
+// the dashboard, /metrics, /healthz and the SNS endpoint.
+type Server struct {
+	// Addr is the host:port to listen on. Empty turns the server off (and
+	// with it the operator commands and the SNS endpoint). Listen on a
+	// loopback or private address: the API can start and cancel rollouts.
+	Addr string `yaml:"addr"`
+}
+
+// Rollouts governs how images are applied to AppStream fleets.
+type Rollouts struct {
+	// Window is the maintenance window in which rollouts start, for every
+	// fleet without its own in FleetWindows. Required.
+	Window Window `yaml:"window"`
+	// FleetWindows gives fleets their own maintenance window, by fleet name.
+	FleetWindows map[string]Window `yaml:"fleet_windows"`
+	// ScanInterval is how often images are listed to find new rollout tags;
+	// at least MinScanInterval.
+	ScanInterval Duration `yaml:"scan_interval"`
+	// PollInterval is how often an active step (applying the image,
+	// restoring capacity) is checked again.
+	PollInterval Duration `yaml:"poll_interval"`
+	// DrainPollInterval is how often a fleet scaled to zero is checked:
+	// its capacity is restored within this long of its last instance going.
+	DrainPollInterval Duration `yaml:"drain_poll_interval"`
+	// DrainTimeout bounds a drain: a fleet that still has instances after
+	// this long has its capacity restored anyway, and the step is reported.
+	DrainTimeout Duration `yaml:"drain_timeout"`
+	// StartMargin is the least time left in an open window for a rollout
+	// requested during it to start at once; otherwise it waits for the next
+	// opening. It must be shorter than the longest range of every window.
+	StartMargin Duration `yaml:"start_margin"`
+	// MaxParallel is how many fleets are updated at once, 1 to MaxParallel.
+	MaxParallel int `yaml:"max_parallel"`
+	// Tags are the tag keys of the rollout protocol.
+	Tags Tags `yaml:"tags"`
+}
+
+// Tags are the tag keys of the rollout protocol, on images and on fleets.
+// The defaults are those of the AWS recipe deskpilot replaces, so admins can
+// keep tagging as they did. Each must be a valid AWS tag key not starting
+// with "aws:", and all must differ.
+type Tags struct {
+	// FleetName, on an image, asks for a rollout to the fleets it names,
+	// separated by "/". Removing it before the rollout starts cancels it.
+	FleetName string `yaml:"fleet_name"`
+	// ScaleImmediately, on an image, set to "True", drains each running fleet
+	// after the image is applied, so that every new session gets the new
+	// image.
+	ScaleImmediately string `yaml:"scale_immediately"`
+	// Status is written by deskpilot on images (when the rollout is due) and
+	// on draining fleets.
+	Status string `yaml:"status"`
+	// MaintenanceWindow, on an image, gives that rollout its own window,
+	// written like Rollouts.Window.
+	MaintenanceWindow string `yaml:"maintenance_window"`
+	// SavedMin and SavedMax are written by deskpilot on a fleet it drains,
+	// holding the fleet's Min and Max capacity until they are restored.
+	SavedMin string `yaml:"saved_min"`
+	SavedMax string `yaml:"saved_max"`
+}
+
+// Notify says whom deskpilot tells what it did, and how. Notices are kept in
+// an outbox and retried until sent.
+type Notify struct {
+	// Email sends notices as mail (plain text and HTML).
+	Email Email `yaml:"email"`
+	// Webhooks are URLs that get every notice as a JSON POST.
+	Webhooks []string `yaml:"webhooks"`
+	// WebhookSecretEnv names an environment variable holding the secret
+	// with which webhook requests are signed (HMAC-SHA256, in the
+	// X-Deskpilot-Signature header). Empty means unsigned requests.
+	WebhookSecretEnv string `yaml:"webhook_secret_env"`
+	// PerFleet, when true, also sends a notice for each fleet's result, not
+	// only one per rollout.
+	PerFleet bool `yaml:"per_fleet"`
+}
+
+// Email sends notices as mail. It is off while To is empty.
+type Email struct {
+	// From is the sender's bare address, such as deskpilot@example.com.
+	// Required when To is set; with SES it must be a verified identity.
+	From string `yaml:"from"`
+	// To are the recipients' bare addresses.
+	To []string `yaml:"to"`
+	// Via is ViaSES or ViaSMTP.
+	Via string `yaml:"via"`
+	// SMTP is the server used when Via is ViaSMTP.
+	SMTP SMTP `yaml:"smtp"`
+}
+
+// SMTP says how to reach an SMTP server.
+type SMTP struct {
+	// Host is the server's name or address. Required when Email.Via is
+	// ViaSMTP.
+	Host string `yaml:"host"`
+	// Port is the server's port, 1 to 65535: usually 587 with TLSStartTLS
+	// and 465 with TLSImplicit.
+	Port int `yaml:"port"`
+	// Username, when set, authenticates with the password in the
+	// environment variable PasswordEnv.
+	Username string `yaml:"username"`
+	// PasswordEnv names the environment variable holding the password.
+	PasswordEnv string `yaml:"password_env"`
+	// TLS is TLSNone, TLSStartTLS or TLSImplicit. Certificates are checked
+	// against Host.
+	TLS string `yaml:"tls"`
+}
+
+// WorkSpaces governs resetting WorkSpaces (rebuilding or restoring them)
+// after their users log off.
+type WorkSpaces struct {
+	// Reset says which WorkSpaces are reset, and when.
+	Reset Reset `yaml:"reset"`
+	// SNS is the endpoint on which deskpilot receives SNS notifications
+	// (such as CloudWatch alarms on SessionDisconnect) that prompt a check.
+	SNS SNS `yaml:"sns"`
+}
+
+// Reset says which WorkSpaces are reset, and when.
+type Reset struct {
+	// Tag is the WorkSpaces tag key that marks a WorkSpace for reset.
+	Tag string `yaml:"tag"`
+	// Selectors narrow the WorkSpaces considered.
+	Selectors Selectors `yaml:"selectors"`
+	// Grace is how long a user must have been disconnected before the
+	// WorkSpace is reset, so that a network blip does not wipe a desktop.
+	Grace Duration `yaml:"grace"`
+	// PollInterval is how often connection states are checked.
+	PollInterval Duration `yaml:"poll_interval"`
+	// MaxConcurrent is how many WorkSpaces are reset at once, 1 to
+	// MaxParallel.
+	MaxConcurrent int `yaml:"max_concurrent"`
+	// QuietHours is a window during which no reset starts, written like
+	// Rollouts.Window. Empty means none.
+	QuietHours Window `yaml:"quiet_hours"`
+}
+
+// Selectors narrow the WorkSpaces considered for reset. An empty list does
+// not narrow; a WorkSpace must match every non-empty list.
+type Selectors struct {
+	// Directories are directory IDs, such as d-1234567890.
+	Directories []string `yaml:"directories"`
+	// Bundles are bundle IDs, such as wsb-abcd12345.
+	Bundles []string `yaml:"bundles"`
+	// Users are user names.
+	Users []string `yaml:"users"`
+}
+
+// SNS is the endpoint on which deskpilot receives SNS notifications. It is
+// served by Server, so it needs Server.Addr.
+type SNS struct {
+	// Path is the URL path of the endpoint, starting with "/".
+	Path string `yaml:"path"`
+	// Topics are the ARNs of the topics whose notifications are accepted;
+	// deskpilot refuses any other, and confirms subscriptions only to these.
+	Topics []string `yaml:"topics"`
+}
+
+// Default returns the configuration of an empty file, apart from the
+// environment.
+func Default() Config {
+	return Config{
+		AWS:    AWS{Region: DefaultRegion},
+		Store:  Store{Path: DefaultStorePath},
+		Server: Server{Addr: DefaultServerAddr},
+		Rollouts: Rollouts{
+			Window:            Window{window.MustParse(DefaultWindow)},
+			ScanInterval:      Duration{DefaultScanInterval},
+			PollInterval:      Duration{DefaultPollInterval},
+			DrainPollInterval: Duration{DefaultDrainPollInterval},
+			DrainTimeout:      Duration{DefaultDrainTimeout},
+			StartMargin:       Duration{DefaultStartMargin},
+			MaxParallel:       DefaultMaxParallel,
+			Tags: Tags{
+				FleetName:         DefaultFleetNameTag,
+				ScaleImmediately:  DefaultScaleImmediatelyTag,
+				Status:            DefaultStatusTag,
+				MaintenanceWindow: DefaultMaintenanceWindowTag,
+				SavedMin:          DefaultSavedMinTag,
+				SavedMax:          DefaultSavedMaxTag,
+			},
+		},
+		Notify: Notify{
+			Email: Email{
+				Via:  DefaultVia,
+				SMTP: SMTP{Port: DefaultSMTPPort, TLS: DefaultSMTPTLS},
+			},
+			PerFleet: DefaultPerFleet,
+		},
+		WorkSpaces: WorkSpaces{
+			Reset: Reset{
+				Tag:           DefaultResetTag,
+				Grace:         Duration{DefaultResetGrace},
+				PollInterval:  Duration{DefaultResetPollInterval},
+				MaxConcurrent: DefaultResetMaxConcurrent,
+			},
+			SNS: SNS{Path: DefaultSNSPath},
+		},
+	}
+}
+
+// WindowFor returns the maintenance window of the named fleet: its own from
+// Rollouts.FleetWindows, or else Rollouts.Window.
+func (c Config) WindowFor(fleet string) window.Window {
+	if w, ok := c.Rollouts.FleetWindows[fleet]; ok {
+		return w.Window
+	}
+	return c.Rollouts.Window.Window
+}
+
+// SMTPPassword returns the SMTP password from the environment variable named
+// by Email.SMTP.PasswordEnv, or "" if it names none.
+func (n Notify) SMTPPassword() string { return getenv(n.Email.SMTP.PasswordEnv) }
+
+// WebhookSecret returns the webhook signing secret from the environment
+// variable named by WebhookSecretEnv, or "" if it names none.
+func (n Notify) WebhookSecret() string { return getenv(n.WebhookSecretEnv) }
+
+func getenv(name string) string {
+	if name == "" {
+		return ""
+	}
+	return os.Getenv(name)
+}

@@ -1,0 +1,301 @@
+package config
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/deskpilot/deskpilot/internal/window"
+)
+
+var update = flag.Bool("update", false, "rewrite the testdata/*.golden files with the current output")
+
+// TestParse_golden parses each testdata/*.yaml and compares the result with
+// the .golden file beside it: the canonical YAML dump if the file is valid,
+// else the exact error text. Run with -update to rewrite the golden files.
+func TestParse_golden(t *testing.T) {
+	t.Setenv("AWS_REGION", "")
+	inputs, err := filepath.Glob("testdata/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inputs) == 0 {
+		t.Fatal("no testdata/*.yaml")
+	}
+	for _, in := range inputs {
+		name := strings.TrimSuffix(filepath.Base(in), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []byte
+			c, err := Parse(data)
+			if err != nil {
+				got = []byte("error:\n" + err.Error() + "\n")
+			} else {
+				// A valid file's dump is valid and reads back the same.
+				got, err = c.YAML()
+				if err != nil {
+					t.Fatalf("YAML: %v", err)
+				}
+				again, err := Parse(got)
+				if err != nil {
+					t.Fatalf("Parse(YAML()): %v", err)
+				}
+				if diff := cmp.Diff(c, again, cmpopts.EquateEmpty()); diff != "" {
+					t.Errorf("Parse(YAML()) differs (-first +again):\n%s", diff)
+				}
+			}
+			golden := strings.TrimSuffix(in, ".yaml") + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if diff := cmp.Diff(string(want), string(got)); diff != "" {
+				t.Errorf("%s differs (-want +got):\n%s", golden, diff)
+			}
+		})
+	}
+}
+
+func TestDefault_isValid(t *testing.T) {
+	if err := Default().Validate(); err != nil {
+		t.Fatalf("Default().Validate() = %v", err)
+	}
+}
+
+func TestParse_emptyIsDefault(t *testing.T) {
+	t.Setenv("AWS_REGION", "")
+	for _, in := range []string{"", "\n", "# only a comment\n", "---\n", "~\n", "rollouts:\n"} {
+		c, err := Parse([]byte(in))
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", in, err)
+		}
+		if diff := cmp.Diff(Default(), c); diff != "" {
+			t.Errorf("Parse(%q) differs from Default() (-want +got):\n%s", in, diff)
+		}
+	}
+}
+
+func TestParse_awsRegionEnv(t *testing.T) {
+	tests := []struct {
+		name, env, file string
+		want            string // region, or the error
+	}{
+		{"no env, no key", "", "", DefaultRegion},
+		{"env, no key", "eu-west-1", "", "eu-west-1"},
+		{"env, null key", "eu-west-1", "aws: {region: ~}", "eu-west-1"},
+		{"env and key", "eu-west-1", "aws: {region: ap-southeast-2}", "ap-southeast-2"},
+		{"bad env, key", "Ireland", "aws: {region: ap-southeast-2}", "ap-southeast-2"},
+		{"bad env, no key", "Ireland", "", `AWS_REGION: "Ireland" is not an AWS region name such as us-east-1 (the file names no aws.region, so the environment would set it)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("AWS_REGION", tt.env)
+			c, err := Parse([]byte(tt.file))
+			got := c.AWS.Region
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParse_errors(t *testing.T) {
+	t.Setenv("AWS_REGION", "")
+	tests := []struct{ file, want string }{
+		{"rollouts: [1]", "rollouts: want a mapping, got a list"},
+		{"rollouts:\n  max_parallel: [1]\n", "rollouts.max_parallel: want an integer, got a list"},
+		{"notify:\n  email:\n    to: admins@example.com\n", `notify.email.to: want a list, got a string "admins@example.com"`},
+		{"notify: {per_fleet: 1}", `notify.per_fleet: want true or false, got an integer "1"`},
+		{"rollouts:\n  scan_interval: 60\n", `rollouts.scan_interval: "60" has no unit; write 60s, 60m or 60h`},
+		{"rollouts:\n  scan_interval: {s: 1}\n", "rollouts.scan_interval: want a duration such as 90s, 15m or 2h"},
+		{"rollouts:\n  window: [sun]\n", `rollouts.window: want a window such as "sun:02:00-sun:05:00 Europe/Berlin"`},
+		{"rollouts:\n  window: \"\"\n", `rollouts.window: empty; want a window such as "sun:02:00-sun:05:00 Europe/Berlin"`},
+		{"store: {path: a}\nstore: {path: b}\n", "store: key given twice (first at line 1)"},
+		{"- a\n", "line 1: want a mapping, got a list"},
+		{"aws: {region: eu-west-1}\n---\naws: {region: eu-west-2}\n", "line 2: a second YAML document; the file must hold one"},
+		{"aws: [", "yaml: line 1: did not find expected node content"},
+		{"notify: {email: {smtp: {hots: x}}}", "notify.email.smtp.hots: unknown key"},
+		{"server: {addr: localhost}", `server.addr: "localhost" is not host:port, such as 127.0.0.1:8080 (empty turns the server off)`},
+		{"workspaces: {sns: {topics: [arn:aws:sns:us-east-1:123456789012:t]}}\nserver: {addr: ''}\n", "workspaces.sns.topics: set, but server.addr is empty, so no notification can arrive"},
+		{"rollouts: {tags: {status: Min}}", `rollouts.tags.saved_min: "Min" is also rollouts.tags.status; every tag key must differ`},
+		{"notify: {webhook_secret_env: $SECRET}", `notify.webhook_secret_env: "$SECRET" is not the name of an environment variable (write the name, without $)`},
+	}
+	for _, tt := range tests {
+		_, err := Parse([]byte(tt.file))
+		if err == nil {
+			t.Errorf("Parse(%q) succeeded, want error %q", tt.file, tt.want)
+			continue
+		}
+		if err.Error() != tt.want {
+			t.Errorf("Parse(%q) error:\n got %s\nwant %s", tt.file, err, tt.want)
+		}
+	}
+}
+
+func TestLoad(t *testing.T) {
+	t.Setenv("AWS_REGION", "")
+	c, err := Load("testdata/full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AWS.Region != "eu-central-1" {
+		t.Errorf("region = %q", c.AWS.Region)
+	}
+	if _, err := Load("testdata/missing.yaml"); err == nil {
+		t.Error("Load of a missing file succeeded")
+	}
+	_, err = Load("testdata/bad_window.yaml")
+	if want := "config testdata/bad_window.yaml: rollouts.window: "; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("Load error = %v, want prefix %q", err, want)
+	}
+}
+
+func TestConfig_WindowFor(t *testing.T) {
+	c := Default()
+	c.Rollouts.FleetWindows = map[string]Window{
+		"fleet-a": {window.MustParse("sat:22:00-sun:01:00 America/New_York")},
+	}
+	tests := []struct {
+		fleet string
+		want  window.Window
+	}{
+		{"fleet-a", window.MustParse("sat:22:00-sun:01:00 America/New_York")},
+		{"fleet-b", window.MustParse(DefaultWindow)},
+		{"FLEET-A", window.MustParse(DefaultWindow)}, // fleet names are case-sensitive
+		{"", window.MustParse(DefaultWindow)},
+	}
+	for _, tt := range tests {
+		if got := c.WindowFor(tt.fleet); !got.Equal(tt.want) {
+			t.Errorf("WindowFor(%q) = %q, want %q", tt.fleet, got, tt.want)
+		}
+	}
+	if got := (Config{}).WindowFor("fleet-a"); !got.IsZero() {
+		t.Errorf("zero Config: WindowFor = %q, want the zero Window", got)
+	}
+}
+
+func TestDuration_UnmarshalText(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    time.Duration
+		wantErr string
+	}{
+		{"60s", time.Minute, ""},
+		{"2h", 2 * time.Hour, ""},
+		{"15m", 15 * time.Minute, ""},
+		{"1h30m", 90 * time.Minute, ""},
+		{"500ms", 500 * time.Millisecond, ""},
+		{" 5s ", 5 * time.Second, ""},
+		{"-10s", -10 * time.Second, ""},
+		{"0s", 0, ""},
+		{"0", 0, ""},
+		{"60", 0, `"60" has no unit; write 60s, 60m or 60h`},
+		{"", 0, `"" is not a duration; want e.g. 90s, 15m or 2h`},
+		{"1d", 0, `"1d" is not a duration; want e.g. 90s, 15m or 2h`},
+		{"forever", 0, `"forever" is not a duration; want e.g. 90s, 15m or 2h`},
+	}
+	for _, tt := range tests {
+		var d Duration
+		err := d.UnmarshalText([]byte(tt.in))
+		gotErr := ""
+		if err != nil {
+			gotErr = err.Error()
+		}
+		if gotErr != tt.wantErr || d.Duration != tt.want {
+			t.Errorf("UnmarshalText(%q) = %v, %q; want %v, %q", tt.in, d.Duration, gotErr, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestDuration_String(t *testing.T) {
+	tests := []struct {
+		in   time.Duration
+		want string
+	}{
+		{0, "0s"},
+		{time.Minute, "1m"},
+		{10 * time.Second, "10s"},
+		{90 * time.Second, "1m30s"},
+		{2 * time.Hour, "2h"},
+		{10 * time.Hour, "10h"},
+		{90 * time.Minute, "1h30m"},
+		{time.Hour + time.Second, "1h0m1s"},
+		{-5 * time.Minute, "-5m"},
+		{1500 * time.Millisecond, "1.5s"},
+	}
+	for _, tt := range tests {
+		d := Duration{tt.in}
+		if got := d.String(); got != tt.want {
+			t.Errorf("Duration{%v}.String() = %q, want %q", tt.in, got, tt.want)
+		}
+		var back Duration
+		if err := back.UnmarshalText([]byte(d.String())); err != nil || back != d {
+			t.Errorf("UnmarshalText(%q) = %v, %v; want %v", d.String(), back, err, d)
+		}
+	}
+}
+
+func TestLongestRange(t *testing.T) {
+	tests := []struct {
+		window string
+		want   time.Duration
+	}{
+		{"sun:02:00-sun:05:00", 3 * time.Hour},
+		{"sat:22:00-sun:01:00 America/New_York", 3 * time.Hour},
+		{"wed:22:00-wed:23:30,sun:01:00-sun:02:00", 90 * time.Minute},
+		{"mon:00:00-sun:23:59 Australia/Lord_Howe", 7*24*time.Hour - time.Minute},
+	}
+	for _, tt := range tests {
+		if got := longestRange(window.MustParse(tt.window)); got != tt.want {
+			t.Errorf("longestRange(%q) = %v, want %v", tt.window, got, tt.want)
+		}
+	}
+}
+
+func TestNotify_secrets(t *testing.T) {
+	t.Setenv("TEST_SMTP_PASSWORD", "hunter2")
+	t.Setenv("TEST_WEBHOOK_SECRET", "s3cret")
+	n := Notify{Email: Email{SMTP: SMTP{PasswordEnv: "TEST_SMTP_PASSWORD"}}, WebhookSecretEnv: "TEST_WEBHOOK_SECRET"}
+	if got := n.SMTPPassword(); got != "hunter2" {
+		t.Errorf("SMTPPassword() = %q", got)
+	}
+	if got := n.WebhookSecret(); got != "s3cret" {
+		t.Errorf("WebhookSecret() = %q", got)
+	}
+	if got := (Notify{}).SMTPPassword(); got != "" {
+		t.Errorf("zero Notify: SMTPPassword() = %q", got)
+	}
+}
+
+// The dump never contains the value of a secret, only the variable's name.
+func TestConfig_YAML_noSecrets(t *testing.T) {
+	t.Setenv("TEST_SMTP_PASSWORD", "hunter2")
+	c := Default()
+	c.Notify.Email.SMTP.PasswordEnv = "TEST_SMTP_PASSWORD"
+	out, err := c.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(out, []byte("hunter2")) {
+		t.Errorf("YAML() contains the password:\n%s", out)
+	}
+}

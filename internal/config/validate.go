@@ -1,0 +1,269 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"net/mail"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/deskpilot/deskpilot/internal/window"
+)
+
+var (
+	regionRE    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
+	fleetNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,100}$`)
+	// tagKeyRE is AWS's pattern for tag keys, without its look-ahead for
+	// "aws:", which tagKey checks.
+	tagKeyRE    = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$`)
+	envNameRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	directoryRE = regexp.MustCompile(`^(d-[0-9a-f]{8,63}|wsd-[0-9a-z]{8,63})$`)
+	bundleRE    = regexp.MustCompile(`^wsb-[0-9a-z]{8,63}$`)
+	topicARNRE  = regexp.MustCompile(`^arn:aws(-[a-z]+)*:sns:[a-z]{2}(-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$`)
+)
+
+// Validate reports every problem in c at once, joined with errors.Join, each
+// error starting with the key path it is about, such as
+// "rollouts.max_parallel: must be from 1 to 1000, got 0". It returns nil if c
+// is usable.
+func (c Config) Validate() error {
+	var p problems
+	c.AWS.validate(&p)
+	if c.Store.Path == "" {
+		p.add("store.path", "required")
+	}
+	if a := c.Server.Addr; a != "" && !hostPort(a) {
+		p.add("server.addr", "%q is not host:port, such as 127.0.0.1:8080 (empty turns the server off)", a)
+	}
+	c.Rollouts.validate(&p)
+	c.Notify.validate(&p)
+	c.WorkSpaces.validate(&p, c.Server)
+	return errors.Join(p...)
+}
+
+// problems collects the errors Validate finds.
+type problems []error
+
+func (p *problems) add(path, format string, args ...any) {
+	*p = append(*p, errors.New(path+": "+fmt.Sprintf(format, args...)))
+}
+
+func (a AWS) validate(p *problems) {
+	if !regionRE.MatchString(a.Region) {
+		p.add("aws.region", "%q is not an AWS region name such as us-east-1", a.Region)
+	}
+	if a.Endpoint != "" && !httpURL(a.Endpoint) {
+		p.add("aws.endpoint", "%q is not an absolute http or https URL", a.Endpoint)
+	}
+}
+
+func (r Rollouts) validate(p *problems) {
+	// 1. Windows, each long enough for the start margin.
+	margin := r.StartMargin.Duration
+	checkWindow := func(path string, w Window) {
+		if w.IsZero() {
+			p.add(path, "empty; want a window such as %q", DefaultWindow+" Europe/Berlin")
+			return
+		}
+		if l := longestRange(w.Window); margin > 0 && margin >= l {
+			p.add(path, "rollouts.start_margin (%s) must be shorter than the longest range of the window (%s), or no rollout could start in it",
+				r.StartMargin, Duration{l})
+		}
+	}
+	checkWindow("rollouts.window", r.Window)
+	for _, name := range slices.Sorted(maps.Keys(r.FleetWindows)) {
+		if !fleetNameRE.MatchString(name) {
+			p.add("rollouts.fleet_windows", "%q is not a fleet name (a letter or digit, then up to 100 letters, digits, '_', '.' or '-')", name)
+			continue
+		}
+		checkWindow("rollouts.fleet_windows."+name, r.FleetWindows[name])
+	}
+
+	// 2. Intervals and limits.
+	if r.ScanInterval.Duration < MinScanInterval {
+		p.add("rollouts.scan_interval", "must be at least %s, got %s", Duration{MinScanInterval}, r.ScanInterval)
+	}
+	positive(p, "rollouts.poll_interval", r.PollInterval)
+	positive(p, "rollouts.drain_poll_interval", r.DrainPollInterval)
+	positive(p, "rollouts.drain_timeout", r.DrainTimeout)
+	positive(p, "rollouts.start_margin", r.StartMargin)
+	between(p, "rollouts.max_parallel", r.MaxParallel, 1, MaxParallel)
+
+	// 3. Tag keys: valid, and distinct because each means something else.
+	tags := []struct{ name, key string }{
+		{"fleet_name", r.Tags.FleetName},
+		{"scale_immediately", r.Tags.ScaleImmediately},
+		{"status", r.Tags.Status},
+		{"maintenance_window", r.Tags.MaintenanceWindow},
+		{"saved_min", r.Tags.SavedMin},
+		{"saved_max", r.Tags.SavedMax},
+	}
+	for i, t := range tags {
+		path := "rollouts.tags." + t.name
+		if !tagKey(p, path, t.key, 128) {
+			continue
+		}
+		if j := slices.IndexFunc(tags[:i], func(u struct{ name, key string }) bool { return u.key == t.key }); j >= 0 {
+			p.add(path, "%q is also rollouts.tags.%s; every tag key must differ", t.key, tags[j].name)
+		}
+	}
+}
+
+func (n Notify) validate(p *problems) {
+	e := n.Email
+	switch {
+	case e.From != "":
+		if !bareAddress(e.From) {
+			p.add("notify.email.from", "%q is not a bare email address such as deskpilot@example.com", e.From)
+		}
+	case len(e.To) > 0:
+		p.add("notify.email.from", "required when notify.email.to is set")
+	}
+	for i, to := range e.To {
+		if !bareAddress(to) {
+			p.add(fmt.Sprintf("notify.email.to[%d]", i), "%q is not a bare email address such as admins@example.com", to)
+		}
+	}
+	if e.Via != ViaSES && e.Via != ViaSMTP {
+		p.add("notify.email.via", "%q is not %q or %q", e.Via, ViaSES, ViaSMTP)
+	}
+	if e.Via == ViaSMTP && e.SMTP.Host == "" {
+		p.add("notify.email.smtp.host", "required when notify.email.via is %q", ViaSMTP)
+	}
+	between(p, "notify.email.smtp.port", e.SMTP.Port, 1, 65535)
+	if t := e.SMTP.TLS; t != TLSNone && t != TLSStartTLS && t != TLSImplicit {
+		p.add("notify.email.smtp.tls", "%q is not %q, %q or %q", t, TLSNone, TLSStartTLS, TLSImplicit)
+	}
+	envName(p, "notify.email.smtp.password_env", e.SMTP.PasswordEnv)
+
+	for i, u := range n.Webhooks {
+		// The URL is not repeated: it often holds a token.
+		if !httpURL(u) {
+			p.add(fmt.Sprintf("notify.webhooks[%d]", i), "not an absolute http or https URL")
+		}
+	}
+	envName(p, "notify.webhook_secret_env", n.WebhookSecretEnv)
+}
+
+func (w WorkSpaces) validate(p *problems, server Server) {
+	r := w.Reset
+	tagKey(p, "workspaces.reset.tag", r.Tag, 127)
+	for i, d := range r.Selectors.Directories {
+		if !directoryRE.MatchString(d) {
+			p.add(fmt.Sprintf("workspaces.reset.selectors.directories[%d]", i), "%q is not a directory ID such as d-1234567890", d)
+		}
+	}
+	for i, b := range r.Selectors.Bundles {
+		if !bundleRE.MatchString(b) {
+			p.add(fmt.Sprintf("workspaces.reset.selectors.bundles[%d]", i), "%q is not a bundle ID such as wsb-abcd12345", b)
+		}
+	}
+	for i, u := range r.Selectors.Users {
+		if n := utf8.RuneCountInString(u); n < 1 || n > 63 {
+			p.add(fmt.Sprintf("workspaces.reset.selectors.users[%d]", i), "%q is not a user name (1 to 63 characters)", u)
+		}
+	}
+	positive(p, "workspaces.reset.grace", r.Grace)
+	positive(p, "workspaces.reset.poll_interval", r.PollInterval)
+	between(p, "workspaces.reset.max_concurrent", r.MaxConcurrent, 1, MaxParallel)
+
+	if !strings.HasPrefix(w.SNS.Path, "/") {
+		p.add("workspaces.sns.path", "%q does not start with \"/\"", w.SNS.Path)
+	}
+	for i, t := range w.SNS.Topics {
+		if !topicARNRE.MatchString(t) {
+			p.add(fmt.Sprintf("workspaces.sns.topics[%d]", i), "%q is not an SNS topic ARN such as arn:aws:sns:us-east-1:123456789012:desk-alarms", t)
+		}
+	}
+	if len(w.SNS.Topics) > 0 && server.Addr == "" {
+		p.add("workspaces.sns.topics", "set, but server.addr is empty, so no notification can arrive")
+	}
+}
+
+func positive(p *problems, path string, d Duration) {
+	if d.Duration <= 0 {
+		p.add(path, "must be positive, got %s", d)
+	}
+}
+
+func between(p *problems, path string, v, lo, hi int) {
+	if v < lo || v > hi {
+		p.add(path, "must be from %d to %d, got %d", lo, hi, v)
+	}
+}
+
+// tagKey checks an AWS tag key of at most max characters and reports
+// whether it is valid.
+func tagKey(p *problems, path, key string, max int) bool {
+	switch {
+	case key == "":
+		p.add(path, "empty")
+	case utf8.RuneCountInString(key) > max:
+		p.add(path, "%q is longer than %d characters", key, max)
+	case strings.HasPrefix(strings.ToLower(key), "aws:"):
+		p.add(path, "%q starts with \"aws:\", which AWS reserves", key)
+	case !tagKeyRE.MatchString(key):
+		p.add(path, "%q is not a tag key (letters, digits, spaces and _ . : / = + - @)", key)
+	default:
+		return true
+	}
+	return false
+}
+
+func envName(p *problems, path, name string) {
+	if name != "" && !envNameRE.MatchString(name) {
+		p.add(path, "%q is not the name of an environment variable (write the name, without $)", name)
+	}
+}
+
+func hostPort(s string) bool {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return false
+	}
+	_, err = strconv.ParseUint(port, 10, 16)
+	return err == nil
+}
+
+func httpURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// bareAddress reports whether s is an email address alone, without a display
+// name or angle brackets.
+func bareAddress(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Name == "" && a.Address == s
+}
+
+// longestRange returns the length of w's longest range as written, by
+// walking w's openings over three weeks. An opening on a daylight-saving day
+// is shorter or longer than its range in real time, or on the wall clock
+// (when it ends in the skipped hour), but never both; so the shorter of the
+// two measures never exceeds the range, and equals it in the weeks without a
+// change.
+func longestRange(w window.Window) time.Duration {
+	const weeks = 3
+	wall := func(t time.Time) time.Time {
+		t = t.In(w.Location())
+		y, m, d := t.Date()
+		hh, mm, ss := t.Clock()
+		return time.Date(y, m, d, hh, mm, ss, 0, time.UTC)
+	}
+	// Any fixed instant will do; a fixed one keeps Validate pure.
+	from := time.Date(2024, time.January, 1, 0, 0, 0, 0, time.UTC)
+	until := from.AddDate(0, 0, 7*weeks)
+	var longest time.Duration
+	for s, e := w.Next(from); !s.IsZero() && s.Before(until); s, e = w.Next(e) {
+		longest = max(longest, min(e.Sub(s), wall(e).Sub(wall(s))))
+	}
+	return longest
+}

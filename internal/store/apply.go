@@ -1,0 +1,241 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/deskpilot/deskpilot/internal/rollout"
+)
+
+// Apply writes c in one transaction: all of it, or on any error none of it. The parts are
+// written in this order:
+//  1. Create: the rollout and its steps. The store assigns the ID.
+//  2. Update: the rollout's State, Start, TagCleared, Reason and UpdatedAt; it must exist.
+//  3. Steps, each inserted or replaced in full.
+//  4. Forget, then Save: a Change that forgets a fleet's capacity and saves it anew replaces
+//     it; Save alone never overwrites capacity already saved (a second drain of a drained fleet
+//     must not save 0/0 as the fleet's capacity).
+//  5. Events.
+//  6. Deliveries, each enqueued once per (Notice.ID, Sender) and due at once.
+//
+// Times are kept to the millisecond. After a successful Apply, c shows what was written: the
+// created rollout's ID and its steps' RolloutID; an event with no RolloutID in a Change that
+// creates a rollout belongs to that rollout; and record times left zero (a rollout's CreatedAt
+// and UpdatedAt, an event's At, a capacity's SavedAt) are the store's clock. After an error,
+// c is as it was.
+func (s *Store) Apply(ctx context.Context, c *rollout.Change) error {
+	if c == nil {
+		return nil
+	}
+	now := s.now()
+	var created int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if c.Create != nil {
+			r := *c.Create
+			stampRollout(&r, now, true)
+			id, err := insertRollout(ctx, tx, r)
+			if err != nil {
+				return err
+			}
+			created = id
+			for _, st := range r.Steps {
+				st.RolloutID = id
+				if err := upsertStep(ctx, tx, st); err != nil {
+					return err
+				}
+			}
+		}
+		if c.Update != nil {
+			r := *c.Update
+			stampRollout(&r, now, false)
+			if err := updateRollout(ctx, tx, r); err != nil {
+				return err
+			}
+		}
+		for _, st := range c.Steps {
+			if err := upsertStep(ctx, tx, st); err != nil {
+				return err
+			}
+		}
+		for _, fleet := range c.Forget {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM saved_capacity WHERE fleet = $1`, fleet); err != nil {
+				return fmt.Errorf("forget saved capacity of fleet %q: %w", fleet, err)
+			}
+		}
+		if c.Save != nil {
+			sc := *c.Save
+			if sc.SavedAt.IsZero() {
+				sc.SavedAt = now
+			}
+			if err := saveCapacity(ctx, tx, sc); err != nil {
+				return err
+			}
+		}
+		for _, e := range c.Events {
+			stampEvent(&e, created, now)
+			if err := insertEvent(ctx, tx, e); err != nil {
+				return err
+			}
+		}
+		for _, d := range c.Deliveries {
+			if err := enqueue(ctx, tx, d, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("apply change: %w", err)
+	}
+
+	// Committed: show the caller what was written.
+	if c.Create != nil {
+		c.Create.ID = created
+		stampRollout(c.Create, now, true)
+		for i := range c.Create.Steps {
+			c.Create.Steps[i].RolloutID = created
+		}
+	}
+	if c.Update != nil {
+		stampRollout(c.Update, now, false)
+	}
+	if c.Save != nil && c.Save.SavedAt.IsZero() {
+		c.Save.SavedAt = now
+	}
+	for i := range c.Events {
+		stampEvent(&c.Events[i], created, now)
+	}
+	return nil
+}
+
+// stampRollout fills in the record times of r left zero.
+func stampRollout(r *rollout.Rollout, now time.Time, create bool) {
+	if create && r.CreatedAt.IsZero() {
+		r.CreatedAt = now
+	}
+	if r.UpdatedAt.IsZero() {
+		r.UpdatedAt = now
+	}
+}
+
+// stampEvent fills in e's time and, in a Change that created a rollout, its rollout.
+func stampEvent(e *rollout.Event, created int64, now time.Time) {
+	if e.At.IsZero() {
+		e.At = now
+	}
+	if e.RolloutID == 0 {
+		e.RolloutID = created
+	}
+}
+
+func insertRollout(ctx context.Context, tx *sql.Tx, r rollout.Rollout) (int64, error) {
+	var id int64
+	err := tx.QueryRowContext(ctx, `
+		INSERT INTO rollouts (image_name, image_arn, fleet_tag, scale_immediately, state, start_at,
+			tag_cleared, reason, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		RETURNING id`,
+		r.ImageName, r.ImageARN, r.FleetTag, bit(r.ScaleImmediately), string(r.State), millis(r.Start),
+		bit(r.TagCleared), r.Reason, millis(r.CreatedAt), millis(r.UpdatedAt),
+	).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("create rollout of image %q: %w", r.ImageARN, err)
+	}
+	return id, nil
+}
+
+func updateRollout(ctx context.Context, tx *sql.Tx, r rollout.Rollout) error {
+	res, err := tx.ExecContext(ctx, `
+		UPDATE rollouts SET state = $1, start_at = $2, tag_cleared = $3, reason = $4, updated_at = $5
+		WHERE id = $6`,
+		string(r.State), millis(r.Start), bit(r.TagCleared), r.Reason, millis(r.UpdatedAt), r.ID)
+	if err != nil {
+		return fmt.Errorf("update rollout %d: %w", r.ID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("update rollout %d: %w", r.ID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("update rollout %d: no such rollout", r.ID)
+	}
+	return nil
+}
+
+func upsertStep(ctx context.Context, tx *sql.Tx, st rollout.Step) error {
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO steps (rollout_id, fleet, state, window_start, window_end, next_at, attempts, drain,
+			saved_min, saved_max, drain_started_at, started_at, finished_at, message)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		ON CONFLICT (rollout_id, fleet) DO UPDATE SET
+			state = excluded.state, window_start = excluded.window_start,
+			window_end = excluded.window_end, next_at = excluded.next_at,
+			attempts = excluded.attempts, drain = excluded.drain,
+			saved_min = excluded.saved_min, saved_max = excluded.saved_max,
+			drain_started_at = excluded.drain_started_at, started_at = excluded.started_at,
+			finished_at = excluded.finished_at, message = excluded.message`,
+		st.RolloutID, st.Fleet, string(st.State), millis(st.WindowStart), millis(st.WindowEnd),
+		millis(st.NextAt), st.Attempts, bit(st.Drain), st.SavedMin, st.SavedMax,
+		millis(st.DrainStartedAt), millis(st.StartedAt), millis(st.FinishedAt), st.Message)
+	if err != nil {
+		return fmt.Errorf("write step %q of rollout %d: %w", st.Fleet, st.RolloutID, err)
+	}
+	return nil
+}
+
+// saveCapacity inserts sc unless its fleet has saved capacity already, which it keeps.
+func saveCapacity(ctx context.Context, tx *sql.Tx, sc rollout.SavedCapacity) error {
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO saved_capacity (fleet, saved_min, saved_max, rollout_id, saved_at)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (fleet) DO NOTHING`,
+		sc.Fleet, sc.Min, sc.Max, nullID(sc.RolloutID), millis(sc.SavedAt))
+	if err != nil {
+		return fmt.Errorf("save capacity of fleet %q: %w", sc.Fleet, err)
+	}
+	return nil
+}
+
+func insertEvent(ctx context.Context, tx *sql.Tx, e rollout.Event) error {
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO events (at, rollout_id, fleet, kind, message) VALUES ($1, $2, $3, $4, $5)`,
+		millis(e.At), nullID(e.RolloutID), e.Fleet, e.Kind, e.Message)
+	if err != nil {
+		return fmt.Errorf("record event %q: %w", e.Kind, err)
+	}
+	return nil
+}
+
+// enqueue adds d to the outbox, due at now, unless it is there already. A delivery without a
+// notice ID or sender is refused: it would silently deduplicate against unrelated ones.
+func enqueue(ctx context.Context, tx *sql.Tx, d rollout.Delivery, now time.Time) error {
+	if d.Notice.ID == "" || d.Sender == "" {
+		return fmt.Errorf("enqueue notice %q for sender %q: %w", d.Notice.ID, d.Sender,
+			errors.New("notice ID and sender are required"))
+	}
+	body, err := json.Marshal(d.Notice)
+	if err != nil {
+		return fmt.Errorf("enqueue notice %q: %w", d.Notice.ID, err)
+	}
+	_, err = tx.ExecContext(ctx, `
+		INSERT INTO outbox (notice_id, sender, kind, notice, created_at, next_at)
+		VALUES ($1, $2, $3, $4, $5, $5)
+		ON CONFLICT (notice_id, sender) DO NOTHING`,
+		d.Notice.ID, d.Sender, d.Notice.Kind, string(body), now.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("enqueue notice %q for sender %q: %w", d.Notice.ID, d.Sender, err)
+	}
+	return nil
+}
+
+// nullID stores an absent reference (ID 0) as NULL, which foreign keys accept.
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}

@@ -1,0 +1,61 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/deskpilot/deskpilot/internal/notice"
+	"github.com/deskpilot/deskpilot/internal/rollout"
+)
+
+// BenchmarkApply measures one typical controller write: a step moves on, with an audit event
+// and a notice for one sender, committed durably (synchronous=FULL).
+func BenchmarkApply(b *testing.B) {
+	s := openTest(b)
+	r := create(b, s, fullRollout("img"))
+	ctx := context.Background()
+	st := r.Steps[1]
+	i := 0
+	for b.Loop() {
+		i++
+		st.Attempts = i
+		st.NextAt = t0.Add(time.Duration(i) * time.Second)
+		c := &rollout.Change{
+			Steps:  []rollout.Step{st},
+			Events: []rollout.Event{{At: st.NextAt, RolloutID: r.ID, Fleet: st.Fleet, Kind: "step.draining", Message: "2 sessions left"}},
+			Deliveries: []rollout.Delivery{{Sender: "mail", Notice: notice.Notice{
+				ID: fmt.Sprintf("rollout/%d/step/%d", r.ID, i), Kind: "rollout.step", Subject: "Fleet b is draining",
+				Fields: []notice.Field{{Name: "Image", Value: r.ImageName}, {Name: "Fleet", Value: st.Fleet}},
+				Time:   st.NextAt,
+			}}},
+		}
+		if err := s.Apply(ctx, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkActiveRollouts measures the controller's read of its work: 20 active rollouts of
+// 5 steps among 200.
+func BenchmarkActiveRollouts(b *testing.B) {
+	s := openTest(b)
+	for i := range 200 {
+		r := fullRollout(fmt.Sprint("img", i))
+		if i%10 != 0 {
+			r.State = rollout.Succeeded
+		}
+		for f := range 3 {
+			r.Steps = append(r.Steps, rollout.Step{Fleet: fmt.Sprint("fleet", f), State: rollout.StepWaiting})
+		}
+		create(b, s, r)
+	}
+	ctx := context.Background()
+	for b.Loop() {
+		rs, err := s.ActiveRollouts(ctx)
+		if err != nil || len(rs) != 20 {
+			b.Fatal(len(rs), err)
+		}
+	}
+}

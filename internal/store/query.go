@@ -1,0 +1,203 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/deskpilot/deskpilot/internal/rollout"
+)
+
+const (
+	rolloutCols = `id, image_name, image_arn, fleet_tag, scale_immediately, state, start_at,
+		tag_cleared, reason, created_at, updated_at`
+	stepCols = `rollout_id, fleet, state, window_start, window_end, next_at, attempts, drain,
+		saved_min, saved_max, drain_started_at, started_at, finished_at, message`
+)
+
+// ActiveRollouts returns the pending and running rollouts with their steps, oldest first.
+func (s *Store) ActiveRollouts(ctx context.Context) ([]rollout.Rollout, error) {
+	rs, err := s.rollouts(ctx, `WHERE state IN ($1, $2) ORDER BY id`,
+		string(rollout.Pending), string(rollout.Running))
+	if err != nil {
+		return nil, fmt.Errorf("read active rollouts: %w", err)
+	}
+	return rs, nil
+}
+
+// LatestRollouts returns, for each image ARN that has any rollout, its newest one with steps.
+func (s *Store) LatestRollouts(ctx context.Context) (map[string]rollout.Rollout, error) {
+	rs, err := s.rollouts(ctx, `WHERE id IN (SELECT MAX(id) FROM rollouts GROUP BY image_arn)`)
+	if err != nil {
+		return nil, fmt.Errorf("read latest rollouts: %w", err)
+	}
+	m := make(map[string]rollout.Rollout, len(rs))
+	for _, r := range rs {
+		m[r.ImageARN] = r
+	}
+	return m, nil
+}
+
+// Rollout returns rollout id with its steps; ok is false if there is none.
+func (s *Store) Rollout(ctx context.Context, id int64) (r rollout.Rollout, ok bool, err error) {
+	rs, err := s.rollouts(ctx, `WHERE id = $1`, id)
+	if err != nil {
+		return rollout.Rollout{}, false, fmt.Errorf("read rollout %d: %w", id, err)
+	}
+	if len(rs) == 0 {
+		return rollout.Rollout{}, false, nil
+	}
+	return rs[0], true, nil
+}
+
+// Rollouts returns up to limit rollouts with their steps, newest first; a limit of zero or less
+// means all of them.
+func (s *Store) Rollouts(ctx context.Context, limit int) ([]rollout.Rollout, error) {
+	rs, err := s.rollouts(ctx, `ORDER BY id DESC`+limitClause(limit))
+	if err != nil {
+		return nil, fmt.Errorf("read rollouts: %w", err)
+	}
+	return rs, nil
+}
+
+// rollouts returns the rollouts selected by tail (what follows "FROM rollouts": a WHERE,
+// ORDER BY and LIMIT clause using args) in that order, each with its steps ordered by fleet.
+// Both queries run in one read transaction, so the steps match the rollouts.
+func (s *Store) rollouts(ctx context.Context, tail string, args ...any) ([]rollout.Rollout, error) {
+	var rs []rollout.Rollout
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT `+rolloutCols+` FROM rollouts `+tail, args...)
+		if err != nil {
+			return err
+		}
+		index := make(map[int64]int)
+		for rows.Next() {
+			var r rollout.Rollout
+			if err := rows.Scan(&r.ID, &r.ImageName, &r.ImageARN, &r.FleetTag, &r.ScaleImmediately,
+				&r.State, msTime{&r.Start}, &r.TagCleared, &r.Reason, msTime{&r.CreatedAt},
+				msTime{&r.UpdatedAt}); err != nil {
+				rows.Close()
+				return err
+			}
+			index[r.ID] = len(rs)
+			rs = append(rs, r)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(rs) == 0 {
+			return nil
+		}
+
+		rows, err = tx.QueryContext(ctx, `SELECT `+stepCols+` FROM steps
+			WHERE rollout_id IN (SELECT id FROM rollouts `+tail+`)`, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			st, err := scanStep(rows)
+			if err != nil {
+				return err
+			}
+			if i, ok := index[st.RolloutID]; ok {
+				rs[i].Steps = append(rs[i].Steps, st)
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Sorted here rather than by ORDER BY, whose collation differs between databases.
+	for i := range rs {
+		slices.SortFunc(rs[i].Steps, func(a, b rollout.Step) int { return strings.Compare(a.Fleet, b.Fleet) })
+	}
+	return rs, nil
+}
+
+func scanStep(rows *sql.Rows) (rollout.Step, error) {
+	var st rollout.Step
+	err := rows.Scan(&st.RolloutID, &st.Fleet, &st.State, msTime{&st.WindowStart}, msTime{&st.WindowEnd},
+		msTime{&st.NextAt}, &st.Attempts, &st.Drain, &st.SavedMin, &st.SavedMax,
+		msTime{&st.DrainStartedAt}, msTime{&st.StartedAt}, msTime{&st.FinishedAt}, &st.Message)
+	return st, err
+}
+
+// SavedCapacity returns the saved Min/Max of a fleet, if any.
+func (s *Store) SavedCapacity(ctx context.Context, fleet string) (rollout.SavedCapacity, bool, error) {
+	var sc rollout.SavedCapacity
+	var rolloutID sql.NullInt64
+	err := s.r.QueryRowContext(ctx, `
+		SELECT fleet, saved_min, saved_max, rollout_id, saved_at FROM saved_capacity WHERE fleet = $1`,
+		fleet).Scan(&sc.Fleet, &sc.Min, &sc.Max, &rolloutID, msTime{&sc.SavedAt})
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return rollout.SavedCapacity{}, false, nil
+	case err != nil:
+		return rollout.SavedCapacity{}, false, fmt.Errorf("read saved capacity of fleet %q: %w", fleet, err)
+	}
+	sc.RolloutID = rolloutID.Int64
+	return sc, true, nil
+}
+
+// SavedCapacities returns every fleet's saved capacity, ordered by fleet.
+func (s *Store) SavedCapacities(ctx context.Context) ([]rollout.SavedCapacity, error) {
+	rows, err := s.r.QueryContext(ctx, `
+		SELECT fleet, saved_min, saved_max, rollout_id, saved_at FROM saved_capacity ORDER BY fleet`)
+	if err != nil {
+		return nil, fmt.Errorf("read saved capacities: %w", err)
+	}
+	defer rows.Close()
+	var out []rollout.SavedCapacity
+	for rows.Next() {
+		var sc rollout.SavedCapacity
+		var rolloutID sql.NullInt64
+		if err := rows.Scan(&sc.Fleet, &sc.Min, &sc.Max, &rolloutID, msTime{&sc.SavedAt}); err != nil {
+			return nil, fmt.Errorf("read saved capacities: %w", err)
+		}
+		sc.RolloutID = rolloutID.Int64
+		out = append(out, sc)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read saved capacities: %w", err)
+	}
+	return out, nil
+}
+
+// Events returns up to limit audit events of rollout rolloutID (of all rollouts and none when
+// rolloutID is 0), newest first; a limit of zero or less means all of them.
+func (s *Store) Events(ctx context.Context, rolloutID int64, limit int) ([]rollout.Event, error) {
+	q := `SELECT at, rollout_id, fleet, kind, message FROM events`
+	var args []any
+	if rolloutID != 0 {
+		q += ` WHERE rollout_id = $1`
+		args = append(args, rolloutID)
+	}
+	q += ` ORDER BY id DESC` + limitClause(limit)
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	defer rows.Close()
+	var out []rollout.Event
+	for rows.Next() {
+		var e rollout.Event
+		var rid sql.NullInt64
+		if err := rows.Scan(msTime{&e.At}, &rid, &e.Fleet, &e.Kind, &e.Message); err != nil {
+			return nil, fmt.Errorf("read events: %w", err)
+		}
+		e.RolloutID = rid.Int64
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,234 @@
+// Package store is deskpilot's durable state in SQLite: rollouts and their steps, the capacity
+// saved before a drain, the audit history and the notification outbox. It implements
+// rollout.Store for the controller, notify.Outbox for the dispatcher, and read methods for the
+// HTTP API and the CLI.
+//
+// Every write is one transaction on one connection, committed with synchronous=FULL before the
+// method returns: whatever a method reported as written survives a crash or a power cut. Reads
+// run on a separate pool of read-only connections, so the API and the dashboard never wait for
+// the controller, nor it for them (SQLite's WAL mode lets readers and one writer run together).
+//
+// The SQL sticks to what SQLite and PostgreSQL both accept ($n placeholders, ON CONFLICT,
+// RETURNING, times as BIGINT unix milliseconds UTC, booleans as 0/1) so that a PostgreSQL
+// store can share it; only the schema's identity columns differ.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/deskpilot/deskpilot/internal/notify"
+	"github.com/deskpilot/deskpilot/internal/rollout"
+)
+
+var (
+	_ rollout.Store = (*Store)(nil)
+	_ notify.Outbox = (*Store)(nil)
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Connection settings. The writer takes SQLite's write lock when a transaction begins
+// (_txlock=immediate), so a transaction never fails half-way for want of the lock; busy_timeout
+// covers another process holding it (an operator's sqlite3 shell, a backup). synchronous=FULL
+// syncs the WAL at every commit: NORMAL would be faster but may lose the last commits on a power
+// cut, and a lost commit can be a saved Min/Max the fleet's restore depends on.
+const (
+	writerParams = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
+		"&_pragma=foreign_keys(1)&_txlock=immediate"
+	readerParams = "_pragma=busy_timeout(5000)&_pragma=query_only(1)"
+	// maxReaders bounds the read-only connections (API requests, dashboard, dispatcher).
+	maxReaders = 4
+)
+
+// Options configure a Store. The zero value is ready to use.
+type Options struct {
+	// Now is the clock used to stamp rows whose time the caller left zero (a rollout's
+	// CreatedAt and UpdatedAt, an event's At, a capacity's SavedAt) and to make new outbox
+	// deliveries due. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Store is deskpilot's SQLite database. It is safe for concurrent use.
+type Store struct {
+	w   *sql.DB // the one writer connection
+	r   *sql.DB // read-only connections
+	now func() time.Time
+}
+
+// Open opens the database file at path, creating it if needed, and brings its schema up to date.
+// Only one process should open a file at a time: the daemon is its only writer.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("open store: no path")
+	}
+	s := &Store{now: opts.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	w, err := sql.Open("sqlite", dsn(path, writerParams))
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	// One connection: writes are serialised here rather than by SQLite's busy loop, and the
+	// connection (with its pragmas) lives as long as the Store.
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	s.w = w
+	if err := checkWriter(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	// The readers open the file only once it exists and is migrated.
+	r, err := sql.Open("sqlite", dsn(path, readerParams))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(maxReaders)
+	r.SetMaxIdleConns(maxReaders)
+	s.r = r
+	if err := r.PingContext(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Close closes the database. The last connection to close checkpoints the WAL into the file.
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// dsn returns the modernc.org/sqlite data source name of the file at path. The path is escaped
+// because SQLite reads "file:" names as URIs, where '?', '#' and '%' are special.
+func dsn(path, params string) string {
+	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	return "file:" + esc + "?" + params
+}
+
+// checkWriter verifies that the pragmas the durability guarantees rest on took effect: SQLite
+// ignores some silently (WAL is unavailable on some network file systems).
+func checkWriter(ctx context.Context, db *sql.DB) error {
+	var mode string
+	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("read journal_mode: %w", err)
+	}
+	var fk, sync int
+	if err := db.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil {
+		return fmt.Errorf("read foreign_keys: %w", err)
+	}
+	if err := db.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
+		return fmt.Errorf("read synchronous: %w", err)
+	}
+	if !strings.EqualFold(mode, "wal") || fk != 1 || sync != 2 {
+		return fmt.Errorf("database settings are journal_mode=%s foreign_keys=%d synchronous=%d, want wal, 1, 2 (FULL)", mode, fk, sync)
+	}
+	return nil
+}
+
+// migrate applies the embedded migrations not yet applied; each runs in its own transaction.
+func migrate(ctx context.Context, db *sql.DB) error {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	// Not p.Close: it would close db.
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// write runs fn in a transaction on the writer connection and commits it; on any error nothing
+// fn did is kept.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		return errors.Join(err, rollback(tx))
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// read runs fn in a read-only transaction, so that its queries see one snapshot.
+func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only: nothing to lose
+	return fn(tx)
+}
+
+// rollback rolls tx back, reporting only errors other than the transaction being over already
+// (database/sql ends it itself when the context is cancelled).
+func rollback(tx *sql.Tx) error {
+	if err := tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+		return fmt.Errorf("rollback: %w", err)
+	}
+	return nil
+}
+
+// millis is how a time is stored: unix milliseconds, or NULL for the zero time.
+func millis(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+// msTime reads back what millis stored, in UTC.
+type msTime struct{ t *time.Time }
+
+// Scan implements sql.Scanner.
+func (m msTime) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*m.t = time.Time{}
+	case int64:
+		*m.t = time.UnixMilli(v).UTC()
+	default:
+		return fmt.Errorf("time column holds %T, want integer milliseconds", src)
+	}
+	return nil
+}
+
+// bit is how a bool is stored: INTEGER 0 or 1, which PostgreSQL accepts too.
+func bit(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// limitClause returns " LIMIT n", or nothing when limit is zero or less (no limit).
+func limitClause(limit int) string {
+	if limit <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" LIMIT %d", limit)
+}
