@@ -72,6 +72,8 @@ type ImageSpec struct {
 	Visibility     string `json:",omitempty" yaml:"Visibility"`
 	OwnerAccountId string `json:",omitempty" yaml:"OwnerAccountId"`
 	BaseImageArn   string `json:",omitempty" yaml:"BaseImageArn"`
+	// Tags are set on the image, as TagResource would (and validated the same way).
+	Tags map[string]string `json:",omitempty" yaml:"Tags"`
 }
 
 func (spec *ImageSpec) normalize() error {
@@ -92,6 +94,7 @@ func (spec *ImageSpec) normalize() error {
 	v.enum(&spec.Platform, "Platform", platforms...)
 	v.enum(&spec.State, "State", imageStates...)
 	v.enum(&spec.Visibility, "Visibility", "PRIVATE", "SHARED")
+	v.appStreamTags(spec.Tags, "Tags", 0)
 	if err := v.err(); err != nil {
 		return badRequestf("%s", strings.TrimPrefix(err.Error(), "ValidationException: "))
 	}
@@ -120,6 +123,9 @@ func (s *Sim) CreateImage(spec ImageSpec) (json.RawMessage, error) {
 		baseImageArn: spec.BaseImageArn, displayName: spec.DisplayName, description: spec.Description,
 		state: spec.State, platform: spec.Platform, visibility: spec.Visibility, created: s.now,
 		tags: map[string]string{},
+	}
+	for k, val := range spec.Tags {
+		img.tags[k] = val
 	}
 	s.images[img.name] = img
 	return json.Marshal(wireImageOf(img))

@@ -11,10 +11,12 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/deskpilot/deskpilot/internal/app"
+	"github.com/deskpilot/deskpilot/internal/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=…"; otherwise it comes from the
@@ -37,8 +39,66 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newSimCommand(), newVersionCommand())
+	root.AddCommand(newServeCommand(), newSimCommand(), newVersionCommand())
 	return root
+}
+
+func newServeCommand() *cobra.Command {
+	var (
+		configPath, logFormat string
+		demo                  bool
+		demoOpts              app.DemoOptions
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the daemon: image rollouts in maintenance windows (and its HTTP API)",
+		Long: `Run deskpilot's daemon with the configuration in --config (see docs/configuration.md).
+
+With --sim it runs against an in-process AWS emulator seeded with an example estate, its store
+in a temporary directory and a maintenance window opening in two minutes: a rollout is
+scheduled, run and reported while you watch, with no AWS account.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger, err := newLogger(logFormat)
+			if err != nil {
+				return err
+			}
+			if demo {
+				if cmd.Flags().Changed("config") {
+					demoOpts.ConfigPath = configPath
+				}
+				return app.RunDemo(cmd.Context(), demoOpts, logger)
+			}
+			cfg, err := config.Load(configPath)
+			if err != nil {
+				return err
+			}
+			m := &app.Main{Config: cfg, Logger: logger}
+			if err := m.Open(cmd.Context()); err != nil {
+				return err
+			}
+			defer m.Close()
+			return m.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&configPath, "config", "deskpilot.yaml", "configuration file")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	f.BoolVar(&demo, "sim", false, "run against an in-process emulator with an example estate (no AWS account needed)")
+	f.StringVar(&demoOpts.SimAddr, "sim-addr", "127.0.0.1:0", "with --sim: the emulator's listen address")
+	f.Float64Var(&demoOpts.Speed, "sim-speed", 60, "with --sim: how many times faster the emulator's durations run")
+	f.DurationVar(&demoOpts.WindowIn, "sim-window-in", 2*time.Minute, "with --sim: how soon the maintenance window opens")
+	return cmd
+}
+
+func newLogger(format string) (*slog.Logger, error) {
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, nil)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, nil)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
 }
 
 func newSimCommand() *cobra.Command {

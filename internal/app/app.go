@@ -165,14 +165,14 @@ func (m *Main) Tick(ctx context.Context) (time.Time, error) {
 	return next, err
 }
 
-// Run serves until ctx ends: the rollout controller, the outbox dispatcher and the HTTP server,
-// each in its own goroutine. A failure of one is logged and retried by its own loop.
+// Run serves until ctx ends: the HTTP server in its own goroutine, and one loop that runs a
+// rollout pass and then flushes the outbox, sleeping until the next pass is due (at most
+// FlushInterval). Flushing in the same loop means no mail is ever in flight while a rollout
+// step acts, so a crash after any AWS action never leaves a half-recorded send behind.
 func (m *Main) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = m.Rollouts.Run(ctx) })
-	wg.Go(func() { m.flushLoop(ctx) })
 	errc := make(chan error, 1)
 	if m.server != nil {
 		m.Logger.Info("deskpilot serving", "addr", m.listener.Addr().String())
@@ -183,7 +183,22 @@ func (m *Main) Run(ctx context.Context) error {
 			}
 		})
 	}
-	<-ctx.Done()
+	for ctx.Err() == nil {
+		next, err := m.Tick(ctx)
+		if err != nil && ctx.Err() == nil {
+			m.Logger.Warn("pass failed; retrying", "err", err)
+		}
+		wait := min(max(next.Sub(m.Now()), 0), FlushInterval)
+		if wait == 0 {
+			wait = 10 * time.Millisecond // work is due now; let the server breathe
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
 	if m.server != nil {
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = m.server.Shutdown(sctx)
@@ -195,21 +210,6 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	default:
 		return nil
-	}
-}
-
-func (m *Main) flushLoop(ctx context.Context) {
-	t := time.NewTicker(FlushInterval / 5)
-	defer t.Stop()
-	for {
-		if _, _, err := m.Dispatcher.Flush(ctx); err != nil && ctx.Err() == nil {
-			m.Logger.Warn("outbox flush failed", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
 	}
 }
 

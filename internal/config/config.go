@@ -127,6 +127,7 @@ type Rollouts struct {
 	// fleet without its own in FleetWindows. Required.
 	Window Window `yaml:"window"`
 	// FleetWindows gives fleets their own maintenance window, by fleet name.
+	// A fleet's MaintenanceWindow tag overrides it.
 	FleetWindows map[string]Window `yaml:"fleet_windows"`
 	// ScanInterval is how often images are listed to find new rollout tags;
 	// at least MinScanInterval.
@@ -155,18 +156,21 @@ type Rollouts struct {
 // keep tagging as they did. Each must be a valid AWS tag key not starting
 // with "aws:", and all must differ.
 type Tags struct {
-	// FleetName, on an image, asks for a rollout to the fleets it names,
-	// separated by "/". Removing it before the rollout starts cancels it.
+	// FleetName, on an image, asks for a rollout of the image to the fleets
+	// it names, separated by "/". Removing it before the rollout starts
+	// cancels the rollout.
 	FleetName string `yaml:"fleet_name"`
-	// ScaleImmediately, on an image, set to "True", drains each running fleet
-	// after the image is applied, so that every new session gets the new
-	// image.
+	// ScaleImmediately, on an image, set to "True" (in any case), drains each
+	// running fleet after the image is applied, so that new sessions get the
+	// new image at once.
 	ScaleImmediately string `yaml:"scale_immediately"`
-	// Status is written by deskpilot on images (when the rollout is due) and
-	// on draining fleets.
+	// Status is written by deskpilot: on an image, "Pending/<start>" while its
+	// rollout waits; on a fleet being drained, "Pending" while its capacity
+	// is saved in SavedMin and SavedMax.
 	Status string `yaml:"status"`
-	// MaintenanceWindow, on an image, gives that rollout its own window,
-	// written like Rollouts.Window.
+	// MaintenanceWindow, on a fleet, gives that fleet its own window, written
+	// like Rollouts.Window. It overrides Rollouts.FleetWindows and
+	// Rollouts.Window.
 	MaintenanceWindow string `yaml:"maintenance_window"`
 	// SavedMin and SavedMax are written by deskpilot on a fleet it drains,
 	// holding the fleet's Min and Max capacity until they are restored.
@@ -314,8 +318,10 @@ func Default() Config {
 	}
 }
 
-// WindowFor returns the maintenance window of the named fleet: its own from
-// Rollouts.FleetWindows, or else Rollouts.Window.
+// WindowFor returns the maintenance window the file gives the named fleet:
+// its own from Rollouts.FleetWindows, or else Rollouts.Window. (A
+// MaintenanceWindow tag on the fleet overrides both; the rollout controller
+// reads it.)
 func (c Config) WindowFor(fleet string) window.Window {
 	if w, ok := c.Rollouts.FleetWindows[fleet]; ok {
 		return w.Window

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,6 +79,18 @@ func TestDefault_isValid(t *testing.T) {
 	}
 }
 
+// The zero Config is safe to use: Validate reports what is missing rather
+// than panicking.
+func TestConfig_Validate_zero(t *testing.T) {
+	err := Config{}.Validate()
+	if err == nil {
+		t.Fatal("Config{}.Validate() = nil")
+	}
+	if !strings.Contains(err.Error(), "rollouts.window: empty") {
+		t.Errorf("Config{}.Validate() = %v; want it to report the missing window", err)
+	}
+}
+
 func TestParse_emptyIsDefault(t *testing.T) {
 	t.Setenv("AWS_REGION", "")
 	for _, in := range []string{"", "\n", "# only a comment\n", "---\n", "~\n", "rollouts:\n"} {
@@ -100,6 +113,7 @@ func TestParse_awsRegionEnv(t *testing.T) {
 		{"env, no key", "eu-west-1", "", "eu-west-1"},
 		{"env, null key", "eu-west-1", "aws: {region: ~}", "eu-west-1"},
 		{"env and key", "eu-west-1", "aws: {region: ap-southeast-2}", "ap-southeast-2"},
+		{"env and merged key", "eu-west-1", "aws: {<<: {region: ap-south-1}}", "ap-south-1"},
 		{"bad env, key", "Ireland", "aws: {region: ap-southeast-2}", "ap-southeast-2"},
 		{"bad env, no key", "Ireland", "", `AWS_REGION: "Ireland" is not an AWS region name such as us-east-1 (the file names no aws.region, so the environment would set it)`},
 	}
@@ -139,6 +153,17 @@ func TestParse_errors(t *testing.T) {
 		{"rollouts: {tags: {status: Min}}", `rollouts.tags.saved_min: "Min" is also rollouts.tags.status; every tag key must differ`},
 		{"notify: {webhook_secret_env: $SECRET}", `notify.webhook_secret_env: "$SECRET" is not the name of an environment variable (write the name, without $)`},
 	}
+	// Past 20, the decoder's errors are counted, not listed.
+	var many, want strings.Builder
+	many.WriteString("rollouts:\n")
+	for i := range 25 {
+		fmt.Fprintf(&many, "  x%d: 1\n", i)
+		if i < 20 {
+			fmt.Fprintf(&want, "rollouts.x%d: unknown key\n", i)
+		}
+	}
+	want.WriteString("and 5 more problems like these")
+	tests = append(tests, struct{ file, want string }{many.String(), want.String()})
 	for _, tt := range tests {
 		_, err := Parse([]byte(tt.file))
 		if err == nil {
@@ -255,18 +280,33 @@ func TestDuration_String(t *testing.T) {
 }
 
 func TestLongestRange(t *testing.T) {
+	berlinSpring := time.Date(2026, 3, 29, 0, 0, 0, 0, time.UTC)  // a Sunday: 02:00 becomes 03:00
+	berlinAutumn := time.Date(2026, 10, 25, 0, 0, 0, 0, time.UTC) // a Sunday: 03:00 becomes 02:00
 	tests := []struct {
 		window string
+		from   time.Time
 		want   time.Duration
 	}{
-		{"sun:02:00-sun:05:00", 3 * time.Hour},
-		{"sat:22:00-sun:01:00 America/New_York", 3 * time.Hour},
-		{"wed:22:00-wed:23:30,sun:01:00-sun:02:00", 90 * time.Minute},
-		{"mon:00:00-sun:23:59 Australia/Lord_Howe", 7*24*time.Hour - time.Minute},
+		{"sun:02:00-sun:05:00", sampleFrom, 3 * time.Hour},
+		{"sat:22:00-sun:01:00 America/New_York", sampleFrom, 3 * time.Hour},
+		{"wed:22:00-wed:23:30,sun:01:00-sun:02:00", sampleFrom, 90 * time.Minute},
+		{"mon:00:00-sun:23:59 Australia/Lord_Howe", sampleFrom, 7*24*time.Hour - time.Minute},
+		// Openings on a daylight-saving day are measured as written: the
+		// first is 3h in real time in spring and 5h in autumn; the second
+		// ends in the skipped hour in spring (its end reads 03:00); the
+		// third spans the repeated hour in autumn (2h in real time).
+		{"sun:01:00-sun:05:00 Europe/Berlin", berlinSpring, 4 * time.Hour},
+		{"sun:01:00-sun:05:00 Europe/Berlin", berlinAutumn, 4 * time.Hour},
+		{"sun:01:00-sun:02:30 Europe/Berlin", berlinSpring, 90 * time.Minute},
+		{"sun:02:30-sun:03:30 Europe/Berlin", berlinAutumn, time.Hour},
 	}
 	for _, tt := range tests {
-		if got := longestRange(window.MustParse(tt.window)); got != tt.want {
-			t.Errorf("longestRange(%q) = %v, want %v", tt.window, got, tt.want)
+		// Starting on the day of the change, and a week earlier, so that
+		// the changed opening is the first or the second of the three.
+		for _, from := range []time.Time{tt.from, tt.from.AddDate(0, 0, -7)} {
+			if got := longestRange(window.MustParse(tt.window), from); got != tt.want {
+				t.Errorf("longestRange(%q, %s) = %v, want %v", tt.window, from.Format(time.DateOnly), got, tt.want)
+			}
 		}
 	}
 }

@@ -30,6 +30,8 @@ func FuzzParse(f *testing.F) {
 		"a: &x {b: 1}\nc: *x\n",
 		"aws: {region: us-gov-west-1, endpoint: 'HTTP://[::1]:4566/'}",
 		"rollouts: {scan_interval: 1.5s, drain_timeout: 1h0m0.000000001s}",
+		"rollouts: {tags: {status: \"St\\u2028atus \", saved_min: \"\\u00a0Min\"}}",
+		"workspaces: {reset: {selectors: {users: [\"-\", \"null\", \" a\"]}}, sns: {topics: [arn:aws-cn:sns:cn-north-1:123456789012:t.fifo]}}",
 	} {
 		f.Add([]byte(s))
 	}

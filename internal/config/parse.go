@@ -46,9 +46,6 @@ func Parse(data []byte) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	if doc == nil {
-		doc = &yaml.Node{}
-	}
 
 	// 2. Decode it over the defaults.
 	var errs []error
@@ -60,13 +57,17 @@ func Parse(data []byte) (Config, error) {
 			return Config{}, err
 		}
 		l := newLocator(doc)
-		for _, msg := range te.Errors {
+		for i, msg := range te.Errors {
+			if i == maxDecodeErrors {
+				errs = append(errs, fmt.Errorf("and %d more problems like these", len(te.Errors)-i))
+				break
+			}
 			errs = append(errs, l.explain(msg))
 		}
 	}
 
 	// 3. The environment.
-	if !present(doc, "aws", "region") {
+	if !regionSet(data) {
 		if r := os.Getenv("AWS_REGION"); r != "" {
 			if regionRE.MatchString(r) {
 				c.AWS.Region = r
@@ -87,14 +88,15 @@ func Parse(data []byte) (Config, error) {
 	return c, nil
 }
 
-// parseTree parses data into a tree of nodes: nil for an empty document. It
-// refuses a stream of several documents, as only the first would be read.
+// parseTree parses data into a tree of nodes, the zero Node if data holds no
+// document. It refuses a stream of several documents, as only the first would
+// be read.
 func parseTree(data []byte) (*yaml.Node, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	switch err := dec.Decode(&doc); {
 	case err == io.EOF:
-		return nil, nil
+		return &doc, nil
 	case err != nil:
 		return nil, err
 	}
@@ -109,29 +111,16 @@ func parseTree(data []byte) (*yaml.Node, error) {
 	}
 }
 
-// present reports whether the mapping keys lead to a value in doc that is
-// not null.
-func present(doc *yaml.Node, keys ...string) bool {
-	n := doc
-	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
-		n = n.Content[0]
+// regionSet reports whether data sets aws.region to something other than
+// null, following anchors and merge keys as the decoder does.
+func regionSet(data []byte) bool {
+	var probe struct {
+		AWS struct {
+			Region *string `yaml:"region"`
+		} `yaml:"aws"`
 	}
-	for _, k := range keys {
-		if n.Kind != yaml.MappingNode {
-			return false
-		}
-		var next *yaml.Node
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == k {
-				next = n.Content[i+1]
-			}
-		}
-		if next == nil {
-			return false
-		}
-		n = next
-	}
-	return n.ShortTag() != "!!null"
+	_ = yaml.Unmarshal(data, &probe) // Parse reports any error
+	return probe.AWS.Region != nil
 }
 
 // unjoin returns the errors joined in err, or err alone.
@@ -159,9 +148,13 @@ func (c Config) YAML() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// A locator names the key behind each error of the YAML decoder, which
-// only gives a line, by finding the node on that line the error is about.
-type locator []entry
+// maxDecodeErrors bounds the decoder's errors Parse reports: past a few, a
+// file is likely not a deskpilot configuration at all.
+const maxDecodeErrors = 20
+
+// A locator names the key behind each error of the YAML decoder, which gives
+// only a line, by finding the node on that line the error is about.
+type locator map[int][]entry // by line
 
 // entry is a mapping key and its value, or a list item (key nil).
 type entry struct {
@@ -170,7 +163,13 @@ type entry struct {
 }
 
 func newLocator(doc *yaml.Node) locator {
-	var l locator
+	l := locator{}
+	add := func(e entry) {
+		l[e.val.Line] = append(l[e.val.Line], e)
+		if e.key != nil && e.key.Line != e.val.Line {
+			l[e.key.Line] = append(l[e.key.Line], e)
+		}
+	}
 	var walk func(n *yaml.Node, path string)
 	walk = func(n *yaml.Node, path string) {
 		switch n.Kind {
@@ -185,13 +184,13 @@ func newLocator(doc *yaml.Node) locator {
 				if path != "" {
 					p = path + "." + k.Value
 				}
-				l = append(l, entry{p, k, v})
+				add(entry{p, k, v})
 				walk(v, p)
 			}
 		case yaml.SequenceNode:
 			for i, item := range n.Content {
 				p := fmt.Sprintf("%s[%d]", path, i)
-				l = append(l, entry{p, nil, item})
+				add(entry{p, nil, item})
 				walk(item, p)
 			}
 		}
@@ -202,7 +201,7 @@ func newLocator(doc *yaml.Node) locator {
 
 var (
 	// The errors of the YAML decoder, and of nodeError.
-	lineRE    = regexp.MustCompile(`^line (\d+)(?: column (\d+))?: (.*)$`)
+	lineRE    = regexp.MustCompile(`(?s)^line (\d+)(?: column (\d+))?: (.*)$`)
 	unknownRE = regexp.MustCompile(`^field (.*) not found in type \S+$`)
 	typeRE    = regexp.MustCompile("^cannot unmarshal (!!\\w+)(?: `(.*)`)? into (\\S+)$")
 	dupRE     = regexp.MustCompile(`^mapping key (".*") already defined at line (\d+)$`)
@@ -220,48 +219,48 @@ func (l locator) explain(msg string) error {
 	col, _ := strconv.Atoi(m[2]) // 0 when absent
 	text := m[3]
 
-	// Choose the entries the error may be about: on its line, and as
-	// precisely as the message allows.
+	// 1. Say what the error is about, as precisely as the message allows.
+	isKey := func(name string) func(e entry) bool {
+		return func(e entry) bool { return e.key != nil && e.key.Line == line && e.key.Value == name }
+	}
 	var match func(e entry) bool
+	var showValue bool
 	switch {
 	case col > 0: // nodeError: the value at line:col
 		match = func(e entry) bool { return e.val.Line == line && e.val.Column == col }
 	case unknownRE.MatchString(text):
-		name := unknownRE.FindStringSubmatch(text)[1]
+		match = isKey(unknownRE.FindStringSubmatch(text)[1])
 		text = "unknown key"
-		match = func(e entry) bool { return e.key != nil && e.key.Line == line && e.key.Value == name }
 	case dupRE.MatchString(text):
 		d := dupRE.FindStringSubmatch(text)
 		name, _ := strconv.Unquote(d[1])
+		match = isKey(name)
 		text = "key given twice (first at line " + d[2] + ")"
-		match = func(e entry) bool { return e.key != nil && e.key.Line == line && e.key.Value == name }
 	case typeRE.MatchString(text):
 		t := typeRE.FindStringSubmatch(text)
-		text = fmt.Sprintf("want %s, got %s", goKind(t[3]), yamlKind(t[1]))
-		match = func(e entry) bool { return e.val.Line == line && e.val.ShortTag() == t[1] }
-		if t[2] != "" { // the decoder shortens long values; show the whole
-			short := strings.TrimSuffix(t[2], "...")
-			match = func(e entry) bool {
-				return e.val.Line == line && e.val.ShortTag() == t[1] && strings.HasPrefix(e.val.Value, short)
-			}
+		short := strings.TrimSuffix(t[2], "...") // the decoder shortens long values
+		match = func(e entry) bool {
+			return e.val.Line == line && e.val.ShortTag() == t[1] && strings.HasPrefix(e.val.Value, short)
 		}
+		text = fmt.Sprintf("want %s, got %s", goKind(t[3]), yamlKind(t[1]))
+		showValue = t[2] != ""
 	default:
-		match = func(e entry) bool { return e.val.Line == line || e.key != nil && e.key.Line == line }
+		match = func(entry) bool { return true }
 	}
 
-	// The outermost match: a value that fails to decode is reported, not
-	// the values inside it that start on the same line.
+	// 2. Find it: the outermost match, since a value that fails to decode
+	// is reported, not the values inside it that start on the same line.
 	var found *entry
-	for i, e := range l {
+	for i, e := range l[line] {
 		if match(e) && (found == nil || len(e.path) < len(found.path)) {
-			found = &l[i]
+			found = &l[line][i]
 		}
-	}
-	if found != nil && typeRE.MatchString(m[3]) && found.val.Kind == yaml.ScalarNode {
-		text += " " + strconv.Quote(found.val.Value)
 	}
 	if found == nil || found.path == "" {
 		return fmt.Errorf("line %d: %s", line, text)
+	}
+	if showValue {
+		text += " " + strconv.Quote(found.val.Value)
 	}
 	return fmt.Errorf("%s: %s", found.path, text)
 }

@@ -29,6 +29,10 @@ var (
 	topicARNRE  = regexp.MustCompile(`^arn:aws(-[a-z]+)*:sns:[a-z]{2}(-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$`)
 )
 
+// sampleFrom is where Validate starts looking at a window's openings to
+// measure its ranges. Any instant will do; a fixed one keeps Validate pure.
+var sampleFrom = time.Date(2024, time.January, 1, 0, 0, 0, 0, time.UTC)
+
 // Validate reports every problem in c at once, joined with errors.Join, each
 // error starting with the key path it is about, such as
 // "rollouts.max_parallel: must be from 1 to 1000, got 0". It returns nil if c
@@ -72,7 +76,7 @@ func (r Rollouts) validate(p *problems) {
 			p.add(path, "empty; want a window such as %q", DefaultWindow+" Europe/Berlin")
 			return
 		}
-		if l := longestRange(w.Window); margin > 0 && margin >= l {
+		if l := longestRange(w.Window, sampleFrom); margin > 0 && margin >= l {
 			p.add(path, "rollouts.start_margin (%s) must be shorter than the longest range of the window (%s), or no rollout could start in it",
 				r.StartMargin, Duration{l})
 		}
@@ -245,12 +249,12 @@ func bareAddress(s string) bool {
 }
 
 // longestRange returns the length of w's longest range as written, by
-// walking w's openings over three weeks. An opening on a daylight-saving day
-// is shorter or longer than its range in real time, or on the wall clock
-// (when it ends in the skipped hour), but never both; so the shorter of the
-// two measures never exceeds the range, and equals it in the weeks without a
-// change.
-func longestRange(w window.Window) time.Duration {
+// walking w's openings in the three weeks from from. An opening on a
+// daylight-saving day differs from its range in real time or on the wall
+// clock (when it ends in the skipped hour, its end reads later), but not in
+// both; so the shorter of the two measures never exceeds the range, and
+// equals it in the weeks without a change.
+func longestRange(w window.Window, from time.Time) time.Duration {
 	const weeks = 3
 	wall := func(t time.Time) time.Time {
 		t = t.In(w.Location())
@@ -258,8 +262,6 @@ func longestRange(w window.Window) time.Duration {
 		hh, mm, ss := t.Clock()
 		return time.Date(y, m, d, hh, mm, ss, 0, time.UTC)
 	}
-	// Any fixed instant will do; a fixed one keeps Validate pure.
-	from := time.Date(2024, time.January, 1, 0, 0, 0, 0, time.UTC)
 	until := from.AddDate(0, 0, 7*weeks)
 	var longest time.Duration
 	for s, e := w.Next(from); !s.IsZero() && s.Before(until); s, e = w.Next(e) {

@@ -114,28 +114,6 @@ func (c *Controller) zoneOf(fleet string) *time.Location {
 	return c.cfg.DefaultWindow.Location()
 }
 
-// Run reconciles until ctx ends, sleeping until the next pass is due (at most PollInterval).
-func (c *Controller) Run(ctx context.Context) error {
-	for {
-		next, err := c.Reconcile(ctx)
-		if err != nil && ctx.Err() == nil {
-			c.log.Warn("rollout pass failed; retrying", "err", err)
-			next = c.now().Add(c.cfg.PollInterval)
-		}
-		wait := min(max(next.Sub(c.now()), 0), c.cfg.PollInterval)
-		if wait == 0 {
-			wait = 10 * time.Millisecond // let other work in; the pass found work due now
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-	}
-}
-
 // Reconcile runs one pass: a scan of the images if one is due, then every due step, then the
 // rollouts whose steps all ended. It returns when the next pass is due.
 func (c *Controller) Reconcile(ctx context.Context) (time.Time, error) {

@@ -78,7 +78,10 @@ func TestDecide(t *testing.T) {
 				}
 			}},
 		{"saved wins over a 0/0 target", step(StepSaving, func(s *Step) { s.Drain = true }),
-			world(func(w *World) { w.Target = Capacity{}; w.Saved, w.SavedFound = SavedCapacity{Fleet: "f", Min: 3, Max: 6}, true }), p, ActTagSaved, StepDraining, 0, func(t *testing.T, d Decision) {
+			world(func(w *World) {
+				w.Target = Capacity{}
+				w.Saved, w.SavedFound = SavedCapacity{Fleet: "f", Min: 3, Max: 6}, true
+			}), p, ActTagSaved, StepDraining, 0, func(t *testing.T, d Decision) {
 				if d.Next.SavedMin != 3 || d.Next.SavedMax != 6 {
 					t.Errorf("saved %d/%d, want 3/6", d.Next.SavedMin, d.Next.SavedMax)
 				}

@@ -1,0 +1,294 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
+	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
+	"github.com/aws/aws-sdk-go-v2/service/appstream"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/deskpilot/deskpilot/internal/rollout"
+	"github.com/deskpilot/deskpilot/internal/store"
+	"github.com/deskpilot/deskpilot/sim"
+)
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+// deskpilotBinary builds cmd/deskpilot once for the tests that run it as a real process.
+func deskpilotBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "deskpilot-e2e-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "deskpilot")
+		out, err := exec.Command("go", "build", "-o", binary, "github.com/deskpilot/deskpilot/cmd/deskpilot").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binary
+}
+
+// mutating is the set of AWS calls that change the world; the crash test kills the daemon
+// right after each of them in turn.
+var mutating = map[string]bool{
+	"PhotonAdminProxyService.UpdateFleet":            true,
+	"PhotonAdminProxyService.TagResource":            true,
+	"PhotonAdminProxyService.UntagResource":          true,
+	"AnyScaleFrontendService.RegisterScalableTarget": true,
+}
+
+// crashWorld is an emulator on the wall clock (sped up) behind a handler that can kill the
+// daemon process right after the Nth mutating call took effect, before the daemon hears back.
+type crashWorld struct {
+	sim      *sim.Sim
+	srv      *httptest.Server
+	crashAt  int64 // 0: never
+	calls    atomic.Int64
+	kill     func()
+	killed   chan struct{}
+	finished chan struct{}
+	once     sync.Once
+	mu       sync.Mutex
+}
+
+func newCrashWorld(t *testing.T, crashAt int64) *crashWorld {
+	t.Helper()
+	s := sim.New(sim.Options{Speed: 600, RandSeed: 1})
+	seed := estate
+	seed.Images = []sim.ImageSpec{{Name: "img-1"}, {Name: "img-2", Tags: map[string]string{"FleetName": "fleet-a/fleet-b", "ScaleImmediately": "True"}}}
+	if err := s.ApplySeed(seed); err != nil {
+		t.Fatal(err)
+	}
+	w := &crashWorld{sim: s, crashAt: crashAt, killed: make(chan struct{}), finished: make(chan struct{})}
+	w.srv = httptest.NewServer(http.HandlerFunc(w.serve))
+	t.Cleanup(w.srv.Close)
+	return w
+}
+
+func (w *crashWorld) serve(rw http.ResponseWriter, r *http.Request) {
+	if !mutating[r.Header.Get("X-Amz-Target")] {
+		w.sim.ServeHTTP(rw, r)
+		if strings.HasPrefix(r.URL.Path, "/v2/email/outbound-emails") {
+			msgs := w.sim.Messages()
+			if len(msgs) > 0 && strings.HasPrefix(msgs[len(msgs)-1].Subject, "Image img-2 rolled out") {
+				w.once.Do(func() { close(w.finished) })
+			}
+		}
+		return
+	}
+	w.mu.Lock() // one mutating call at a time, so "the Nth" is well defined
+	defer w.mu.Unlock()
+	n := w.calls.Add(1)
+	if w.crashAt == 0 || n != w.crashAt {
+		w.sim.ServeHTTP(rw, r)
+		return
+	}
+	// The call takes effect in AWS; the daemon dies before it learns the outcome.
+	w.sim.ServeHTTP(httptest.NewRecorder(), r)
+	w.kill()
+	close(w.killed)
+	panic(http.ErrAbortHandler)
+}
+
+// daemon is a deskpilot serve process.
+type daemon struct {
+	cmd  *exec.Cmd
+	logs *bytes.Buffer
+	done chan error
+}
+
+func startDaemon(t *testing.T, bin, configPath string) *daemon {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--config", configPath)
+	dir := t.TempDir()
+	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=secret",
+		"AWS_CONFIG_FILE="+dir+"/none", "AWS_SHARED_CREDENTIALS_FILE="+dir+"/none", "AWS_PROFILE=", "AWS_ENDPOINT_URL=")
+	d := &daemon{cmd: cmd, logs: &bytes.Buffer{}, done: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = d.logs, d.logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.done <- cmd.Wait() }()
+	return d
+}
+
+func (d *daemon) stop() {
+	_ = d.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-d.done:
+	case <-time.After(10 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-d.done
+	}
+}
+
+// openNow is a window that is open for the next few hours, whatever the time.
+func openNow() string {
+	start := time.Now().UTC().Add(-time.Hour).Truncate(time.Minute)
+	return demoWindowString(start, 6*time.Hour)
+}
+
+func demoWindowString(start time.Time, d time.Duration) string {
+	end := start.Add(d)
+	day := func(t time.Time) string { return strings.ToLower(t.Weekday().String()[:3]) }
+	return fmt.Sprintf("%s:%s-%s:%s", day(start), start.Format("15:04"), day(end), end.Format("15:04"))
+}
+
+type outcome struct {
+	images   map[string]string
+	targets  map[string]rollout.Capacity
+	tags     map[string]map[string]string
+	subjects []string
+	state    rollout.State
+	saved    int
+	calls    int64
+}
+
+// crashRun runs one rollout to completion, killing the daemon after the crashAt-th mutating
+// call (0: never) and starting it again, and returns the end state of the world.
+func crashRun(t *testing.T, crashAt int64) outcome {
+	t.Helper()
+	bin := deskpilotBinary(t)
+	w := newCrashWorld(t, crashAt)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "deskpilot.db")
+	cfgPath := filepath.Join(dir, "deskpilot.yaml")
+	cfg := fmt.Sprintf(`aws: {region: us-east-1, endpoint: %q}
+store: {path: %q}
+server: {addr: ""}
+rollouts: {window: %q, scan_interval: 1s, poll_interval: 200ms, drain_poll_interval: 100ms, start_margin: 1m}
+notify:
+  email: {from: deskpilot@example.com, to: [euc-admins@example.com], via: ses}
+`, w.srv.URL, db, openNow())
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, bin, cfgPath)
+	w.kill = func() { _ = d.cmd.Process.Kill(); <-d.done }
+	timeout := time.After(60 * time.Second)
+	if crashAt > 0 {
+		select {
+		case <-w.killed:
+		case <-w.finished:
+			d.stop()
+			return outcome{calls: w.calls.Load()} // fewer mutating calls than crashAt: nothing to test
+		case <-timeout:
+			d.stop()
+			t.Fatalf("crash point %d never reached; daemon log:\n%s", crashAt, d.logs)
+		}
+		d = startDaemon(t, bin, cfgPath)
+	}
+	select {
+	case <-w.finished:
+	case <-timeout:
+		d.stop()
+		t.Fatalf("crash at %d: the rollout did not finish; daemon log:\n%s", crashAt, d.logs)
+	}
+	// Let the last mail go out and the daemon settle, then stop it cleanly.
+	d.stop()
+	return observe(t, w, db)
+}
+
+func observe(t *testing.T, w *crashWorld, db string) outcome {
+	t.Helper()
+	ctx := context.Background()
+	cfg := (&harness{t: t, ctx: ctx, url: w.srv.URL}).awsConfig()
+	as, aas := appstream.NewFromConfig(cfg), applicationautoscaling.NewFromConfig(cfg)
+	o := outcome{images: map[string]string{}, targets: map[string]rollout.Capacity{}, tags: map[string]map[string]string{}, calls: w.calls.Load()}
+	for _, f := range []string{"fleet-a", "fleet-b"} {
+		out, err := as.DescribeFleets(ctx, &appstream.DescribeFleetsInput{Names: []string{f}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.images[f] = aws.ToString(out.Fleets[0].ImageArn)
+		tg, err := aas.DescribeScalableTargets(ctx, &applicationautoscaling.DescribeScalableTargetsInput{ServiceNamespace: aastypes.ServiceNamespaceAppstream, ResourceIds: []string{"fleet/" + f}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.targets[f] = rollout.Capacity{Min: aws.ToInt32(tg.ScalableTargets[0].MinCapacity), Max: aws.ToInt32(tg.ScalableTargets[0].MaxCapacity)}
+		tags, err := as.ListTagsForResource(ctx, &appstream.ListTagsForResourceInput{ResourceArn: aws.String(fleetARN(f))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.tags[f] = tags.Tags
+	}
+	tags, err := as.ListTagsForResource(ctx, &appstream.ListTagsForResourceInput{ResourceArn: aws.String(imageARN("img-2"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.tags["img-2"] = tags.Tags
+	for _, m := range w.sim.Messages() {
+		o.subjects = append(o.subjects, m.Subject)
+	}
+	slices.Sort(o.subjects)
+	st, err := store.Open(ctx, db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rs, err := st.Rollouts(ctx, 0)
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("rollouts %+v, %v", rs, err)
+	}
+	o.state = rs[0].State
+	saved, err := st.SavedCapacities(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.saved = len(saved)
+	return o
+}
+
+// TestCrashAfterEverySideEffect kills `deskpilot serve` (SIGKILL) right after each AWS call
+// that changes the world, in turn, restarts it, and checks the end state is the one an
+// uninterrupted run reaches: both fleets on the new image, Min/Max exactly the originals, no
+// fleet left at 0/0, each email sent once.
+func TestCrashAfterEverySideEffect(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the deskpilot binary many times")
+	}
+	want := crashRun(t, 0)
+	img2 := imageARN("img-2")
+	if want.state != rollout.Succeeded || want.images["fleet-a"] != img2 || want.images["fleet-b"] != img2 ||
+		want.targets["fleet-a"] != (rollout.Capacity{Min: 3, Max: 8}) || want.targets["fleet-b"] != (rollout.Capacity{Min: 2, Max: 5}) {
+		t.Fatalf("the uninterrupted run did not succeed: %+v", want)
+	}
+	t.Logf("uninterrupted run: %d mutating AWS calls, mail %q", want.calls, want.subjects)
+	total := want.calls
+	want.calls = 0
+	for n := int64(1); n <= total; n++ {
+		t.Run(fmt.Sprintf("crash after call %d", n), func(t *testing.T) {
+			got := crashRun(t, n)
+			got.calls = 0
+			if diff := cmp.Diff(want, got, cmp.AllowUnexported(outcome{})); diff != "" {
+				t.Errorf("end state differs from the uninterrupted run (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -1,0 +1,147 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/deskpilot/deskpilot/internal/config"
+	"github.com/deskpilot/deskpilot/internal/window"
+	"github.com/deskpilot/deskpilot/sim"
+)
+
+// DemoOptions configure `deskpilot serve --sim`.
+type DemoOptions struct {
+	// ConfigPath is an optional config file; its AWS endpoint, store path and rollout window
+	// are replaced by the demo's.
+	ConfigPath string
+	// SimAddr is where the emulator listens (AWS clients can use it too).
+	SimAddr string
+	// Speed runs the emulator's durations faster (60: a ten-minute provisioning takes ten
+	// seconds).
+	Speed float64
+	// WindowIn is how long after start the demo's maintenance window opens.
+	WindowIn time.Duration
+}
+
+// DemoEstate is the example estate `serve --sim` starts with: two fleets with scalable targets
+// and users streaming, one without a target, and a new image an admin has just tagged for two
+// of them, asking for a drain.
+var DemoEstate = sim.Seed{
+	Images: []sim.ImageSpec{
+		{Name: "desktop-2026-11", DisplayName: "Desktop November"},
+		{Name: "desktop-2026-12", DisplayName: "Desktop December",
+			Tags: map[string]string{"FleetName": "finance/engineering", "ScaleImmediately": "True"}},
+	},
+	Fleets: []sim.SeedFleet{
+		{Name: "finance", ImageName: "desktop-2026-11", DesiredInstances: 4, ScalableTarget: &sim.SeedScalingTarget{MinCapacity: 4, MaxCapacity: 10}},
+		{Name: "engineering", ImageName: "desktop-2026-11", DesiredInstances: 3, ScalableTarget: &sim.SeedScalingTarget{MinCapacity: 2, MaxCapacity: 6}},
+		{Name: "kiosk", ImageName: "desktop-2026-11", DesiredInstances: 1},
+	},
+	Stacks: []sim.SeedStack{{Name: "finance-desktop", Fleets: []string{"finance"}}, {Name: "engineering-desktop", Fleets: []string{"engineering"}}},
+	Sessions: []sim.SessionSpec{
+		{FleetName: "finance", StackName: "finance-desktop", UserId: "alice"},
+		{FleetName: "engineering", StackName: "engineering-desktop", UserId: "bob"},
+	},
+	VerifiedEmailIdentities: []string{"deskpilot@example.com"},
+}
+
+// RunDemo runs the daemon against an in-process emulator seeded with DemoEstate, with its
+// store in a temporary directory and a maintenance window that opens shortly, so that a
+// newcomer sees a rollout scheduled, run and reported within minutes and without an AWS
+// account.
+func RunDemo(ctx context.Context, opts DemoOptions, logger *slog.Logger) error {
+	if opts.Speed < 1 {
+		opts.Speed = 60
+	}
+	if opts.WindowIn <= 0 {
+		opts.WindowIn = 2 * time.Minute
+	}
+	srv, err := StartSim(SimConfig{Addr: opts.SimAddr, Speed: opts.Speed, Region: "us-east-1", AccountID: "123456789012"}, logger.With("component", "sim"))
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	if err := srv.Sim.ApplySeed(DemoEstate); err != nil {
+		return fmt.Errorf("seed the demo estate: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "deskpilot-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	cfg := config.Default()
+	if opts.ConfigPath != "" {
+		if cfg, err = config.Load(opts.ConfigPath); err != nil {
+			return err
+		}
+	}
+	start := time.Now().UTC().Add(opts.WindowIn).Truncate(time.Minute).Add(time.Minute)
+	w, err := window.Parse(demoWindow(start, time.Hour))
+	if err != nil {
+		return err
+	}
+	cfg.AWS.Endpoint = srv.URL
+	cfg.Store.Path = filepath.Join(dir, "deskpilot.db")
+	cfg.Rollouts.Window = config.Window{Window: w}
+	cfg.Rollouts.FleetWindows = nil
+	cfg.Rollouts.ScanInterval = config.Duration{Duration: 10 * time.Second}
+	cfg.Rollouts.DrainPollInterval = config.Duration{Duration: 2 * time.Second}
+	if len(cfg.Notify.Email.To) == 0 {
+		cfg.Notify.Email.From, cfg.Notify.Email.To, cfg.Notify.Email.Via = "deskpilot@example.com", []string{"euc-admins@example.com"}, config.ViaSES
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	m := &Main{Config: cfg, Logger: logger, AWSOptions: []func(*awsconfig.LoadOptions) error{
+		// The emulator checks no signature; any keys do, so the demo needs no AWS account.
+		awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("DEMO", "DEMO", "")),
+	}}
+	if err := m.Open(ctx); err != nil {
+		return err
+	}
+	defer m.Close()
+	logger.Info("deskpilot demo ready",
+		"emulator", srv.URL,
+		"tagged_image", "desktop-2026-12 (FleetName=finance/engineering, ScaleImmediately=True)",
+		"window", w.String(), "window_opens_in", time.Until(start).Round(time.Second).String(),
+		"api", "http://"+m.Addr()+"/api/v1/rollouts",
+		"mail", srv.URL+"/_sim/ses/messages",
+		"try", "aws --endpoint-url "+srv.URL+" appstream describe-fleets")
+	go watchMail(ctx, srv.Sim, logger)
+	return m.Run(ctx)
+}
+
+// demoWindow writes a window of length d starting at start, in UTC, in the AWS form.
+func demoWindow(start time.Time, d time.Duration) string {
+	end := start.Add(d)
+	day := func(t time.Time) string { return strings.ToLower(t.Weekday().String()[:3]) }
+	return fmt.Sprintf("%s:%s-%s:%s", day(start), start.Format("15:04"), day(end), end.Format("15:04"))
+}
+
+// watchMail logs each message the emulated SES accepts, so the demo shows what admins receive.
+func watchMail(ctx context.Context, s *sim.Sim, logger *slog.Logger) {
+	seen := 0
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		msgs := s.Messages()
+		for _, msg := range msgs[seen:] {
+			logger.Info("mail sent (emulated SES)", "to", strings.Join(msg.To, ","), "subject", msg.Subject)
+		}
+		seen = len(msgs)
+	}
+}
