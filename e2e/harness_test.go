@@ -33,7 +33,7 @@ func fleetARN(name string) string { return "arn:aws:appstream:us-east-1:" + acco
 
 // harness is an emulator and a deskpilot daemon sharing one manual clock.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	clock *sim.ManualClock
 	sim   *sim.Sim
@@ -62,9 +62,19 @@ var estate = sim.Seed{
 // (YAML merged over a test base config).
 func newHarness(t *testing.T, start time.Time, extraConfig string) *harness {
 	t.Helper()
+	return newHarnessWith(t, start, extraConfig, estate)
+}
+
+// newHarnessWith is newHarness with another estate.
+func newHarnessWith(t testing.TB, start time.Time, extraConfig string, seed sim.Seed, opts ...func(*sim.Options)) *harness {
+	t.Helper()
 	clock := sim.NewManualClock(start)
-	s := sim.New(sim.Options{Clock: clock, RandSeed: 42})
-	if err := s.ApplySeed(estate); err != nil {
+	o := sim.Options{Clock: clock, RandSeed: 42}
+	for _, f := range opts {
+		f(&o)
+	}
+	s := sim.New(o)
+	if err := s.ApplySeed(seed); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(s)
@@ -284,7 +294,7 @@ func tagIn(arn string, tags map[string]string) *appstream.TagResourceInput {
 	return &appstream.TagResourceInput{ResourceArn: aws.String(arn), Tags: tags}
 }
 
-func setTarget(t *testing.T, h *harness, fleet string, min, max int32) {
+func setTarget(t testing.TB, h *harness, fleet string, min, max int32) {
 	t.Helper()
 	_, err := h.aas.RegisterScalableTarget(h.ctx, &applicationautoscaling.RegisterScalableTargetInput{
 		ServiceNamespace: aastypes.ServiceNamespaceAppstream, ResourceId: aws.String("fleet/" + fleet),

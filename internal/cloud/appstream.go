@@ -108,6 +108,16 @@ const describeBatch = 10
 // not exist, so a failing batch is retried name by name to tell which ones are missing.
 func (a *AppStream) Fleets(ctx context.Context, names []string) (map[string]rollout.Fleet, error) {
 	out := make(map[string]rollout.Fleet, len(names))
+	if names == nil {
+		fleets, err := a.describeFleets(ctx, nil)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range fleets {
+			out[f.Name] = f
+		}
+		return out, nil
+	}
 	for batch := range slices.Chunk(names, describeBatch) {
 		fleets, err := a.describeFleets(ctx, batch)
 		if IsNotFound(err) && len(batch) > 1 {

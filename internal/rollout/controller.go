@@ -226,7 +226,15 @@ func (c *Controller) plan(ctx context.Context, img Image, req Request, perr erro
 	err := perr
 	if err == nil {
 		var fleets map[string]Fleet
-		if fleets, err = c.aws.Fleets(ctx, req.Fleets); err != nil {
+		if len(req.Prefixes) > 0 {
+			// Prefixes need every fleet's name; a nil list describes them all.
+			if fleets, err = c.aws.Fleets(ctx, nil); err != nil {
+				return err
+			}
+			if req, err = expandPrefixes(req, fleets); err != nil {
+				return c.refuse(ctx, r, err)
+			}
+		} else if fleets, err = c.aws.Fleets(ctx, req.Fleets); err != nil {
 			return err // AWS trouble: try again at the next scan, nothing recorded
 		}
 		tags := map[string]map[string]string{}
@@ -240,13 +248,7 @@ func (c *Controller) plan(ctx context.Context, img Image, req Request, perr erro
 		steps, r.Start, err = c.planner.Plan(req, img, fleets, tags, now)
 	}
 	if err != nil {
-		r.State, r.Reason = Refused, err.Error()
-		ch := &Change{Create: &r, Events: []Event{{At: now, Kind: "refused", Message: r.Reason}}}
-		if err := c.store.Apply(ctx, ch); err != nil {
-			return err
-		}
-		c.log.Warn("rollout refused", "image", img.Name, "rollout", r.ID, "reason", r.Reason)
-		return c.store.Apply(ctx, &Change{Deliveries: c.deliver(refusedNotice(r, c.cfg.Keys))})
+		return c.refuse(ctx, r, err)
 	}
 	r.State, r.Steps = Pending, steps
 	r.Reason = "waiting for the window opening at " + r.Start.UTC().Format(time.RFC3339)
@@ -264,6 +266,51 @@ func (c *Controller) plan(ctx context.Context, img Image, req Request, perr erro
 		return err
 	}
 	return c.ensureAnnounced(ctx, img, r)
+}
+
+// refuse records a request that cannot be planned, and tells the admins why.
+func (c *Controller) refuse(ctx context.Context, r Rollout, why error) error {
+	r.State, r.Reason = Refused, why.Error()
+	ch := &Change{Create: &r, Events: []Event{{At: r.CreatedAt, Kind: "refused", Message: r.Reason}}}
+	if err := c.store.Apply(ctx, ch); err != nil {
+		return err
+	}
+	c.log.Warn("rollout refused", "image", r.ImageName, "rollout", r.ID, "reason", r.Reason)
+	return c.store.Apply(ctx, &Change{Deliveries: c.deliver(refusedNotice(r, c.cfg.Keys))})
+}
+
+// expandPrefixes adds the fleets each prefix selects to the request's names, in name order.
+// A prefix that selects no fleet is an error: it is probably a typo.
+func expandPrefixes(req Request, fleets map[string]Fleet) (Request, error) {
+	names := make([]string, 0, len(fleets))
+	for name := range fleets {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	seen := map[string]bool{}
+	for _, n := range req.Fleets {
+		seen[n] = true
+	}
+	var unmatched []string
+	for _, p := range req.Prefixes {
+		matched := false
+		for _, name := range names {
+			if strings.HasPrefix(name, p) {
+				matched = true
+				if !seen[name] {
+					seen[name] = true
+					req.Fleets = append(req.Fleets, name)
+				}
+			}
+		}
+		if !matched {
+			unmatched = append(unmatched, fmt.Sprintf("no fleet name starts with %q (%s%s)", p, PrefixSelector, p))
+		}
+	}
+	if len(unmatched) > 0 {
+		return req, errors.New(strings.Join(unmatched, "; "))
+	}
+	return req, nil
 }
 
 // supersede cancels the not-yet-started steps that other rollouts have for the new rollout's

@@ -30,7 +30,7 @@ type AppStream interface {
 	Images(ctx context.Context) ([]Image, error)
 	// Image returns one image with its tags; ok is false when it does not exist.
 	Image(ctx context.Context, name string) (img Image, ok bool, err error)
-	// Fleets returns the named fleets that exist, by name.
+	// Fleets returns the named fleets that exist, by name; nil names means every fleet.
 	Fleets(ctx context.Context, names []string) (map[string]Fleet, error)
 	// FleetTags returns a fleet's tags.
 	FleetTags(ctx context.Context, arn string) (map[string]string, error)

@@ -35,10 +35,18 @@ func DefaultTagKeys() TagKeys {
 // fleetNamePattern is AppStream's name rule; a fleet name that breaks it cannot exist.
 var fleetNamePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,100}$`)
 
+// PrefixSelector starts a FleetName entry that selects fleets by name prefix
+// ("prefix:finance-"). ':' cannot occur in a fleet name, so it cannot be mistaken for one.
+const PrefixSelector = "prefix:"
+
 // Request is what an image's tags ask for.
 type Request struct {
 	// Fleets in the order written, without duplicates.
 	Fleets []string
+	// Prefixes select, at planning, every fleet whose name starts with one of them; they are
+	// written "prefix:finance-". They exist because a tag value holds at most 256 characters
+	// (about 25 fleet names) and may not contain * or ?; the recipe's form cannot name more.
+	Prefixes []string
 	// FleetTag is the raw FleetName value.
 	FleetTag         string
 	ScaleImmediately bool
@@ -59,6 +67,15 @@ func ParseRequest(tags map[string]string, keys TagKeys) (req Request, ok bool, e
 		switch {
 		case name == "" || seen[name]:
 			continue
+		case strings.HasPrefix(name, PrefixSelector):
+			prefix := strings.TrimSpace(strings.TrimPrefix(name, PrefixSelector))
+			if prefix == "" || !fleetNamePattern.MatchString(prefix) {
+				bad = append(bad, strconv.Quote(name))
+				continue
+			}
+			seen[name] = true
+			req.Prefixes = append(req.Prefixes, prefix)
+			continue
 		case !fleetNamePattern.MatchString(name):
 			bad = append(bad, strconv.Quote(name))
 			continue
@@ -68,9 +85,9 @@ func ParseRequest(tags map[string]string, keys TagKeys) (req Request, ok bool, e
 	}
 	switch {
 	case len(bad) > 0:
-		return req, true, fmt.Errorf("tag %s=%q: %s cannot be fleet names (letters, digits, _ . - only, starting with a letter or digit, at most 101 characters; separate fleets with /)",
+		return req, true, fmt.Errorf("tag %s=%q: %s cannot be fleet names (letters, digits, _ . - only, starting with a letter or digit, at most 101 characters, or prefix:NAME-START to select fleets by prefix; separate fleets with /)",
 			keys.FleetName, raw, strings.Join(bad, ", "))
-	case len(req.Fleets) == 0:
+	case len(req.Fleets) == 0 && len(req.Prefixes) == 0:
 		return req, true, fmt.Errorf("tag %s=%q names no fleet; write fleet names separated by /, e.g. fleet-a/fleet-b", keys.FleetName, raw)
 	}
 	return req, true, nil

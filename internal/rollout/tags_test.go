@@ -100,3 +100,14 @@ func FuzzParseRequest(f *testing.F) {
 		}
 	})
 }
+
+func TestParseRequest_Prefixes(t *testing.T) {
+	req, _, err := ParseRequest(map[string]string{"FleetName": "prefix:finance-/kiosk/prefix:"}, DefaultTagKeys())
+	if err == nil || !strings.Contains(err.Error(), `"prefix:"`) {
+		t.Errorf("an empty prefix was accepted: %v", err)
+	}
+	req, _, err = ParseRequest(map[string]string{"FleetName": "prefix:finance-/kiosk"}, DefaultTagKeys())
+	if err != nil || !cmp.Equal(req.Prefixes, []string{"finance-"}) || !cmp.Equal(req.Fleets, []string{"kiosk"}) {
+		t.Errorf("got %+v, %v", req, err)
+	}
+}
