@@ -1,7 +1,11 @@
 package e2e
 
 import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"sync"
 	"strings"
 	"testing"
 	"time"
@@ -304,5 +308,45 @@ func TestRollout_ThrottlingOnEveryCall(t *testing.T) {
 		if n := h.mailCount(s); n != 1 {
 			t.Errorf("%q sent %d times: %q", s, n, h.subjects())
 		}
+	}
+}
+
+func TestRollout_DrainTimeoutRestoresAnyway(t *testing.T) {
+	h := newHarness(t, saturday, "rollouts:\n  window: \"sun:02:00-sun:05:00 Europe/Berlin\"\n  scan_interval: 5m\n  drain_timeout: 1m\n")
+	h.tagImage("img-2", map[string]string{"FleetName": "fleet-b", "ScaleImmediately": "True"})
+	h.runUntil("the rollout finished", 8*time.Hour, func() bool { return h.latestState() == rollout.Succeeded })
+	if got := h.target("fleet-b"); got != (rollout.Capacity{Min: 2, Max: 5}) {
+		t.Errorf("fleet-b Min/Max %v after a timed-out drain, want 2/5", got)
+	}
+	if n := h.mailCount("Fleet fleet-b: drain timed out, capacity restored"); n != 1 {
+		t.Errorf("drain timeout mail: %q", h.subjects())
+	}
+}
+
+func TestRollout_WebhookGetsEveryNotice(t *testing.T) {
+	var mu sync.Mutex
+	var kinds []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n struct{ ID, Kind string }
+		if err := json.NewDecoder(r.Body).Decode(&n); err != nil || r.Header.Get("X-Deskpilot-Notice") != n.ID {
+			http.Error(w, "bad notice", http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		kinds = append(kinds, n.Kind)
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	h := newHarness(t, saturday, "notify:\n  webhooks: ["+hook.URL+"]\n  per_fleet: false\n")
+	h.tagImage("img-2", map[string]string{"FleetName": "fleet-b"})
+	h.runUntil("the rollout finished", 8*time.Hour, func() bool { return h.latestState() == rollout.Succeeded })
+	h.run(time.Minute)
+	mu.Lock()
+	defer mu.Unlock()
+	if diff := cmp.Diff([]string{"rollout.pending", "rollout.started", "rollout.finished"}, kinds); diff != "" {
+		t.Errorf("webhook notices (-want +got):\n%s", diff)
+	}
+	if len(h.sim.Messages()) != 0 {
+		t.Errorf("mail sent although only a webhook is configured: %q", h.subjects())
 	}
 }
