@@ -70,7 +70,7 @@ type crashWorld struct {
 	srv      *httptest.Server
 	crashAt  int64 // 0: never
 	calls    atomic.Int64
-	kill     func()
+	first    chan *daemon // the first daemon process, to be killed at the crash point
 	killed   chan struct{}
 	finished chan struct{}
 	once     sync.Once
@@ -85,7 +85,7 @@ func newCrashWorld(t *testing.T, crashAt int64) *crashWorld {
 	if err := s.ApplySeed(seed); err != nil {
 		t.Fatal(err)
 	}
-	w := &crashWorld{sim: s, crashAt: crashAt, killed: make(chan struct{}), finished: make(chan struct{})}
+	w := &crashWorld{sim: s, crashAt: crashAt, killed: make(chan struct{}), finished: make(chan struct{}), first: make(chan *daemon, 1)}
 	w.srv = httptest.NewServer(http.HandlerFunc(w.serve))
 	t.Cleanup(w.srv.Close)
 	return w
@@ -111,7 +111,9 @@ func (w *crashWorld) serve(rw http.ResponseWriter, r *http.Request) {
 	}
 	// The call takes effect in AWS; the daemon dies before it learns the outcome.
 	w.sim.ServeHTTP(httptest.NewRecorder(), r)
-	w.kill()
+	d := <-w.first
+	_ = d.cmd.Process.Kill()
+	<-d.done
 	close(w.killed)
 	panic(http.ErrAbortHandler)
 }
@@ -119,8 +121,26 @@ func (w *crashWorld) serve(rw http.ResponseWriter, r *http.Request) {
 // daemon is a deskpilot serve process.
 type daemon struct {
 	cmd  *exec.Cmd
-	logs *bytes.Buffer
+	logs *syncBuffer
 	done chan error
+}
+
+// syncBuffer is a bytes.Buffer safe to read while the process writes to it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func startDaemon(t *testing.T, bin, configPath string) *daemon {
@@ -129,7 +149,7 @@ func startDaemon(t *testing.T, bin, configPath string) *daemon {
 	dir := t.TempDir()
 	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=secret",
 		"AWS_CONFIG_FILE="+dir+"/none", "AWS_SHARED_CREDENTIALS_FILE="+dir+"/none", "AWS_PROFILE=", "AWS_ENDPOINT_URL=")
-	d := &daemon{cmd: cmd, logs: &bytes.Buffer{}, done: make(chan error, 1)}
+	d := &daemon{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = d.logs, d.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -190,7 +210,7 @@ notify:
 		t.Fatal(err)
 	}
 	d := startDaemon(t, bin, cfgPath)
-	w.kill = func() { _ = d.cmd.Process.Kill(); <-d.done }
+	w.first <- d
 	timeout := time.After(60 * time.Second)
 	if crashAt > 0 {
 		select {
