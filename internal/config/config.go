@@ -39,7 +39,12 @@ const (
 	DefaultResetGrace         = 15 * time.Minute
 	DefaultResetPollInterval  = 60 * time.Second
 	DefaultResetMaxConcurrent = 10
-	DefaultSNSPath            = "/sns"
+	DefaultResetMode          = "rebuild"
+	DefaultResetMaxPerMinute  = 30
+
+	DefaultResetInventoryInterval = 15 * time.Minute
+	DefaultResetDigestInterval    = time.Hour
+	DefaultSNSPath                = "/sns"
 )
 
 // Limits Validate enforces.
@@ -237,9 +242,17 @@ type WorkSpaces struct {
 
 // Reset says which WorkSpaces are reset, and when.
 type Reset struct {
-	// Tag is the WorkSpaces tag key that marks a WorkSpace for reset.
+	// Enabled turns the reset controller on. It is off by default because it needs WorkSpaces
+	// permissions a rollouts-only deployment does not have.
+	Enabled bool `yaml:"enabled"`
+	// Tag is the WorkSpaces tag key that marks a WorkSpace for reset: its value is rebuild,
+	// restore or off. It wins over the selectors, so "off" opts a selected WorkSpace out.
 	Tag string `yaml:"tag"`
-	// Selectors narrow the WorkSpaces considered.
+	// Mode is how WorkSpaces chosen by Selectors (and not by their tag) are reset: rebuild or
+	// restore.
+	Mode string `yaml:"mode"`
+	// Selectors choose WorkSpaces for reset without tagging them. With every list empty they
+	// choose none; otherwise a WorkSpace must match every non-empty list.
 	Selectors Selectors `yaml:"selectors"`
 	// Grace is how long a user must have been disconnected before the
 	// WorkSpace is reset, so that a network blip does not wipe a desktop.
@@ -252,6 +265,16 @@ type Reset struct {
 	// QuietHours is a window during which no reset starts, written like
 	// Rollouts.Window. Empty means none.
 	QuietHours Window `yaml:"quiet_hours"`
+	// MaxPerMinute caps how many resets start in any minute, 1 to 1000, so that a mass logoff
+	// (end of a shift) does not hit the WorkSpaces API rate limits.
+	MaxPerMinute int `yaml:"max_per_minute"`
+	// InventoryInterval is how often the list of WorkSpaces and their opt-in tags are read
+	// again. Connection states are polled every PollInterval; a WorkSpace's tag is also read
+	// again right before it is reset, so an opt-out takes effect at once.
+	InventoryInterval Duration `yaml:"inventory_interval"`
+	// DigestInterval is how often admins get one notice listing the resets since the last one
+	// (never one notice per WorkSpace).
+	DigestInterval Duration `yaml:"digest_interval"`
 }
 
 // Selectors narrow the WorkSpaces considered for reset. An empty list does
@@ -261,7 +284,7 @@ type Selectors struct {
 	Directories []string `yaml:"directories"`
 	// Bundles are bundle IDs, such as wsb-abcd12345.
 	Bundles []string `yaml:"bundles"`
-	// Users are user names.
+	// Users are user names, or shell-style patterns such as kiosk-*.
 	Users []string `yaml:"users"`
 }
 
@@ -273,6 +296,10 @@ type SNS struct {
 	// Topics are the ARNs of the topics whose notifications are accepted;
 	// deskpilot refuses any other, and confirms subscriptions only to these.
 	Topics []string `yaml:"topics"`
+	// TrustedCertURLs are signing-certificate URLs trusted besides AWS's own
+	// (https://sns.<region>.amazonaws.com/…pem). Only for deskpilot's emulator, whose
+	// certificate is never trusted unless named here.
+	TrustedCertURLs []string `yaml:"trusted_cert_urls"`
 }
 
 // Default returns the configuration of an empty file, apart from the
@@ -308,10 +335,14 @@ func Default() Config {
 		},
 		WorkSpaces: WorkSpaces{
 			Reset: Reset{
-				Tag:           DefaultResetTag,
-				Grace:         Duration{DefaultResetGrace},
-				PollInterval:  Duration{DefaultResetPollInterval},
-				MaxConcurrent: DefaultResetMaxConcurrent,
+				Tag:               DefaultResetTag,
+				Mode:              DefaultResetMode,
+				Grace:             Duration{DefaultResetGrace},
+				PollInterval:      Duration{DefaultResetPollInterval},
+				MaxConcurrent:     DefaultResetMaxConcurrent,
+				MaxPerMinute:      DefaultResetMaxPerMinute,
+				InventoryInterval: Duration{DefaultResetInventoryInterval},
+				DigestInterval:    Duration{DefaultResetDigestInterval},
 			},
 			SNS: SNS{Path: DefaultSNSPath},
 		},

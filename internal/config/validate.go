@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/mail"
 	"net/url"
+	"path"
 	"regexp"
 	"slices"
 	"strconv"
@@ -177,6 +178,22 @@ func (w WorkSpaces) validate(p *problems, server Server) {
 	positive(p, "workspaces.reset.grace", r.Grace)
 	positive(p, "workspaces.reset.poll_interval", r.PollInterval)
 	between(p, "workspaces.reset.max_concurrent", r.MaxConcurrent, 1, MaxParallel)
+	between(p, "workspaces.reset.max_per_minute", r.MaxPerMinute, 1, 1000)
+	positive(p, "workspaces.reset.inventory_interval", r.InventoryInterval)
+	positive(p, "workspaces.reset.digest_interval", r.DigestInterval)
+	if r.Mode != "rebuild" && r.Mode != "restore" {
+		p.add("workspaces.reset.mode", "%q is not rebuild or restore", r.Mode)
+	}
+	for i, u := range r.Selectors.Users {
+		if _, err := path.Match(u, ""); err != nil {
+			p.add(fmt.Sprintf("workspaces.reset.selectors.users[%d]", i), "%q is not a valid pattern: %v", u, err)
+		}
+	}
+	for i, u := range w.SNS.TrustedCertURLs {
+		if !httpURL(u) || !strings.HasSuffix(u, ".pem") {
+			p.add(fmt.Sprintf("workspaces.sns.trusted_cert_urls[%d]", i), "%q is not an http(s) URL of a .pem file", u)
+		}
+	}
 
 	if !strings.HasPrefix(w.SNS.Path, "/") {
 		p.add("workspaces.sns.path", "%q does not start with \"/\"", w.SNS.Path)

@@ -1,0 +1,202 @@
+package reset
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"time"
+)
+
+// API is the part of WorkSpaces the controller uses.
+type API interface {
+	// List returns every WorkSpace.
+	List(ctx context.Context) ([]WorkSpace, error)
+	// Get returns the named WorkSpaces that exist, by id.
+	Get(ctx context.Context, ids []string) (map[string]WorkSpace, error)
+	// Tags returns a WorkSpace's tags.
+	Tags(ctx context.Context, id string) (map[string]string, error)
+	// Connections returns connection states by id: of the named WorkSpaces, or of all when ids
+	// is nil.
+	Connections(ctx context.Context, ids []string) (map[string]Connection, error)
+	Rebuild(ctx context.Context, id string) error
+	Restore(ctx context.Context, id string) error
+}
+
+// Selection decides which WorkSpaces are reset, and how.
+type Selection struct {
+	// TagKey is the opt-in tag; its value (rebuild, restore, off) wins over the selectors.
+	TagKey string
+	// Mode is how WorkSpaces chosen by the selectors are reset.
+	Mode Mode
+	// Directories, Bundles and Users (shell patterns) choose WorkSpaces without tags. With all
+	// empty they choose none; otherwise a WorkSpace must match every non-empty list.
+	Directories, Bundles, Users []string
+}
+
+// ModeFor returns how a WorkSpace is reset (Off: not at all), and why, for the record.
+func (s Selection) ModeFor(ws WorkSpace, tags map[string]string) (Mode, string) {
+	if v, ok := tags[s.TagKey]; ok {
+		switch m := Mode(strings.ToLower(strings.TrimSpace(v))); m {
+		case Rebuild, Restore:
+			return m, "tag " + s.TagKey + "=" + v
+		case Off:
+			return Off, "opted out by tag " + s.TagKey + "=" + v
+		}
+		return Off, fmt.Sprintf("tag %s=%q is not rebuild, restore or off", s.TagKey, v)
+	}
+	if len(s.Directories) == 0 && len(s.Bundles) == 0 && len(s.Users) == 0 {
+		return Off, "not tagged"
+	}
+	if len(s.Directories) > 0 && !slices.Contains(s.Directories, ws.DirectoryID) {
+		return Off, "directory not selected"
+	}
+	if len(s.Bundles) > 0 && !slices.Contains(s.Bundles, ws.BundleID) {
+		return Off, "bundle not selected"
+	}
+	if len(s.Users) > 0 && !slices.ContainsFunc(s.Users, func(p string) bool { ok, _ := path.Match(p, ws.UserName); return ok }) {
+		return Off, "user not selected"
+	}
+	return s.Mode, "selected by the config's selectors"
+}
+
+const (
+	connConnected = "CONNECTED"
+)
+
+// Baseline starts tracking a WorkSpace: sessions that ended before deskpilot first saw it are
+// not its business, so they count as handled.
+func Baseline(ws WorkSpace, c Connection) Tracked {
+	t := Tracked{ID: ws.ID, Mode: Off, DirectoryID: ws.DirectoryID, UserName: ws.UserName, BundleID: ws.BundleID, Phase: Idle,
+		LastState: c.State, LastConnected: c.LastConnected}
+	if c.State != connConnected {
+		t.HandledLogon = c.LastConnected
+	}
+	return t
+}
+
+// Observe folds one poll's connection status into a tracked WorkSpace. A logoff is a CONNECTED
+// → not-connected change, or a LastKnownUserConnectionTimestamp newer than the last handled
+// session while not connected (a session that began and ended between two polls). A logoff
+// starts the grace period; the user coming back ends it.
+func Observe(t Tracked, c Connection, now time.Time, grace time.Duration) (Tracked, *Record) {
+	prevState := t.LastState
+	t.LastState = c.State
+	if !c.LastConnected.IsZero() {
+		t.LastConnected = c.LastConnected
+	}
+	if t.Mode == Off || t.Mode == "" {
+		if c.State != connConnected {
+			t.HandledLogon = t.LastConnected
+		}
+		return t, nil
+	}
+	switch {
+	case c.State == connConnected && t.Phase == Grace:
+		t.Phase, t.DueAt = Idle, time.Time{}
+		return t, &Record{At: now, WorkspaceID: t.ID, UserName: t.UserName, Mode: t.Mode, Outcome: "cancelled", Reason: "the user reconnected within the grace period"}
+	case c.State == connConnected || t.Phase != Idle:
+		return t, nil
+	}
+	newSession := t.LastConnected.After(t.HandledLogon)
+	if prevState != connConnected && !newSession {
+		return t, nil
+	}
+	t.Phase, t.DisconnectedAt, t.DueAt, t.PendingLogon, t.Attempts = Grace, now, now.Add(grace), t.LastConnected, 0
+	return t, &Record{At: now, WorkspaceID: t.ID, UserName: t.UserName, Mode: t.Mode, Outcome: "logoff",
+		Reason: "the user logged off or disconnected; reset due at " + t.DueAt.UTC().Format(time.RFC3339) + " unless they come back"}
+}
+
+// Check is what the controller read right before a due reset.
+type Check struct {
+	Now   time.Time
+	WS    WorkSpace
+	Found bool
+	Conn  Connection
+	// Mode is the WorkSpace's mode from a fresh read of its tag (an opt-out counts at once).
+	Mode Mode
+	// QuietUntil, when set, is the end of the quiet hours the WorkSpace is in.
+	QuietUntil time.Time
+	// Busy says why no reset may start now (concurrency cap, rate limit); empty when free.
+	Busy string
+}
+
+// States in which AWS accepts each reset (the model's documentation).
+var (
+	rebuildStates = []string{"AVAILABLE", "ERROR", "UNHEALTHY", "STOPPED", "REBOOTING"}
+	restoreStates = []string{"AVAILABLE", "ERROR", "UNHEALTHY", "STOPPED"}
+	// goneStates never come back to a state that can be reset.
+	goneStates = []string{"TERMINATING", "TERMINATED", "SUSPENDED"}
+	// resettingStates mean someone (AWS, an admin) is already rebuilding or restoring it.
+	resettingStates = []string{"REBUILDING", "RESTORING"}
+)
+
+// Allowed reports whether AWS accepts a reset in mode m in the given WorkSpace state.
+func Allowed(m Mode, state string) bool {
+	if m == Restore {
+		return slices.Contains(restoreStates, state)
+	}
+	return slices.Contains(rebuildStates, state)
+}
+
+// Decide settles a WorkSpace whose grace period is over: reset it now (act), wait, or drop the
+// reset and say why. It never acts while the user is connected.
+func Decide(t Tracked, ch Check, poll time.Duration) (next Tracked, act bool, rec *Record) {
+	record := func(outcome, why string) *Record {
+		return &Record{At: ch.Now, WorkspaceID: t.ID, UserName: t.UserName, Mode: t.Mode, Outcome: outcome, Reason: why}
+	}
+	done := func(outcome, why string) (Tracked, bool, *Record) {
+		n := t
+		n.Phase, n.DueAt, n.HandledLogon = Idle, time.Time{}, t.PendingLogon
+		return n, false, record(outcome, why)
+	}
+	wait := func(until time.Time) (Tracked, bool, *Record) {
+		n := t
+		n.DueAt = until
+		return n, false, nil
+	}
+	switch {
+	case !ch.Found:
+		return done("skipped", "the WorkSpace no longer exists")
+	case ch.Conn.State == connConnected:
+		n := t
+		n.Phase, n.DueAt = Idle, time.Time{}
+		n.LastState = connConnected
+		return n, false, record("cancelled", "the user is connected again")
+	case ch.Mode == Off:
+		return done("skipped", "the WorkSpace is no longer opted in")
+	case slices.Contains(goneStates, ch.WS.State):
+		return done("skipped", "the WorkSpace is "+ch.WS.State)
+	case slices.Contains(resettingStates, ch.WS.State):
+		return done("skipped", "the WorkSpace is already "+ch.WS.State)
+	case !ch.QuietUntil.IsZero():
+		return wait(ch.QuietUntil)
+	case !Allowed(ch.Mode, ch.WS.State):
+		// PENDING, STARTING, STOPPING, MAINTENANCE, UPDATING… pass; try again shortly.
+		return wait(ch.Now.Add(poll))
+	case ch.Busy != "":
+		return wait(ch.Now.Add(min(poll, 10*time.Second)))
+	}
+	n := t
+	n.Mode, n.Phase, n.IPBefore, n.ResetStartedAt = ch.Mode, Resetting, ch.WS.IPAddress, ch.Now
+	return n, true, nil
+}
+
+// Recover settles a WorkSpace found in Resetting after a restart: the reset call may or may not
+// have reached AWS. A rebuild or restore in progress, or a new IP address, says it did; then
+// the reset is not repeated. Otherwise the call is made again (redo).
+func Recover(t Tracked, ws WorkSpace, found bool, now time.Time) (next Tracked, redo bool, rec *Record) {
+	switch {
+	case !found:
+		n := t
+		n.Phase, n.HandledLogon = Idle, t.PendingLogon
+		return n, false, &Record{At: now, WorkspaceID: t.ID, UserName: t.UserName, Mode: t.Mode, Outcome: "skipped", Reason: "the WorkSpace no longer exists"}
+	case slices.Contains(resettingStates, ws.State) || (t.IPBefore != "" && ws.IPAddress != t.IPBefore):
+		n := t
+		n.Phase, n.HandledLogon = InFlight, t.PendingLogon
+		return n, false, &Record{At: now, WorkspaceID: t.ID, UserName: t.UserName, Mode: t.Mode, Outcome: "reset",
+			Reason: "confirmed after a restart (the WorkSpace was " + ws.State + ")"}
+	}
+	return t, true, nil
+}

@@ -1,0 +1,153 @@
+package reset
+
+import (
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 23, 17, 0, 0, 0, time.UTC)
+
+func TestSelection_ModeFor(t *testing.T) {
+	s := Selection{TagKey: "deskpilot:reset", Mode: Rebuild, Directories: []string{"d-1234567890"}, Users: []string{"kiosk-*"}}
+	ws := WorkSpace{ID: "ws-1", DirectoryID: "d-1234567890", UserName: "kiosk-07"}
+	tests := []struct {
+		name string
+		ws   WorkSpace
+		tags map[string]string
+		want Mode
+	}{
+		{"tag rebuild", WorkSpace{}, map[string]string{"deskpilot:reset": "rebuild"}, Rebuild},
+		{"tag restore any case", WorkSpace{}, map[string]string{"deskpilot:reset": " Restore "}, Restore},
+		{"tag off opts a selected one out", ws, map[string]string{"deskpilot:reset": "off"}, Off},
+		{"unknown tag value is off", ws, map[string]string{"deskpilot:reset": "yes"}, Off},
+		{"selected by directory and user pattern", ws, nil, Rebuild},
+		{"user not matching", WorkSpace{DirectoryID: "d-1234567890", UserName: "alice"}, nil, Off},
+		{"directory not matching", WorkSpace{DirectoryID: "d-0000000000", UserName: "kiosk-1"}, nil, Off},
+	}
+	for _, tt := range tests {
+		if got, why := s.ModeFor(tt.ws, tt.tags); got != tt.want {
+			t.Errorf("%s: %s (%s), want %s", tt.name, got, why, tt.want)
+		}
+	}
+	if got, _ := (Selection{TagKey: "k", Mode: Rebuild}).ModeFor(ws, nil); got != Off {
+		t.Errorf("empty selectors chose %s", got)
+	}
+}
+
+func TestObserve(t *testing.T) {
+	grace := 15 * time.Minute
+	base := Tracked{ID: "ws-1", Mode: Rebuild, Phase: Idle, LastState: "CONNECTED", LastConnected: t0.Add(-time.Hour), HandledLogon: t0.Add(-2 * time.Hour)}
+	conn := func(state string, last time.Time) Connection { return Connection{ID: "ws-1", State: state, LastConnected: last} }
+	tests := []struct {
+		name      string
+		tracked   Tracked
+		conn      Connection
+		wantPhase Phase
+		wantRec   string
+	}{
+		{"connected stays idle", base, conn("CONNECTED", base.LastConnected), Idle, ""},
+		{"disconnect starts the grace", base, conn("DISCONNECTED", base.LastConnected), Grace, "logoff"},
+		{"stopped (UNKNOWN) after connected is a logoff", base, conn("UNKNOWN", base.LastConnected), Grace, "logoff"},
+		{"short session between two polls", func() Tracked { b := base; b.LastState = "DISCONNECTED"; b.HandledLogon = b.LastConnected; return b }(),
+			conn("DISCONNECTED", t0.Add(-time.Minute)), Grace, "logoff"},
+		{"already handled session", func() Tracked { b := base; b.LastState = "DISCONNECTED"; b.HandledLogon = b.LastConnected; return b }(),
+			conn("DISCONNECTED", base.LastConnected), Idle, ""},
+		{"reconnect cancels the grace", func() Tracked { b := base; b.Phase = Grace; b.DueAt = t0.Add(time.Minute); return b }(),
+			conn("CONNECTED", t0), Idle, "cancelled"},
+		{"not opted in: never", func() Tracked { b := base; b.Mode = Off; return b }(), conn("DISCONNECTED", base.LastConnected), Idle, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, rec := Observe(tt.tracked, tt.conn, t0, grace)
+			if got.Phase != tt.wantPhase {
+				t.Errorf("phase %s, want %s", got.Phase, tt.wantPhase)
+			}
+			if (rec == nil) != (tt.wantRec == "") || (rec != nil && rec.Outcome != tt.wantRec) {
+				t.Errorf("record %+v, want outcome %q", rec, tt.wantRec)
+			}
+			if got.Phase == Grace && (!got.DueAt.Equal(t0.Add(grace)) || got.PendingLogon.IsZero()) {
+				t.Errorf("grace: due %v pending %v", got.DueAt, got.PendingLogon)
+			}
+		})
+	}
+}
+
+func TestBaseline_IgnoresSessionsBeforeDeskpilot(t *testing.T) {
+	tr := Baseline(WorkSpace{ID: "ws-1"}, Connection{State: "DISCONNECTED", LastConnected: t0.Add(-time.Hour)})
+	tr.Mode = Rebuild
+	if got, rec := Observe(tr, Connection{State: "DISCONNECTED", LastConnected: t0.Add(-time.Hour)}, t0, time.Minute); got.Phase != Idle || rec != nil {
+		t.Errorf("a session that ended before deskpilot started triggered a reset: %+v", got)
+	}
+}
+
+func TestDecide(t *testing.T) {
+	due := Tracked{ID: "ws-1", Mode: Rebuild, Phase: Grace, DueAt: t0, PendingLogon: t0.Add(-time.Hour), UserName: "alice"}
+	check := func(edit func(*Check)) Check {
+		c := Check{Now: t0, WS: WorkSpace{ID: "ws-1", State: "AVAILABLE", IPAddress: "10.0.0.5"}, Found: true, Conn: Connection{State: "DISCONNECTED"}, Mode: Rebuild}
+		if edit != nil {
+			edit(&c)
+		}
+		return c
+	}
+	tests := []struct {
+		name      string
+		tracked   Tracked
+		check     Check
+		wantAct   bool
+		wantPhase Phase
+		wantRec   string
+	}{
+		{"reset", due, check(nil), true, Resetting, ""},
+		{"user back at the re-check", due, check(func(c *Check) { c.Conn.State = "CONNECTED" }), false, Idle, "cancelled"},
+		{"opted out meanwhile", due, check(func(c *Check) { c.Mode = Off }), false, Idle, "skipped"},
+		{"gone", due, check(func(c *Check) { c.Found = false }), false, Idle, "skipped"},
+		{"already rebuilding", due, check(func(c *Check) { c.WS.State = "REBUILDING" }), false, Idle, "skipped"},
+		{"stopped is allowed", due, check(func(c *Check) { c.WS.State = "STOPPED" }), true, Resetting, ""},
+		{"transitional waits", due, check(func(c *Check) { c.WS.State = "STARTING" }), false, Grace, ""},
+		{"restore not in REBOOTING", func() Tracked { d := due; d.Mode = Restore; return d }(), check(func(c *Check) { c.Mode = Restore; c.WS.State = "REBOOTING" }), false, Grace, ""},
+		{"quiet hours wait", due, check(func(c *Check) { c.QuietUntil = t0.Add(time.Hour) }), false, Grace, ""},
+		{"busy waits", due, check(func(c *Check) { c.Busy = "max" }), false, Grace, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, act, rec := Decide(tt.tracked, tt.check, time.Minute)
+			if act != tt.wantAct || got.Phase != tt.wantPhase {
+				t.Fatalf("act %v phase %s, want %v %s", act, got.Phase, tt.wantAct, tt.wantPhase)
+			}
+			if (rec == nil) != (tt.wantRec == "") || (rec != nil && rec.Outcome != tt.wantRec) {
+				t.Errorf("record %+v, want %q", rec, tt.wantRec)
+			}
+			if act && got.IPBefore != "10.0.0.5" {
+				t.Errorf("IPBefore %q not recorded before the call", got.IPBefore)
+			}
+			if got.Phase == Idle && tt.wantRec == "skipped" && !got.HandledLogon.Equal(due.PendingLogon) {
+				t.Error("a skipped logoff is not marked handled")
+			}
+			if tt.check.QuietUntil.After(t0) && !got.DueAt.Equal(tt.check.QuietUntil) {
+				t.Errorf("due %v, want the end of the quiet hours", got.DueAt)
+			}
+		})
+	}
+}
+
+func TestRecover(t *testing.T) {
+	tr := Tracked{ID: "ws-1", Mode: Rebuild, Phase: Resetting, IPBefore: "10.0.0.5", PendingLogon: t0}
+	tests := []struct {
+		name     string
+		ws       WorkSpace
+		found    bool
+		wantRedo bool
+		want     Phase
+	}{
+		{"rebuilding: the call went through", WorkSpace{State: "REBUILDING", IPAddress: "10.0.0.5"}, true, false, InFlight},
+		{"new IP: it went through and finished", WorkSpace{State: "AVAILABLE", IPAddress: "10.0.0.9"}, true, false, InFlight},
+		{"same IP, available: redo", WorkSpace{State: "AVAILABLE", IPAddress: "10.0.0.5"}, true, true, Resetting},
+		{"gone", WorkSpace{}, false, false, Idle},
+	}
+	for _, tt := range tests {
+		got, redo, _ := Recover(tr, tt.ws, tt.found, t0)
+		if redo != tt.wantRedo || got.Phase != tt.want {
+			t.Errorf("%s: redo %v phase %s, want %v %s", tt.name, redo, got.Phase, tt.wantRedo, tt.want)
+		}
+	}
+}

@@ -1,0 +1,116 @@
+// Package reset makes WorkSpaces non-persistent: when the user of an opted-in WorkSpace logs off
+// or disconnects, the WorkSpace is rebuilt (or restored) so the next session starts clean. It
+// needs no per-WorkSpace setup (it polls connection states), never resets a WorkSpace whose user
+// came back within the grace period or is connected when it acts, resets once per logoff across
+// restarts, and records every decision.
+package reset
+
+import (
+	"context"
+	"time"
+
+	"github.com/deskpilot/deskpilot/internal/notice"
+)
+
+// Mode is how a WorkSpace is reset.
+type Mode string
+
+// Modes, as written in the opt-in tag.
+const (
+	// Off: not reset (also the value that opts a WorkSpace out of a selector).
+	Off Mode = "off"
+	// Rebuild: RebuildWorkspaces. The root volume comes back from the bundle's image; the user
+	// volume from its latest snapshot (up to 12 hours old).
+	Rebuild Mode = "rebuild"
+	// Restore: RestoreWorkspace. Both volumes roll back to the latest snapshots.
+	Restore Mode = "restore"
+)
+
+// Phase is where a tracked WorkSpace is.
+type Phase string
+
+// Phases.
+const (
+	// Idle: nothing to do until the user's next session ends.
+	Idle Phase = "idle"
+	// Grace: a logoff was seen; the reset is due at DueAt unless the user comes back.
+	Grace Phase = "grace"
+	// Resetting: the reset call is being made (written before the call, so that after a crash
+	// the WorkSpace is checked before anything is repeated).
+	Resetting Phase = "resetting"
+	// InFlight: AWS accepted the reset; waiting for the WorkSpace to be AVAILABLE again.
+	InFlight Phase = "inflight"
+)
+
+// WorkSpace is what the controller needs to know about a WorkSpace.
+type WorkSpace struct {
+	ID, DirectoryID, UserName, BundleID string
+	State, RunningMode, IPAddress      string
+}
+
+// Connection is a WorkSpace's connection status.
+type Connection struct {
+	ID string
+	// State is CONNECTED, DISCONNECTED or UNKNOWN (UNKNOWN while the WorkSpace is stopped).
+	State string
+	// LastConnected is LastKnownUserConnectionTimestamp: when a user last connected (zero if
+	// nobody ever did).
+	LastConnected time.Time
+}
+
+// Tracked is what deskpilot remembers about one WorkSpace, in the store.
+type Tracked struct {
+	ID                              string
+	Mode                            Mode
+	DirectoryID, UserName, BundleID string
+	// LastState and LastConnected are the connection status seen at the last poll.
+	LastState     string
+	LastConnected time.Time
+	// HandledLogon is the LastConnected of the last session whose end was handled (reset,
+	// skipped or cancelled): one reset per logoff.
+	HandledLogon time.Time
+	// PendingLogon is the LastConnected of the session whose end is being handled.
+	PendingLogon   time.Time
+	Phase          Phase
+	DisconnectedAt time.Time
+	DueAt          time.Time
+	// IPBefore is the WorkSpace's address when the reset call was made: a rebuild gives it a new
+	// one, which tells after a crash whether the call went through.
+	IPBefore       string
+	ResetStartedAt time.Time
+	Attempts       int
+	// TagsCheckedAt is when the opt-in tag was last read.
+	TagsCheckedAt time.Time
+}
+
+// Record is one decision in the reset history.
+type Record struct {
+	At          time.Time
+	WorkspaceID string
+	UserName    string
+	Mode        Mode
+	// Outcome is "reset", "skipped", "cancelled" or "failed".
+	Outcome string
+	Reason  string
+}
+
+// Delivery is a notice for one sender (see rollout.Delivery).
+type Delivery struct {
+	Sender string
+	Notice notice.Notice
+}
+
+// Store is the durable state the controller needs.
+type Store interface {
+	// Trackers returns every tracked WorkSpace by id.
+	Trackers(ctx context.Context) (map[string]Tracked, error)
+	// SaveResets writes trackers (upserted by ID), deletes trackers, appends records and
+	// enqueues deliveries, in one transaction.
+	SaveResets(ctx context.Context, save []Tracked, remove []string, records []Record, deliveries []Delivery) error
+	// Records returns the history since a time (inclusive), oldest first, at most limit rows
+	// (limit <= 0: all).
+	Records(ctx context.Context, since time.Time, limit int) ([]Record, error)
+	// Meta and SetMeta keep small named values (the digest watermark).
+	Meta(ctx context.Context, key string) (string, error)
+	SetMeta(ctx context.Context, key, value string) error
+}
