@@ -17,10 +17,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/appstream"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/workspaces"
 
 	"github.com/deskpilot/deskpilot/internal/cloud"
 	"github.com/deskpilot/deskpilot/internal/config"
 	"github.com/deskpilot/deskpilot/internal/notify"
+	"github.com/deskpilot/deskpilot/internal/reset"
 	"github.com/deskpilot/deskpilot/internal/rollout"
 	"github.com/deskpilot/deskpilot/internal/store"
 	"github.com/deskpilot/deskpilot/internal/window"
@@ -47,6 +49,14 @@ type Main struct {
 	Store      *store.Store
 	Rollouts   *rollout.Controller
 	Dispatcher *notify.Dispatcher
+	// Resets is nil unless workspaces.reset.enabled.
+	Resets *reset.Controller
+
+	// snsHandler receives SNS alarm notifications (nil unless topics are configured).
+	snsHandler http.Handler
+
+	// wake interrupts Run's sleep when something (an SNS alarm) asks for a pass now.
+	wake chan struct{}
 
 	listener net.Listener
 	server   *http.Server
@@ -86,6 +96,10 @@ func (m *Main) Open(ctx context.Context) error {
 		cloud.NewScaler(applicationautoscaling.NewFromConfig(awsCfg)),
 		st, m.Now, m.Logger.With("component", "rollouts"))
 	m.Dispatcher = notify.NewDispatcher(st, senders, m.Now, m.Logger.With("component", "notify"))
+	m.wake = make(chan struct{}, 1)
+	if cfg.WorkSpaces.Reset.Enabled {
+		m.Resets = reset.New(resetConfig(cfg, names), cloud.NewWorkSpaces(workspaces.NewFromConfig(awsCfg)), st, m.Now, m.Logger.With("component", "resets"))
+	}
 	if cfg.Server.Addr != "" {
 		ln, err := net.Listen("tcp", cfg.Server.Addr)
 		if err != nil {
@@ -120,6 +134,18 @@ func rolloutConfig(cfg config.Config, senders []string) rollout.Config {
 		MaxParallel:       r.MaxParallel,
 		Senders:           senders,
 		PerFleetNotices:   cfg.Notify.PerFleet,
+	}
+}
+
+// resetConfig maps the file's settings onto the reset controller's.
+func resetConfig(cfg config.Config, senders []string) reset.Config {
+	r := cfg.WorkSpaces.Reset
+	return reset.Config{
+		Selection: reset.Selection{TagKey: r.Tag, Mode: reset.Mode(r.Mode),
+			Directories: r.Selectors.Directories, Bundles: r.Selectors.Bundles, Users: r.Selectors.Users},
+		Grace: r.Grace.Duration, PollInterval: r.PollInterval.Duration, InventoryInterval: r.InventoryInterval.Duration,
+		DigestInterval: r.DigestInterval.Duration, MaxConcurrent: r.MaxConcurrent, MaxPerMinute: r.MaxPerMinute,
+		QuietHours: r.QuietHours.Window, Senders: senders,
 	}
 }
 
@@ -159,6 +185,15 @@ func (m *Main) senders(awsCfg aws.Config) ([]notify.Sender, error) {
 // next rollout pass is due. Tests drive the daemon with it and a fake clock.
 func (m *Main) Tick(ctx context.Context) (time.Time, error) {
 	next, err := m.Rollouts.Reconcile(ctx)
+	if m.Resets != nil {
+		rnext, rerr := m.Resets.Reconcile(ctx)
+		if rerr != nil {
+			err = errors.Join(err, fmt.Errorf("resets: %w", rerr))
+		}
+		if rnext.Before(next) {
+			next = rnext
+		}
+	}
 	if _, _, ferr := m.Dispatcher.Flush(ctx); ferr != nil {
 		err = errors.Join(err, fmt.Errorf("flush outbox: %w", ferr))
 	}
@@ -196,6 +231,7 @@ func (m *Main) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 		case <-t.C:
+		case <-m.wake:
 		}
 		t.Stop()
 	}
@@ -210,6 +246,14 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	default:
 		return nil
+	}
+}
+
+// Wake asks Run for a pass now rather than when the next one is due.
+func (m *Main) Wake() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // handler serves the daemon's HTTP endpoints.
@@ -42,6 +43,22 @@ func (m *Main) handler() http.Handler {
 		saved, err := m.Store.SavedCapacities(r.Context())
 		writeJSON(w, map[string]any{"saved_capacity": saved}, err)
 	})
+	mux.HandleFunc("GET /api/v1/resets", func(w http.ResponseWriter, r *http.Request) {
+		since := m.Now().Add(-24 * time.Hour)
+		if v := r.URL.Query().Get("since"); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				http.Error(w, `{"error":"since must be an RFC 3339 time"}`, http.StatusBadRequest)
+				return
+			}
+			since = t
+		}
+		records, err := m.Store.Records(r.Context(), since, 1000)
+		writeJSON(w, map[string]any{"since": since, "records": records}, err)
+	})
+	if m.snsHandler != nil {
+		mux.Handle(m.Config.WorkSpaces.SNS.Path, m.snsHandler)
+	}
 	return mux
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/deskpilot/deskpilot/internal/notice"
+	"github.com/deskpilot/deskpilot/internal/reset"
 	"github.com/deskpilot/deskpilot/internal/rollout"
 )
 
@@ -56,6 +57,69 @@ func BenchmarkActiveRollouts(b *testing.B) {
 		rs, err := s.ActiveRollouts(ctx)
 		if err != nil || len(rs) != 20 {
 			b.Fatal(len(rs), err)
+		}
+	}
+}
+
+// trackers10k returns 10,000 trackers with every field set.
+func trackers10k() []reset.Tracked {
+	ts := make([]reset.Tracked, 10_000)
+	for i := range ts {
+		ts[i] = fullTracked(fmt.Sprintf("ws-%05d", i))
+	}
+	return ts
+}
+
+// BenchmarkSaveResets10k measures one SaveResets writing 10,000 trackers with every field set:
+// inserting new ones, and replacing existing ones (the controller's steady state).
+func BenchmarkSaveResets10k(b *testing.B) {
+	ctx := context.Background()
+	b.Run("insert", func(b *testing.B) {
+		s := openTest(b)
+		ts := trackers10k()
+		i := 0
+		for b.Loop() {
+			i++
+			for j := range ts {
+				ts[j].ID = fmt.Sprintf("ws-%d-%05d", i, j)
+			}
+			if err := s.SaveResets(ctx, ts, nil, nil, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ts)), "ns/tracker")
+	})
+	b.Run("update", func(b *testing.B) {
+		s := openTest(b)
+		ts := trackers10k()
+		if err := s.SaveResets(ctx, ts, nil, nil, nil); err != nil {
+			b.Fatal(err)
+		}
+		i := 0
+		for b.Loop() {
+			i++
+			for j := range ts {
+				ts[j].Attempts = i
+			}
+			if err := s.SaveResets(ctx, ts, nil, nil, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ts)), "ns/tracker")
+	})
+}
+
+// BenchmarkTrackers10k measures reading 10,000 trackers.
+func BenchmarkTrackers10k(b *testing.B) {
+	ctx := context.Background()
+	s := openTest(b)
+	if err := s.SaveResets(ctx, trackers10k(), nil, nil, nil); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		got, err := s.Trackers(ctx)
+		if err != nil || len(got) != 10_000 {
+			b.Fatal(len(got), err)
 		}
 	}
 }

@@ -1,7 +1,8 @@
 // Package store is deskpilot's durable state in SQLite: rollouts and their steps, the capacity
-// saved before a drain, the audit history and the notification outbox. It implements
-// rollout.Store for the controller, notify.Outbox for the dispatcher, and read methods for the
-// HTTP API and the CLI.
+// saved before a drain, the audit history and the notification outbox, the WorkSpaces tracked for
+// reset and their history, and the SNS messages already handled. It implements rollout.Store for
+// the controller, reset.Store for the reset controller, notify.Outbox for the dispatcher, and
+// read methods for the HTTP API and the CLI.
 //
 // Every write is one transaction on one connection, committed with synchronous=FULL before the
 // method returns: whatever a method reported as written survives a crash or a power cut. Reads
@@ -54,8 +55,8 @@ const (
 // Options configure a Store. The zero value is ready to use.
 type Options struct {
 	// Now is the clock used to stamp rows whose time the caller left zero (a rollout's
-	// CreatedAt and UpdatedAt, an event's At, a capacity's SavedAt) and to make new outbox
-	// deliveries due. Nil means time.Now.
+	// CreatedAt and UpdatedAt, an event's At, a capacity's SavedAt, a reset record's At, an SNS
+	// message's time) and to make new outbox deliveries due. Nil means time.Now.
 	Now func() time.Time
 }
 

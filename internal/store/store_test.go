@@ -575,8 +575,8 @@ func TestOpen_reopen(t *testing.T) {
 		if err := s2.r.QueryRowContext(ctx, `SELECT COUNT(*), MAX(version_id) FROM goose_db_version WHERE version_id > 0`).Scan(&versions, &maxVersion); err != nil {
 			t.Fatal(err)
 		}
-		if versions != 1 || maxVersion != 1 {
-			t.Errorf("goose_db_version has %d applied versions, newest %d; want 1, 1", versions, maxVersion)
+		if versions != 2 || maxVersion != 2 {
+			t.Errorf("goose_db_version has %d applied versions, newest %d; want 2, 2", versions, maxVersion)
 		}
 		if err := s2.Close(); err != nil {
 			t.Fatal(err)
