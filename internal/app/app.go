@@ -24,6 +24,7 @@ import (
 	"github.com/deskpilot/deskpilot/internal/notify"
 	"github.com/deskpilot/deskpilot/internal/reset"
 	"github.com/deskpilot/deskpilot/internal/rollout"
+	"github.com/deskpilot/deskpilot/internal/sns"
 	"github.com/deskpilot/deskpilot/internal/store"
 	"github.com/deskpilot/deskpilot/internal/window"
 )
@@ -54,6 +55,9 @@ type Main struct {
 
 	// snsHandler receives SNS alarm notifications (nil unless topics are configured).
 	snsHandler http.Handler
+
+	// lastPrune is when old SNS message ids were last dropped from the store.
+	lastPrune time.Time
 
 	// wake interrupts Run's sleep when something (an SNS alarm) asks for a pass now.
 	wake chan struct{}
@@ -99,6 +103,9 @@ func (m *Main) Open(ctx context.Context) error {
 	m.wake = make(chan struct{}, 1)
 	if cfg.WorkSpaces.Reset.Enabled {
 		m.Resets = reset.New(resetConfig(cfg, names), cloud.NewWorkSpaces(workspaces.NewFromConfig(awsCfg)), st, m.Now, m.Logger.With("component", "resets"))
+		if len(cfg.WorkSpaces.SNS.Topics) > 0 {
+			m.snsHandler = m.newSNSHandler()
+		}
 	}
 	if cfg.Server.Addr != "" {
 		ln, err := net.Listen("tcp", cfg.Server.Addr)
@@ -107,7 +114,7 @@ func (m *Main) Open(ctx context.Context) error {
 			return fmt.Errorf("listen on %s (server.addr): %w", cfg.Server.Addr, err)
 		}
 		m.listener = ln
-		m.server = &http.Server{Handler: m.handler(), ReadHeaderTimeout: 10 * time.Second}
+		m.server = &http.Server{Handler: m.handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
 	}
 	return nil
 }
@@ -136,6 +143,38 @@ func rolloutConfig(cfg config.Config, senders []string) rollout.Config {
 		PerFleetNotices:   cfg.Notify.PerFleet,
 	}
 }
+
+// newSNSHandler builds the endpoint that receives CloudWatch SessionDisconnect alarms through
+// SNS: every message verified, deduplicated in the store, and an alarm only prompts a check of
+// the WorkSpace (the grace period and the re-check still apply).
+func (m *Main) newSNSHandler() http.Handler {
+	c := m.Config.WorkSpaces.SNS
+	logger := m.Logger.With("component", "sns")
+	return &sns.Handler{
+		Verifier: &sns.Verifier{TrustedCertURLs: c.TrustedCertURLs, Now: m.Now},
+		Topics:   c.Topics,
+		Seen:     storeSeen{m.Store},
+		Logger:   logger,
+		OnAlarm: func(ctx context.Context, a sns.Alarm, msg sns.Message) error {
+			for _, id := range a.WorkspaceIDs {
+				m.Resets.Nudge(id)
+			}
+			logger.Info("alarm received; checking the WorkSpace now", "alarm", a.AlarmName, "workspaces", a.WorkspaceIDs, "message_id", msg.MessageID)
+			m.Wake()
+			return nil
+		},
+	}
+}
+
+// storeSeen keeps the SNS message ids already acted on in the store, so that a replay is
+// recognised across restarts.
+type storeSeen struct{ st *store.Store }
+
+func (s storeSeen) SeenBefore(ctx context.Context, id string, at time.Time) (bool, error) {
+	return s.st.MarkSNSMessage(ctx, id, at)
+}
+
+func (s storeSeen) Forget(ctx context.Context, id string) error { return s.st.ForgetSNSMessage(ctx, id) }
 
 // resetConfig maps the file's settings onto the reset controller's.
 func resetConfig(cfg config.Config, senders []string) reset.Config {
@@ -192,6 +231,13 @@ func (m *Main) Tick(ctx context.Context) (time.Time, error) {
 		}
 		if rnext.Before(next) {
 			next = rnext
+		}
+	}
+	if m.snsHandler != nil && m.Now().Sub(m.lastPrune) >= time.Hour {
+		// A message older than the verifier's freshness window is refused anyway, so its id
+		// need not be remembered.
+		if _, perr := m.Store.PruneSNSMessages(ctx, m.Now().Add(-2*sns.DefaultMaxAge)); perr == nil {
+			m.lastPrune = m.Now()
 		}
 	}
 	if _, _, ferr := m.Dispatcher.Flush(ctx); ferr != nil {

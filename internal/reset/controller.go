@@ -134,6 +134,9 @@ func (c *Controller) Reconcile(ctx context.Context) (time.Time, error) {
 		}
 	}
 	if c.lastPoll.IsZero() || !now.Before(c.lastPoll.Add(c.cfg.PollInterval)) {
+		if err := c.refreshTags(ctx, now); err != nil {
+			errs = append(errs, fmt.Errorf("tags: %w", err))
+		}
 		if err := c.poll(ctx, nil, now); err != nil {
 			errs = append(errs, fmt.Errorf("poll: %w", err))
 		} else {
@@ -173,8 +176,7 @@ func (c *Controller) nextDue(now time.Time) time.Time {
 	return next
 }
 
-// inventory lists the WorkSpaces, starts tracking new ones, forgets deleted ones, and reads
-// the opt-in tags of the ones whose tags are oldest.
+// inventory lists the WorkSpaces, starts tracking new ones and forgets deleted ones.
 func (c *Controller) inventory(ctx context.Context, now time.Time) error {
 	list, err := c.api.List(ctx)
 	if err != nil {
@@ -218,36 +220,50 @@ func (c *Controller) inventory(ctx context.Context, now time.Time) error {
 			delete(c.tracked, id)
 		}
 	}
-	// Tags, oldest first, a bounded number per pass.
-	byAge := make([]Tracked, 0, len(c.tracked))
+	return c.store.SaveResets(ctx, save, remove, nil, nil)
+}
+
+// refreshTags reads the opt-in tags that are oldest (never read first), a bounded number per
+// poll, so that a large estate is read over a few polls rather than in one burst.
+func (c *Controller) refreshTags(ctx context.Context, now time.Time) error {
+	var stale []Tracked
 	for _, t := range c.tracked {
 		if now.Sub(t.TagsCheckedAt) >= c.cfg.InventoryInterval {
-			byAge = append(byAge, t)
+			stale = append(stale, t)
 		}
 	}
-	sort.Slice(byAge, func(i, j int) bool { return byAge[i].TagsCheckedAt.Before(byAge[j].TagsCheckedAt) })
-	wsByID := make(map[string]WorkSpace, len(list))
-	for _, ws := range list {
-		wsByID[ws.ID] = ws
+	if len(stale) == 0 {
+		return nil
 	}
-	for _, t := range byAge[:min(len(byAge), tagReadsPerPass)] {
+	sort.Slice(stale, func(i, j int) bool {
+		if !stale[i].TagsCheckedAt.Equal(stale[j].TagsCheckedAt) {
+			return stale[i].TagsCheckedAt.Before(stale[j].TagsCheckedAt)
+		}
+		return stale[i].ID < stale[j].ID
+	})
+	var save []Tracked
+	var errs []error
+	for _, t := range stale[:min(len(stale), tagReadsPerPass)] {
 		tags, err := c.api.Tags(ctx, t.ID)
 		if err != nil {
-			c.log.Warn("reading a WorkSpace's tags failed", "workspace", t.ID, "err", err)
+			errs = append(errs, fmt.Errorf("%s: %w", t.ID, err))
+			if len(errs) >= 10 {
+				break // AWS is unhappy; try the rest at the next poll
+			}
 			continue
 		}
-		mode, _ := c.cfg.Selection.ModeFor(wsByID[t.ID], tags)
+		ws := WorkSpace{ID: t.ID, DirectoryID: t.DirectoryID, UserName: t.UserName, BundleID: t.BundleID}
+		mode, _ := c.cfg.Selection.ModeFor(ws, tags)
 		t.TagsCheckedAt = now
-		if mode != t.Mode && t.Phase == Idle {
-			c.log.Info("workspace reset mode", "workspace", t.ID, "mode", mode)
-		}
+		// A WorkSpace in the middle of a reset keeps its mode until the reset is settled;
+		// Decide reads the tag again anyway.
 		if t.Phase == Idle || mode != Off {
 			t.Mode = mode
 		}
 		c.tracked[t.ID] = t
 		save = append(save, t)
 	}
-	return c.store.SaveResets(ctx, save, remove, nil, nil)
+	return errors.Join(append(errs, c.store.SaveResets(ctx, save, nil, nil, nil))...)
 }
 
 // poll reads connection states (of ids, or of all) and detects logoffs and reconnects.
