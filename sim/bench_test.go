@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/appstream"
 	astypes "github.com/aws/aws-sdk-go-v2/service/appstream/types"
+	"github.com/aws/aws-sdk-go-v2/service/workspaces"
 
 	"github.com/deskpilot/deskpilot/sim"
 )
@@ -86,4 +87,51 @@ func BenchmarkDescribeFleets100Parallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkConnectionStatus10k pages through the connection status of 10,000 WorkSpaces with
+// the SDK (400 pages of 25), as deskpilot's reset controller polls a large estate. One op is the
+// whole walk.
+func BenchmarkConnectionStatus10k(b *testing.B) {
+	e := newEnv(b)
+	seed := sim.Seed{}
+	for i := range 10000 {
+		mode := sim.RunningModeAlwaysOn
+		if i%2 == 0 {
+			mode = sim.RunningModeAutoStop
+		}
+		seed.Workspaces = append(seed.Workspaces, sim.WorkspaceSpec{
+			WorkspaceId: fmt.Sprintf("ws-bench%05d", i), DirectoryId: fmt.Sprintf("d-%010d", i%10),
+			UserName: fmt.Sprintf("user%05d", i), BundleId: "wsb-1234567890", RunningMode: mode,
+		})
+	}
+	if err := e.sim.ApplySeed(seed); err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < 10000; i += 7 {
+		if err := e.sim.ConnectWorkspace(fmt.Sprintf("ws-bench%05d", i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		var token *string
+		n, pages := 0, 0
+		for {
+			out, err := e.ws.DescribeWorkspacesConnectionStatus(e.ctx, &workspaces.DescribeWorkspacesConnectionStatusInput{NextToken: token})
+			if err != nil {
+				b.Fatal(err)
+			}
+			n += len(out.WorkspacesConnectionStatus)
+			pages++
+			if token = out.NextToken; token == nil {
+				break
+			}
+		}
+		if n != 10000 || pages != 400 {
+			b.Fatalf("listed %d WorkSpaces in %d pages", n, pages)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/400, "ns/page")
 }

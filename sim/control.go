@@ -335,6 +335,8 @@ func (s *Sim) controlMux() *http.ServeMux {
 		err := s.Advance(time.Duration(in.Seconds * float64(time.Second)))
 		respond(w, http.StatusOK, map[string]any{"Now": s.clock.Now()}, err)
 	})
+	s.workspaceRoutes(mux)
+	s.snsRoutes(mux)
 	mux.HandleFunc("/_sim/", func(w http.ResponseWriter, r *http.Request) {
 		writeControlError(w, notFoundf("no control endpoint %s %s; GET /_sim/ lists them", r.Method, r.URL.Path))
 	})
@@ -349,6 +351,16 @@ var controlEndpoints = []string{
 	"DELETE /_sim/appstream/sessions/{id}",
 	"GET /_sim/appstream/fleets/{name}/instances",
 	"GET /_sim/ses/messages",
+	"POST /_sim/workspaces",
+	"GET /_sim/workspaces/{id}",
+	"POST /_sim/workspaces/{id}/connect",
+	"POST /_sim/workspaces/{id}/disconnect",
+	"POST /_sim/workspaces/{id}/state",
+	"POST /_sim/sns/subscriptions",
+	"GET /_sim/sns/subscriptions",
+	"GET /_sim/sns/SimpleNotificationService-deskpilot-sim.pem",
+	"POST /_sim/sns/publish-alarm",
+	"GET /_sim/sns/deliveries",
 	"GET /_sim/calls",
 	"GET /_sim/faults",
 	"POST /_sim/faults",

@@ -20,6 +20,11 @@ func FuzzJSONOperations(f *testing.F) {
 		"PhotonAdminProxyService.AssociateFleet", "PhotonAdminProxyService.DisassociateFleet", "PhotonAdminProxyService.DescribeSessions",
 		"PhotonAdminProxyService.ExpireSession", "AnyScaleFrontendService.RegisterScalableTarget", "AnyScaleFrontendService.DescribeScalableTargets",
 		"AnyScaleFrontendService.DeregisterScalableTarget", "AnyScaleFrontendService.DescribeScalingActivities",
+		"WorkspacesService.DescribeWorkspaces", "WorkspacesService.DescribeWorkspacesConnectionStatus",
+		"WorkspacesService.RebuildWorkspaces", "WorkspacesService.RestoreWorkspace", "WorkspacesService.StartWorkspaces",
+		"WorkspacesService.StopWorkspaces", "WorkspacesService.RebootWorkspaces", "WorkspacesService.CreateTags",
+		"WorkspacesService.DescribeTags", "WorkspacesService.DeleteTags", "WorkspacesService.DescribeWorkspaceDirectories",
+		"WorkspacesService.DescribeWorkspaceBundles",
 	}
 	seeds := []string{
 		`{}`, `{"Name":"f1","InstanceType":"stream.standard.small","ImageName":"img-1","ComputeCapacity":{"DesiredInstances":2}}`,
@@ -27,6 +32,11 @@ func FuzzJSONOperations(f *testing.F) {
 		`{"ResourceArn":"arn:aws:appstream:us-east-1:123456789012:fleet/f1","Tags":{"a":"b"}}`,
 		`{"ServiceNamespace":"appstream","ResourceId":"fleet/f1","ScalableDimension":"appstream:fleet:DesiredCapacity","MinCapacity":0,"MaxCapacity":0}`,
 		`{"FleetName":"f1","StackName":"s1","Limit":-1}`, `[`, `null`, `{"Name":null}`,
+		`{"WorkspaceIds":["ws-abc123def"],"Limit":25}`, `{"DirectoryId":"d-1234567890","UserName":"alice","NextToken":"x"}`,
+		`{"RebuildWorkspaceRequests":[{"WorkspaceId":"ws-abc123def"}]}`, `{"StopWorkspaceRequests":[{"WorkspaceId":"ws-abc123deg"},{}]}`,
+		`{"WorkspaceId":"ws-abc123def"}`, `{"ResourceId":"ws-abc123def","Tags":[{"Key":"k","Value":"v"},{"Key":null}]}`,
+		`{"ResourceId":"d-1234567890","TagKeys":["k",""]}`, `{"BundleIds":["wsb-1234567890"],"Owner":"AMAZON"}`,
+		`{"DirectoryIds":["d-1234567890"],"Filters":[{"Name":null}]}`,
 	}
 	for i, s := range seeds {
 		f.Add(uint8(i), s)
@@ -37,6 +47,10 @@ func FuzzJSONOperations(f *testing.F) {
 			Images: []sim.ImageSpec{{Name: "img-1"}},
 			Fleets: []sim.SeedFleet{{Name: "f1", ImageName: "img-1", DesiredInstances: 2}},
 			Stacks: []sim.SeedStack{{Name: "s1", Fleets: []string{"f1"}}},
+			Workspaces: []sim.WorkspaceSpec{
+				{WorkspaceId: "ws-abc123def", DirectoryId: "d-1234567890", UserName: "alice", BundleId: "wsb-1234567890"},
+				{WorkspaceId: "ws-abc123deg", DirectoryId: "d-1234567890", UserName: "bob", BundleId: "wsb-1234567890", RunningMode: "AUTO_STOP"},
+			},
 		}); err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/appstream"
 	astypes "github.com/aws/aws-sdk-go-v2/service/appstream/types"
+	"github.com/aws/aws-sdk-go-v2/service/workspaces"
 	"github.com/aws/smithy-go"
 
 	"github.com/deskpilot/deskpilot/sim"
@@ -32,6 +33,7 @@ type env struct {
 	cfg   aws.Config
 	as    *appstream.Client
 	aas   *applicationautoscaling.Client
+	ws    *workspaces.Client
 }
 
 func newEnv(t testing.TB, opts ...func(*sim.Options)) *env {
@@ -46,7 +48,8 @@ func newEnv(t testing.TB, opts ...func(*sim.Options)) *env {
 	t.Cleanup(srv.Close)
 	cfg := sdkConfig(t, srv.URL, 3)
 	e := &env{ctx: context.Background(), sim: s, clock: clock, url: srv.URL, cfg: cfg,
-		as: appstream.NewFromConfig(cfg), aas: applicationautoscaling.NewFromConfig(cfg)}
+		as: appstream.NewFromConfig(cfg), aas: applicationautoscaling.NewFromConfig(cfg), ws: workspaces.NewFromConfig(cfg)}
+	s.SetBaseURL(srv.URL)
 	if tt, ok := t.(*testing.T); ok {
 		e.t = tt
 	}

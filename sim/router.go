@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/deskpilot/deskpilot/sim/internal/ses"
+	"github.com/deskpilot/deskpilot/sim/internal/sns"
 	"github.com/deskpilot/deskpilot/sim/internal/sts"
 	"github.com/deskpilot/deskpilot/sim/internal/wire"
 )
@@ -23,6 +24,7 @@ const (
 	ServiceSES         = "ses"
 	ServiceSESv2       = "sesv2"
 	ServiceSTS         = "sts"
+	ServiceSNS         = "sns"
 )
 
 // maxBodyBytes bounds request bodies; AWS's own limits are far below it except for raw email.
@@ -41,6 +43,7 @@ type jsonOp func(s *Sim, body []byte) (any, error)
 var jsonServices = map[string]*jsonService{
 	"PhotonAdminProxyService": {name: ServiceAppStream, ops: appStreamOps},
 	"AnyScaleFrontendService": {name: ServiceAutoScaling, ops: autoScalingOps},
+	"WorkspacesService":       {name: ServiceWorkSpaces, ops: workspacesOps},
 }
 
 // recorder remembers the status and error code of a response for the call log.
@@ -68,8 +71,9 @@ func (r *recorder) Write(b []byte) (int, error) {
 func (r *recorder) NoteErrorCode(code string) { r.code = code }
 
 // ServeHTTP routes a request the way AWS's endpoints would if they shared one host: JSON
-// services by X-Amz-Target, SESv2 by its /v2/email/ paths, query services (SES v1, STS) by the
-// Action and Version form values, and the emulator's own control API under /_sim/.
+// services by X-Amz-Target, SESv2 by its /v2/email/ paths, query services (SES v1, STS, SNS) by
+// the Action and Version form values, the SNS links subscribers follow (GET
+// ?Action=ConfirmSubscription or Unsubscribe), and the emulator's own control API under /_sim/.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/_sim/") {
 		s.serveControl(w, r)
@@ -106,6 +110,15 @@ func (s *Sim) route(w *recorder, r *http.Request) (service, op string) {
 		s.ses.ServeV2(w, r)
 		return ServiceSESv2, op
 	}
+	if r.Method == http.MethodGet {
+		switch action := r.URL.Query().Get("Action"); action {
+		case "ConfirmSubscription", "Unsubscribe":
+			if !s.injectFault(w, ServiceSNS, action, wire.Query, sns.Namespace) {
+				s.sns.ServeQuery(w, r)
+			}
+			return ServiceSNS, action
+		}
+	}
 	if r.Method == http.MethodPost {
 		if err := r.ParseForm(); err == nil && r.PostForm.Get("Action") != "" {
 			action := r.PostForm.Get("Action")
@@ -120,6 +133,11 @@ func (s *Sim) route(w *recorder, r *http.Request) (service, op string) {
 					s.sts.ServeQuery(w, r)
 				}
 				return ServiceSTS, action
+			case sns.Version:
+				if !s.injectFault(w, ServiceSNS, action, wire.Query, sns.Namespace) {
+					s.sns.ServeQuery(w, r)
+				}
+				return ServiceSNS, action
 			}
 			wire.WriteQueryError(w, "", &wire.Error{Code: "InvalidAction", Status: 400,
 				Message: "The action " + action + " is not valid for this web service (unknown Version " + r.PostForm.Get("Version") + ")."})

@@ -28,13 +28,16 @@ import (
 //	  - {Name: stack-a, Fleets: [fleet-a]}
 //	Sessions:
 //	  - {FleetName: fleet-a, StackName: stack-a, UserId: alice}
+//	Workspaces:
+//	  - {WorkspaceId: ws-abc123def, DirectoryId: d-1234567890, UserName: alice, BundleId: wsb-1234567890}
 //	VerifiedEmailIdentities: [deskpilot@example.com]
 type Seed struct {
-	Images                  []ImageSpec   `yaml:"Images"`
-	Fleets                  []SeedFleet   `yaml:"Fleets"`
-	Stacks                  []SeedStack   `yaml:"Stacks"`
-	Sessions                []SessionSpec `yaml:"Sessions"`
-	VerifiedEmailIdentities []string      `yaml:"VerifiedEmailIdentities"`
+	Images                  []ImageSpec     `yaml:"Images"`
+	Fleets                  []SeedFleet     `yaml:"Fleets"`
+	Stacks                  []SeedStack     `yaml:"Stacks"`
+	Sessions                []SessionSpec   `yaml:"Sessions"`
+	Workspaces              []WorkspaceSpec `yaml:"Workspaces"`
+	VerifiedEmailIdentities []string        `yaml:"VerifiedEmailIdentities"`
 }
 
 // SeedFleet is a fleet in a Seed.
@@ -111,6 +114,11 @@ func (s *Sim) ApplySeed(seed Seed) error {
 	for _, ss := range seed.Sessions {
 		if _, err := s.StartSession(ss); err != nil {
 			return fmt.Errorf("session of %q: %w", ss.UserId, err)
+		}
+	}
+	for _, ws := range seed.Workspaces {
+		if err := s.seedWorkspace(ws); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -1,11 +1,14 @@
-// Package sim is deskpilot's AWS emulator: AppStream 2.0, Application Auto Scaling, SES (v1 and
-// v2) and STS on one HTTP port, speaking the real wire protocols so that aws-sdk-go-v2, the AWS
-// CLI and boto3 work against it unchanged.
+// Package sim is deskpilot's AWS emulator: AppStream 2.0, Application Auto Scaling, WorkSpaces,
+// SES (v1 and v2) and STS on one HTTP port, speaking the real wire protocols so that
+// aws-sdk-go-v2, the AWS CLI and boto3 work against it unchanged. It also plays CloudWatch and
+// SNS for one purpose: a WorkSpace's SessionDisconnect alarm, delivered as a signed SNS message
+// to HTTP subscribers.
 //
 // It behaves like AWS rather than like a dictionary: fleets start and stop over time, streaming
-// instances take time to provision and to terminate, sessions occupy instances, and capacity
-// changes made through Application Auto Scaling drain fleets the way AWS does. Validation,
-// error codes, HTTP statuses and pagination follow the official API models.
+// instances take time to provision and to terminate, sessions occupy instances, capacity
+// changes made through Application Auto Scaling drain fleets the way AWS does, and WorkSpaces
+// rebuild, restore, start, stop and auto-stop over time. Validation, error codes, HTTP statuses
+// and pagination follow the official API models.
 //
 // Time is computed lazily from a Clock: every request first applies whatever was due up to the
 // clock's now. A test that passes a ManualClock can therefore run an hour of fleet behaviour by
@@ -27,6 +30,7 @@ import (
 	"time"
 
 	"github.com/deskpilot/deskpilot/sim/internal/ses"
+	"github.com/deskpilot/deskpilot/sim/internal/sns"
 	"github.com/deskpilot/deskpilot/sim/internal/sts"
 )
 
@@ -63,9 +67,11 @@ type Sim struct {
 
 	ses     *ses.Backend
 	sts     *sts.Backend
+	sns     *sns.Backend
 	control *http.ServeMux
 
-	// mu guards everything below, and the state of every fleet, image, stack and session.
+	// mu guards everything below, and the state of every fleet, image, stack, session and
+	// WorkSpace.
 	mu       sync.Mutex
 	now      time.Time // the instant being simulated; moves forward only
 	events   eventQueue
@@ -79,6 +85,15 @@ type Sim struct {
 	activity []*scalingActivity
 	faults   []*fault
 	calls    callLog
+
+	workspaces    map[string]*workspace
+	wsOrder       []string // every WorkSpace id; sorted when wsSorted
+	wsSorted      bool
+	wsDirectories map[string]*wsDirectory
+	wsBundles     map[string]*wsBundle
+	wsIPSeq       int
+	// baseURL is the emulator's URL as SetBaseURL gave it; SNS messages point there.
+	baseURL string
 }
 
 // New returns an emulator with the built-in public AppStream base images and nothing else.
@@ -110,6 +125,7 @@ func New(opts Options) *Sim {
 	}
 	s.ses = ses.New(s.clock.Now, opts.Region, opts.AccountID)
 	s.sts = sts.New(opts.AccountID)
+	s.sns = sns.New(s.clock.Now, opts.Region)
 	s.control = s.controlMux()
 	s.resetLocked()
 	return s
@@ -124,13 +140,15 @@ func (s *Sim) AccountID() string { return s.opts.AccountID }
 // Now returns the emulator's current time.
 func (s *Sim) Now() time.Time { return s.clock.Now() }
 
-// Reset forgets every resource, session, fault, call and sent message, and restores the
-// built-in public images, as POST /_sim/reset does.
+// Reset forgets every resource, session, fault, call, sent message, SNS subscription and
+// delivery, and restores the built-in public images, as POST /_sim/reset does. The clock, the
+// base URL and the SNS signing key are kept.
 func (s *Sim) Reset() {
 	s.mu.Lock()
 	s.resetLocked()
 	s.mu.Unlock()
 	s.ses.Reset()
+	s.sns.Reset()
 }
 
 func (s *Sim) resetLocked() {
@@ -144,6 +162,11 @@ func (s *Sim) resetLocked() {
 	s.activity = nil
 	s.faults = nil
 	s.calls = callLog{max: s.opts.MaxCallLog, counts: map[string]int{}}
+	s.workspaces = map[string]*workspace{}
+	s.wsOrder, s.wsSorted = nil, true
+	s.wsDirectories = map[string]*wsDirectory{}
+	s.wsBundles = map[string]*wsBundle{}
+	s.wsIPSeq = 0
 	s.addPublicImages()
 }
 

@@ -112,6 +112,13 @@ func (v *validation) listLen(n int, member string, min, max int) {
 	}
 }
 
+// pattern checks a member against a model pattern; shown is the pattern as the model spells it.
+func (v *validation) pattern(value *string, member string, re *regexp.Regexp, shown string) {
+	if value != nil && !re.MatchString(*value) {
+		v.add(*value, member, "Member must satisfy regular expression pattern: "+shown)
+	}
+}
+
 func (v *validation) arn(value *string, member string) {
 	if value != nil && (len(*value) > maxARNLength || !arnPattern.MatchString(*value)) {
 		v.add(*value, member, "Member must satisfy regular expression pattern: ^arn:aws(?:\\-cn|\\-iso\\-b|\\-iso|\\-us\\-gov)?:[A-Za-z0-9][A-Za-z0-9_/.-]{0,62}:[A-Za-z0-9_/.-]{0,63}:[A-Za-z0-9_/.-]{0,63}:[A-Za-z0-9][A-Za-z0-9:_/+=,@.\\\\-]{0,1023}$")
@@ -166,15 +173,26 @@ func (v *validation) err() error {
 	return wire.Errorf("ValidationException", "%d validation errors detected: %s", len(v.problems), strings.Join(v.problems, "; "))
 }
 
+// tokenErrorCodes is the error each paginated operation answers a bad NextToken with, when its
+// service models one: Application Auto Scaling declares InvalidNextTokenException, WorkSpaces
+// only InvalidParameterValuesException. AppStream models no token error, so it answers with the
+// generic ValidationException.
+var tokenErrorCodes = map[string]string{
+	"DescribeScalableTargets":            "InvalidNextTokenException",
+	"DescribeScalingActivities":          "InvalidNextTokenException",
+	"DescribeWorkspaces":                 "InvalidParameterValuesException",
+	"DescribeWorkspacesConnectionStatus": "InvalidParameterValuesException",
+	"DescribeWorkspaceDirectories":       "InvalidParameterValuesException",
+	"DescribeWorkspaceBundles":           "InvalidParameterValuesException",
+}
+
 // page cuts items into one page starting at the position encoded in token. Tokens are opaque
 // to callers and bound to the operation that issued them, like AWS's.
 func page[T any](items []T, token *string, size int, op string) ([]T, *string, error) {
 	start := 0
-	// Application Auto Scaling models InvalidNextTokenException; AppStream models no token
-	// error, so it answers with the generic ValidationException.
-	code := "ValidationException"
-	if op == "DescribeScalableTargets" || op == "DescribeScalingActivities" {
-		code = "InvalidNextTokenException"
+	code, ok := tokenErrorCodes[op]
+	if !ok {
+		code = "ValidationException"
 	}
 	if token != nil && *token != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(*token)
