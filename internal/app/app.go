@@ -174,7 +174,9 @@ func (s storeSeen) SeenBefore(ctx context.Context, id string, at time.Time) (boo
 	return s.st.MarkSNSMessage(ctx, id, at)
 }
 
-func (s storeSeen) Forget(ctx context.Context, id string) error { return s.st.ForgetSNSMessage(ctx, id) }
+func (s storeSeen) Forget(ctx context.Context, id string) error {
+	return s.st.ForgetSNSMessage(ctx, id)
+}
 
 // resetConfig maps the file's settings onto the reset controller's.
 func resetConfig(cfg config.Config, senders []string) reset.Config {

@@ -37,7 +37,9 @@ func TestSelection_ModeFor(t *testing.T) {
 func TestObserve(t *testing.T) {
 	grace := 15 * time.Minute
 	base := Tracked{ID: "ws-1", Mode: Rebuild, Phase: Idle, LastState: "CONNECTED", LastConnected: t0.Add(-time.Hour), HandledLogon: t0.Add(-2 * time.Hour)}
-	conn := func(state string, last time.Time) Connection { return Connection{ID: "ws-1", State: state, LastConnected: last} }
+	conn := func(state string, last time.Time) Connection {
+		return Connection{ID: "ws-1", State: state, LastConnected: last}
+	}
 	tests := []struct {
 		name      string
 		tracked   Tracked

@@ -45,7 +45,7 @@ const (
 // WorkSpace is what the controller needs to know about a WorkSpace.
 type WorkSpace struct {
 	ID, DirectoryID, UserName, BundleID string
-	State, RunningMode, IPAddress      string
+	State, RunningMode, IPAddress       string
 }
 
 // Connection is a WorkSpace's connection status.
