@@ -91,6 +91,8 @@ rollouts:
 notify:
   email: {from: deskpilot@example.com, to: [euc-admins@example.com], via: ses}
 `, srv.URL, filepath.Join(t.TempDir(), "deskpilot.db"))
+	// {{SIM}} in the extra config stands for the emulator's URL.
+	extraConfig = strings.ReplaceAll(extraConfig, "{{SIM}}", srv.URL)
 	cfg, err := config.Parse([]byte(mergeYAML(yaml, extraConfig)))
 	if err != nil {
 		t.Fatalf("config: %v", err)
@@ -149,6 +151,7 @@ func (h *harness) start() {
 	if err := h.app.Open(h.ctx); err != nil {
 		h.t.Fatal(err)
 	}
+	h.app.StartServer()
 }
 
 // restart stops the daemon and starts a new one on the same store, as after a crash.

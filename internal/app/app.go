@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -55,6 +54,8 @@ type Main struct {
 
 	// snsHandler receives SNS alarm notifications (nil unless topics are configured).
 	snsHandler http.Handler
+
+	serving bool
 
 	// lastPrune is when old SNS message ids were last dropped from the store.
 	lastPrune time.Time
@@ -255,17 +256,16 @@ func (m *Main) Tick(ctx context.Context) (time.Time, error) {
 func (m *Main) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var wg sync.WaitGroup
-	errc := make(chan error, 1)
-	if m.server != nil {
-		m.Logger.Info("deskpilot serving", "addr", m.listener.Addr().String())
-		wg.Go(func() {
-			if err := m.server.Serve(m.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- err
-				cancel()
-			}
-		})
-	}
+	errc := m.StartServer()
+	var serveErr error
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		for err := range errc {
+			serveErr = err
+			cancel()
+		}
+	}()
 	for ctx.Err() == nil {
 		next, err := m.Tick(ctx)
 		if err != nil && ctx.Err() == nil {
@@ -288,13 +288,27 @@ func (m *Main) Run(ctx context.Context) error {
 		_ = m.server.Shutdown(sctx)
 		scancel()
 	}
-	wg.Wait()
-	select {
-	case err := <-errc:
-		return err
-	default:
-		return nil
+	<-served
+	return serveErr
+}
+
+// StartServer serves the HTTP API (and the SNS endpoint) in the background, when server.addr
+// is set. The channel yields the server's error (nil after a clean shutdown) and closes.
+func (m *Main) StartServer() <-chan error {
+	errc := make(chan error, 1)
+	if m.server == nil || m.serving {
+		close(errc)
+		return errc
 	}
+	m.serving = true
+	m.Logger.Info("deskpilot serving", "addr", m.listener.Addr().String())
+	go func() {
+		defer close(errc)
+		if err := m.server.Serve(m.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	return errc
 }
 
 // Wake asks Run for a pass now rather than when the next one is due.
