@@ -50,6 +50,13 @@ var DemoEstate = sim.Seed{
 		{FleetName: "finance", StackName: "finance-desktop", UserId: "alice"},
 		{FleetName: "engineering", StackName: "engineering-desktop", UserId: "bob"},
 	},
+	Workspaces: []sim.WorkspaceSpec{
+		{WorkspaceId: "ws-kiosk0001", DirectoryId: "d-1234567890", UserName: "kiosk-01", BundleId: "wsb-1234567890",
+			Tags: map[string]string{"deskpilot:reset": "rebuild"}},
+		{WorkspaceId: "ws-kiosk0002", DirectoryId: "d-1234567890", UserName: "kiosk-02", BundleId: "wsb-1234567890",
+			Tags: map[string]string{"deskpilot:reset": "rebuild"}},
+		{WorkspaceId: "ws-dana00001", DirectoryId: "d-1234567890", UserName: "dana", BundleId: "wsb-1234567890"},
+	},
 	VerifiedEmailIdentities: []string{"deskpilot@example.com"},
 }
 
@@ -95,6 +102,11 @@ func RunDemo(ctx context.Context, opts DemoOptions, logger *slog.Logger) error {
 	cfg.Rollouts.FleetWindows = nil
 	cfg.Rollouts.ScanInterval = config.Duration{Duration: 10 * time.Second}
 	cfg.Rollouts.DrainPollInterval = config.Duration{Duration: 2 * time.Second}
+	// Non-persistent WorkSpaces: the two kiosks are tagged deskpilot:reset=rebuild.
+	cfg.WorkSpaces.Reset.Enabled = true
+	cfg.WorkSpaces.Reset.Grace = config.Duration{Duration: time.Minute}
+	cfg.WorkSpaces.Reset.PollInterval = config.Duration{Duration: 10 * time.Second}
+	cfg.WorkSpaces.Reset.DigestInterval = config.Duration{Duration: 3 * time.Minute}
 	if len(cfg.Notify.Email.To) == 0 {
 		cfg.Notify.Email.From, cfg.Notify.Email.To, cfg.Notify.Email.Via = "deskpilot@example.com", []string{"euc-admins@example.com"}, config.ViaSES
 	}
@@ -117,7 +129,35 @@ func RunDemo(ctx context.Context, opts DemoOptions, logger *slog.Logger) error {
 		"mail", srv.URL+"/_sim/ses/messages",
 		"try", "aws --endpoint-url "+srv.URL+" appstream describe-fleets")
 	go watchMail(ctx, srv.Sim, logger)
+	go kioskUser(ctx, srv.Sim, logger)
 	return m.Run(ctx)
+}
+
+// kioskUser plays a user of the kiosk WorkSpace: connects, works for half a minute, logs off.
+// deskpilot rebuilds the kiosk once the grace period (one minute in the demo) has passed.
+func kioskUser(ctx context.Context, s *sim.Sim, logger *slog.Logger) {
+	steps := []struct {
+		after time.Duration
+		act   func(string) error
+		what  string
+	}{
+		{20 * time.Second, s.ConnectWorkspace, "kiosk-01 connects to ws-kiosk0001"},
+		{30 * time.Second, s.DisconnectWorkspace, "kiosk-01 logs off ws-kiosk0001; deskpilot rebuilds it after the 1 min grace"},
+	}
+	for _, st := range steps {
+		t := time.NewTimer(st.after)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if err := st.act("ws-kiosk0001"); err != nil {
+			logger.Warn("demo user", "err", err)
+			return
+		}
+		logger.Info("demo user", "event", st.what)
+	}
 }
 
 // demoWindow writes a window of length d starting at start, in UTC, in the AWS form.
