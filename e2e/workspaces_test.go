@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -188,5 +189,37 @@ func TestReset_RestartMidGraceStillRebuildsOnce(t *testing.T) {
 	h.run(2 * time.Hour)
 	if n := h.rebuilds("ws-alice0001"); n != 1 {
 		t.Errorf("rebuilt %d times across restarts, want 1", n)
+	}
+}
+
+func TestReset_RestoreModeAndQuietHours(t *testing.T) {
+	seed := wsEstate()
+	seed.Workspaces[0].Tags = map[string]string{"deskpilot:reset": "restore"}
+	// Quiet hours 17:30-18:30 UTC: a logoff at 17:06 is due at 17:21, before them; the next
+	// logoff, after the restore (about 17:43), is due inside them and waits until 18:30.
+	h := newHarnessWith(t, monday, "workspaces:\n  reset: {enabled: true, grace: 15m, poll_interval: 60s, quiet_hours: \"mon:17:30-mon:18:30\"}\n", seed)
+	h.run(time.Minute)
+	h.connect("ws-alice0001")
+	h.run(5 * time.Minute)
+	h.disconnect("ws-alice0001")
+	h.run(18 * time.Minute)
+	info, err := h.sim.WorkspaceStatus("ws-alice0001")
+	if err != nil || len(info.Restores) != 1 || len(info.Rebuilds) != 0 {
+		t.Fatalf("restores %v, rebuilds %v (%v); want one restore", info.Restores, info.Rebuilds, err)
+	}
+	h.runUntil("the restore finished", time.Hour, func() bool {
+		info, _ := h.sim.WorkspaceStatus("ws-alice0001")
+		return info.ConnectionState != "UNKNOWN" && !strings.Contains(string(info.Workspace), "RESTORING")
+	})
+	h.connect("ws-alice0001")
+	h.run(time.Minute)
+	h.disconnect("ws-alice0001")
+	h.run(40 * time.Minute)
+	if info, _ := h.sim.WorkspaceStatus("ws-alice0001"); len(info.Restores) != 1 {
+		t.Fatalf("restored during quiet hours (%d restores)", len(info.Restores))
+	}
+	h.run(30 * time.Minute)
+	if info, _ := h.sim.WorkspaceStatus("ws-alice0001"); len(info.Restores) != 2 {
+		t.Errorf("%d restores after the quiet hours ended, want 2", len(info.Restores))
 	}
 }
