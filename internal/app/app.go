@@ -31,6 +31,13 @@ import (
 // FlushInterval is how often the outbox is flushed when nothing else wakes it.
 const FlushInterval = 5 * time.Second
 
+// FlushBudget bounds how long one pass spends sending notices.
+const FlushBudget = 2 * time.Second
+
+// maxErrorBackoff caps the wait after passes that keep failing (AWS denies a call, an endpoint
+// is down): failures back off from 1 s to this, instead of retrying in a tight loop.
+const maxErrorBackoff = time.Minute
+
 // Main is the deskpilot daemon: everything `deskpilot serve` runs, built from a Config. The
 // end-to-end tests build it the same way, with a fake clock and the emulator's endpoint.
 type Main struct {
@@ -96,10 +103,12 @@ func (m *Main) Open(ctx context.Context) error {
 	for i, s := range senders {
 		names[i] = s.Name()
 	}
-	m.Rollouts = rollout.New(rolloutConfig(cfg, names),
-		cloud.NewAppStream(appstream.NewFromConfig(awsCfg)),
-		cloud.NewScaler(applicationautoscaling.NewFromConfig(awsCfg)),
-		st, m.Now, m.Logger.With("component", "rollouts"))
+	if cfg.Rollouts.Enabled {
+		m.Rollouts = rollout.New(rolloutConfig(cfg, names),
+			cloud.NewAppStream(appstream.NewFromConfig(awsCfg)),
+			cloud.NewScaler(applicationautoscaling.NewFromConfig(awsCfg)),
+			st, m.Now, m.Logger.With("component", "rollouts"))
+	}
 	m.Dispatcher = notify.NewDispatcher(st, senders, m.Now, m.Logger.With("component", "notify"))
 	m.wake = make(chan struct{}, 1)
 	if cfg.WorkSpaces.Reset.Enabled {
@@ -226,7 +235,11 @@ func (m *Main) senders(awsCfg aws.Config) ([]notify.Sender, error) {
 // Tick runs one pass of everything (a rollout pass and an outbox flush) and returns when the
 // next rollout pass is due. Tests drive the daemon with it and a fake clock.
 func (m *Main) Tick(ctx context.Context) (time.Time, error) {
-	next, err := m.Rollouts.Reconcile(ctx)
+	next := m.Now().Add(FlushInterval)
+	var err error
+	if m.Rollouts != nil {
+		next, err = m.Rollouts.Reconcile(ctx)
+	}
 	if m.Resets != nil {
 		rnext, rerr := m.Resets.Reconcile(ctx)
 		if rerr != nil {
@@ -243,7 +256,11 @@ func (m *Main) Tick(ctx context.Context) (time.Time, error) {
 			m.lastPrune = m.Now()
 		}
 	}
-	if _, _, ferr := m.Dispatcher.Flush(ctx); ferr != nil {
+	// A slow mail server or webhook must not hold up the next pass (a restore may be due):
+	// what does not go out within the budget stays due for the next flush.
+	fctx, cancel := context.WithTimeout(ctx, FlushBudget)
+	defer cancel()
+	if _, _, ferr := m.Dispatcher.Flush(fctx); ferr != nil && fctx.Err() == nil {
 		err = errors.Join(err, fmt.Errorf("flush outbox: %w", ferr))
 	}
 	return next, err
@@ -266,14 +283,20 @@ func (m *Main) Run(ctx context.Context) error {
 			cancel()
 		}
 	}()
+	failures := 0
 	for ctx.Err() == nil {
 		next, err := m.Tick(ctx)
-		if err != nil && ctx.Err() == nil {
-			m.Logger.Warn("pass failed; retrying", "err", err)
-		}
 		wait := min(max(next.Sub(m.Now()), 0), FlushInterval)
 		if wait == 0 {
 			wait = 10 * time.Millisecond // work is due now; let the server breathe
+		}
+		if err != nil && ctx.Err() == nil {
+			failures++
+			backoff := min(time.Second<<min(failures-1, 6), maxErrorBackoff)
+			wait = max(wait, backoff)
+			m.Logger.Warn("pass failed; retrying", "err", err, "retry_in", backoff)
+		} else {
+			failures = 0
 		}
 		t := time.NewTimer(wait)
 		select {

@@ -128,6 +128,9 @@ type Server struct {
 
 // Rollouts governs how images are applied to AppStream fleets.
 type Rollouts struct {
+	// Enabled runs the rollout controller (on by default). Turn it off in a deployment that
+	// only resets WorkSpaces and has no AppStream permissions.
+	Enabled bool `yaml:"enabled"`
 	// Window is the maintenance window in which rollouts start, for every
 	// fleet without its own in FleetWindows. Required.
 	Window Window `yaml:"window"`
@@ -310,6 +313,7 @@ func Default() Config {
 		Store:  Store{Path: DefaultStorePath},
 		Server: Server{Addr: DefaultServerAddr},
 		Rollouts: Rollouts{
+			Enabled:           true,
 			Window:            Window{window.MustParse(DefaultWindow)},
 			ScanInterval:      Duration{DefaultScanInterval},
 			PollInterval:      Duration{DefaultPollInterval},

@@ -350,18 +350,14 @@ func (c *Controller) settle(ctx context.Context, now time.Time) error {
 			errs = append(errs, c.write(ctx, t, nil))
 		}
 	}
-	// 2. Resets a crash interrupted: confirm or redo.
+	// 2. Resets a crash interrupted: confirm, or make them due again (checked next pass).
 	for _, id := range resetting {
 		ws, ok := wss[id]
-		n, redo, rec := Recover(c.tracked[id], ws, ok, now)
-		if !redo {
-			if n.Phase != InFlight {
-				busy--
-			}
-			errs = append(errs, c.write(ctx, n, rec))
-			continue
+		n, rec := Recover(c.tracked[id], ws, ok, now)
+		if n.Phase != InFlight {
+			busy--
 		}
-		errs = append(errs, c.reset(ctx, n, now))
+		errs = append(errs, c.write(ctx, n, rec))
 	}
 	if len(due) == 0 {
 		return errors.Join(errs...)
@@ -374,7 +370,7 @@ func (c *Controller) settle(ctx context.Context, now time.Time) error {
 	for _, id := range due {
 		t := c.tracked[id]
 		ws, found := wss[id]
-		ch := Check{Now: now, WS: ws, Found: found, Conn: conns[id], Mode: t.Mode}
+		ch := Check{Now: now, WS: ws, Found: found, Conn: conns[id], Mode: t.Mode, Grace: c.cfg.Grace}
 		if found && ch.Conn.State != connConnected {
 			tags, err := c.api.Tags(ctx, id)
 			if err != nil {

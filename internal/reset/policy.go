@@ -62,7 +62,9 @@ func (s Selection) ModeFor(ws WorkSpace, tags map[string]string) (Mode, string) 
 }
 
 const (
-	connConnected = "CONNECTED"
+	connConnected    = "CONNECTED"
+	connDisconnected = "DISCONNECTED"
+	connUnknown      = "UNKNOWN"
 )
 
 // Baseline starts tracking a WorkSpace: sessions that ended before deskpilot first saw it are
@@ -86,7 +88,8 @@ func Observe(t Tracked, c Connection, now time.Time, grace time.Duration) (Track
 	if !c.LastConnected.IsZero() {
 		t.LastConnected = c.LastConnected
 	}
-	if t.Mode == Off || t.Mode == "" {
+	if t.Mode == Off || t.Mode == "" || prevState == "" {
+		// Not opted in, or seen for the first time: sessions that already ended are handled.
 		if c.State != connConnected {
 			t.HandledLogon = t.LastConnected
 		}
@@ -96,6 +99,12 @@ func Observe(t Tracked, c Connection, now time.Time, grace time.Duration) (Track
 	case c.State == connConnected && t.Phase == Grace:
 		t.Phase, t.DueAt = Idle, time.Time{}
 		return t, &Record{At: now, WorkspaceID: t.ID, UserName: t.UserName, Mode: t.Mode, Outcome: "cancelled", Reason: "the user reconnected within the grace period"}
+	case t.Phase == Grace && t.LastConnected.After(t.PendingLogon):
+		// The user came back and left again between two polls: the grace starts over from
+		// this logoff, so a reset never follows a session's end by less than the grace.
+		t.DisconnectedAt, t.DueAt, t.PendingLogon = now, now.Add(grace), t.LastConnected
+		return t, &Record{At: now, WorkspaceID: t.ID, UserName: t.UserName, Mode: t.Mode, Outcome: "logoff",
+			Reason: "another session ended during the grace period; reset due at " + t.DueAt.UTC().Format(time.RFC3339)}
 	case c.State == connConnected || t.Phase != Idle:
 		return t, nil
 	}
@@ -120,6 +129,8 @@ type Check struct {
 	QuietUntil time.Time
 	// Busy says why no reset may start now (concurrency cap, rate limit); empty when free.
 	Busy string
+	// Grace is the grace period, restarted when a newer session is found.
+	Grace time.Duration
 }
 
 // States in which AWS accepts each reset (the model's documentation).
@@ -164,6 +175,15 @@ func Decide(t Tracked, ch Check, poll time.Duration) (next Tracked, act bool, re
 		n.Phase, n.DueAt = Idle, time.Time{}
 		n.LastState = connConnected
 		return n, false, record("cancelled", "the user is connected again")
+	case ch.Conn.LastConnected.After(t.PendingLogon):
+		// A session began and ended since the logoff being handled: start the grace over.
+		n := t
+		n.PendingLogon, n.LastConnected, n.DisconnectedAt, n.DueAt = ch.Conn.LastConnected, ch.Conn.LastConnected, ch.Now, ch.Now.Add(ch.Grace)
+		return n, false, record("logoff", "another session ended during the grace period; reset due at "+n.DueAt.UTC().Format(time.RFC3339))
+	case ch.Conn.State != connDisconnected && !(ch.Conn.State == connUnknown && ch.WS.State == "STOPPED"):
+		// UNKNOWN on a running WorkSpace (or no answer) says nothing about the user: wait
+		// until the state is known rather than risk wiping a working desktop.
+		return wait(ch.Now.Add(poll))
 	case ch.Mode == Off:
 		return done("skipped", "the WorkSpace is no longer opted in")
 	case slices.Contains(goneStates, ch.WS.State):
@@ -184,19 +204,27 @@ func Decide(t Tracked, ch Check, poll time.Duration) (next Tracked, act bool, re
 }
 
 // Recover settles a WorkSpace found in Resetting after a restart: the reset call may or may not
-// have reached AWS. A rebuild or restore in progress, or a new IP address, says it did; then
-// the reset is not repeated. Otherwise the call is made again (redo).
-func Recover(t Tracked, ws WorkSpace, found bool, now time.Time) (next Tracked, redo bool, rec *Record) {
+// have reached AWS. A rebuild or restore in progress, or (for a rebuild) a new IP address, says
+// it did. A restore keeps the IP address, so once it has finished nothing tells; it is not
+// repeated but reported as uncertain. Otherwise the reset goes back to being due now, so that
+// every check (the user connected? still opted in? quiet hours? limits?) is made again before a
+// new call. Recover never calls AWS itself.
+func Recover(t Tracked, ws WorkSpace, found bool, now time.Time) (Tracked, *Record) {
+	rec := func(outcome, why string) *Record {
+		return &Record{At: now, WorkspaceID: t.ID, UserName: t.UserName, Mode: t.Mode, Outcome: outcome, Reason: why}
+	}
+	n := t
 	switch {
 	case !found:
-		n := t
 		n.Phase, n.HandledLogon = Idle, t.PendingLogon
-		return n, false, &Record{At: now, WorkspaceID: t.ID, UserName: t.UserName, Mode: t.Mode, Outcome: "skipped", Reason: "the WorkSpace no longer exists"}
-	case slices.Contains(resettingStates, ws.State) || (t.IPBefore != "" && ws.IPAddress != t.IPBefore):
-		n := t
+		return n, rec("skipped", "the WorkSpace no longer exists")
+	case slices.Contains(resettingStates, ws.State) || (t.Mode != Restore && t.IPBefore != "" && ws.IPAddress != "" && ws.IPAddress != t.IPBefore):
 		n.Phase, n.HandledLogon = InFlight, t.PendingLogon
-		return n, false, &Record{At: now, WorkspaceID: t.ID, UserName: t.UserName, Mode: t.Mode, Outcome: "reset",
-			Reason: "confirmed after a restart (the WorkSpace was " + ws.State + ")"}
+		return n, rec("reset", "confirmed after a restart (the WorkSpace was "+ws.State+")")
+	case t.Mode == Restore:
+		n.Phase, n.HandledLogon = Idle, t.PendingLogon
+		return n, rec("failed", "deskpilot stopped while restoring; a finished restore cannot be told from none, so it is not repeated: check the WorkSpace")
 	}
-	return t, true, nil
+	n.Phase, n.DueAt = Grace, now
+	return n, nil
 }

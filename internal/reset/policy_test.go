@@ -57,6 +57,12 @@ func TestObserve(t *testing.T) {
 		{"reconnect cancels the grace", func() Tracked { b := base; b.Phase = Grace; b.DueAt = t0.Add(time.Minute); return b }(),
 			conn("CONNECTED", t0), Idle, "cancelled"},
 		{"not opted in: never", func() Tracked { b := base; b.Mode = Off; return b }(), conn("DISCONNECTED", base.LastConnected), Idle, ""},
+		{"first sight: baseline, never a logoff", func() Tracked { b := base; b.LastState = ""; b.HandledLogon = time.Time{}; return b }(), conn("DISCONNECTED", base.LastConnected), Idle, ""},
+		{"a session between two polls during the grace restarts it", func() Tracked {
+			b := base
+			b.Phase, b.PendingLogon, b.DueAt, b.LastState = Grace, b.LastConnected, t0.Add(time.Minute), "DISCONNECTED"
+			return b
+		}(), conn("DISCONNECTED", t0.Add(-30*time.Second)), Grace, "logoff"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -85,7 +91,7 @@ func TestBaseline_IgnoresSessionsBeforeDeskpilot(t *testing.T) {
 func TestDecide(t *testing.T) {
 	due := Tracked{ID: "ws-1", Mode: Rebuild, Phase: Grace, DueAt: t0, PendingLogon: t0.Add(-time.Hour), UserName: "alice"}
 	check := func(edit func(*Check)) Check {
-		c := Check{Now: t0, WS: WorkSpace{ID: "ws-1", State: "AVAILABLE", IPAddress: "10.0.0.5"}, Found: true, Conn: Connection{State: "DISCONNECTED"}, Mode: Rebuild}
+		c := Check{Now: t0, WS: WorkSpace{ID: "ws-1", State: "AVAILABLE", IPAddress: "10.0.0.5"}, Found: true, Conn: Connection{State: "DISCONNECTED"}, Mode: Rebuild, Grace: 15 * time.Minute}
 		if edit != nil {
 			edit(&c)
 		}
@@ -108,6 +114,10 @@ func TestDecide(t *testing.T) {
 		{"transitional waits", due, check(func(c *Check) { c.WS.State = "STARTING" }), false, Grace, ""},
 		{"restore not in REBOOTING", func() Tracked { d := due; d.Mode = Restore; return d }(), check(func(c *Check) { c.Mode = Restore; c.WS.State = "REBOOTING" }), false, Grace, ""},
 		{"quiet hours wait", due, check(func(c *Check) { c.QuietUntil = t0.Add(time.Hour) }), false, Grace, ""},
+		{"UNKNOWN on a running WorkSpace waits", due, check(func(c *Check) { c.Conn.State = "UNKNOWN" }), false, Grace, ""},
+		{"no connection answer waits", due, check(func(c *Check) { c.Conn = Connection{} }), false, Grace, ""},
+		{"UNKNOWN because stopped is a logoff", due, check(func(c *Check) { c.Conn.State = "UNKNOWN"; c.WS.State = "STOPPED" }), true, Resetting, ""},
+		{"a newer session restarts the grace", due, check(func(c *Check) { c.Conn.LastConnected = t0.Add(-time.Minute) }), false, Grace, "logoff"},
 		{"busy waits", due, check(func(c *Check) { c.Busy = "max" }), false, Grace, ""},
 	}
 	for _, tt := range tests {
@@ -134,22 +144,30 @@ func TestDecide(t *testing.T) {
 
 func TestRecover(t *testing.T) {
 	tr := Tracked{ID: "ws-1", Mode: Rebuild, Phase: Resetting, IPBefore: "10.0.0.5", PendingLogon: t0}
+	restore := tr
+	restore.Mode = Restore
 	tests := []struct {
-		name     string
-		ws       WorkSpace
-		found    bool
-		wantRedo bool
-		want     Phase
+		name    string
+		tracked Tracked
+		ws      WorkSpace
+		found   bool
+		want    Phase
+		wantRec string
 	}{
-		{"rebuilding: the call went through", WorkSpace{State: "REBUILDING", IPAddress: "10.0.0.5"}, true, false, InFlight},
-		{"new IP: it went through and finished", WorkSpace{State: "AVAILABLE", IPAddress: "10.0.0.9"}, true, false, InFlight},
-		{"same IP, available: redo", WorkSpace{State: "AVAILABLE", IPAddress: "10.0.0.5"}, true, true, Resetting},
-		{"gone", WorkSpace{}, false, false, Idle},
+		{"rebuilding: the call went through", tr, WorkSpace{State: "REBUILDING", IPAddress: "10.0.0.5"}, true, InFlight, "reset"},
+		{"new IP: it went through and finished", tr, WorkSpace{State: "AVAILABLE", IPAddress: "10.0.0.9"}, true, InFlight, "reset"},
+		{"same IP, available: due again, every check made anew", tr, WorkSpace{State: "AVAILABLE", IPAddress: "10.0.0.5"}, true, Grace, ""},
+		{"no IP known: due again", tr, WorkSpace{State: "AVAILABLE"}, true, Grace, ""},
+		{"restore cannot be told: not repeated", restore, WorkSpace{State: "AVAILABLE", IPAddress: "10.0.0.5"}, true, Idle, "failed"},
+		{"gone", tr, WorkSpace{}, false, Idle, "skipped"},
 	}
 	for _, tt := range tests {
-		got, redo, _ := Recover(tr, tt.ws, tt.found, t0)
-		if redo != tt.wantRedo || got.Phase != tt.want {
-			t.Errorf("%s: redo %v phase %s, want %v %s", tt.name, redo, got.Phase, tt.wantRedo, tt.want)
+		got, rec := Recover(tt.tracked, tt.ws, tt.found, t0)
+		if got.Phase != tt.want || (rec == nil) != (tt.wantRec == "") || (rec != nil && rec.Outcome != tt.wantRec) {
+			t.Errorf("%s: phase %s record %+v, want %s %q", tt.name, got.Phase, rec, tt.want, tt.wantRec)
+		}
+		if got.Phase == Grace && !got.DueAt.Equal(t0) {
+			t.Errorf("%s: due %v, want now", tt.name, got.DueAt)
 		}
 	}
 }

@@ -120,11 +120,12 @@ func (c *Controller) Reconcile(ctx context.Context) (time.Time, error) {
 	now := c.now()
 	var errs []error
 	if c.lastScan.IsZero() || !now.Before(c.lastScan.Add(c.cfg.ScanInterval)) {
+		// A failed scan is tried again at the next interval, like a successful one: AWS
+		// trouble must not turn into a tight loop of calls.
 		if err := c.Scan(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("scan: %w", err))
-		} else {
-			c.lastScan = now
 		}
+		c.lastScan = now
 	}
 	next, err := c.runSteps(ctx)
 	if err != nil {
@@ -373,8 +374,11 @@ func (c *Controller) clearOwnStatus(ctx context.Context, img Image) error {
 func (c *Controller) cancel(ctx context.Context, r Rollout, to State, why string) error {
 	now := c.now()
 	for i := range r.Steps {
-		if !r.Steps[i].State.Final() {
+		if r.Steps[i].State == StepWaiting {
 			r.Steps[i].State, r.Steps[i].FinishedAt, r.Steps[i].Message = StepCancelled, now, why
+		} else if r.Steps[i].State.Started() {
+			// A step that touched its fleet finishes (a drained fleet is always restored).
+			return c.cancelWaiting(ctx, r, why)
 		}
 	}
 	r.State, r.Reason, r.UpdatedAt = to, why, now
@@ -500,18 +504,24 @@ func (c *Controller) advance(ctx context.Context, due []*Step, byID map[int64]*R
 	}
 	images := map[int64]Image{}
 	found := map[int64]bool{}
+	imageErr := map[int64]error{}
 	var errs []error
 	for _, s := range due {
 		r := byID[s.RolloutID]
-		if _, ok := images[r.ID]; !ok {
+		if _, ok := images[r.ID]; !ok && imageErr[r.ID] == nil {
 			img, ok, err := c.aws.Image(ctx, r.ImageName)
 			if err != nil {
-				return fmt.Errorf("describe image %s: %w", r.ImageName, err)
+				imageErr[r.ID] = err
+				errs = append(errs, fmt.Errorf("describe image %s: %w", r.ImageName, err))
+			} else {
+				if ok && img.ARN != r.ImageARN {
+					ok = false // a new image with the same name is another image
+				}
+				images[r.ID], found[r.ID] = img, ok
 			}
-			if ok && img.ARN != r.ImageARN {
-				ok = false // a new image with the same name is another image
-			}
-			images[r.ID], found[r.ID] = img, ok
+		}
+		if imageErr[r.ID] != nil && (s.State == StepWaiting || s.State == StepApplying) {
+			continue // needs the image; the drains and restores below do not
 		}
 		w := World{Now: c.now(), Image: images[r.ID], ImageFound: found[r.ID]}
 		w.Fleet, w.FleetFound = fleets[s.Fleet]
@@ -618,6 +628,10 @@ func (c *Controller) perform(ctx context.Context, r *Rollout, s *Step, w World, 
 // goes on to restore it, and a restore is retried until it succeeds.
 func (c *Controller) failedAction(ctx context.Context, r *Rollout, s *Step, w World, d Decision, err error) error {
 	n := *s
+	if d.Action == ActTagSaved {
+		// The decision carried the saved Min/Max; a restore must use them, never zeros.
+		n.SavedMin, n.SavedMax, n.DrainStartedAt = d.Next.SavedMin, d.Next.SavedMax, d.Next.DrainStartedAt
+	}
 	n.Attempts++
 	n.Message = fmt.Sprintf("%s failed (attempt %d): %v", d.Action, n.Attempts, err)
 	permanent := IsPermanent(err)
@@ -709,7 +723,10 @@ func (c *Controller) finish(ctx context.Context, r *Rollout, now time.Time) erro
 		r.State, r.Reason, r.TagCleared = Succeeded, fmt.Sprintf("%d fleets run the image", done), true
 		if ok {
 			remove := []string{keys.Status}
-			if img.Tags[keys.FleetName] == r.FleetTag {
+			// Clear the request only if it is still the one that ran; a value changed during the
+			// run is a new request, planned at the next scan.
+			sameScale := strings.EqualFold(strings.TrimSpace(img.Tags[keys.ScaleImmediately]), "true") == r.ScaleImmediately
+			if img.Tags[keys.FleetName] == r.FleetTag && sameScale {
 				remove = append(remove, keys.FleetName, keys.ScaleImmediately)
 			}
 			if err := c.act(ctx, "untag-image", func() error { return c.aws.UntagResource(ctx, img.ARN, remove) }); err != nil {

@@ -197,16 +197,32 @@ func Decide(s Step, w World, p Params) Decision {
 			return move(StepFailed, "the fleet no longer exists")
 		case w.Fleet.ImageARN == w.Image.ARN:
 			return move(after, "the fleet runs the image")
+		case !w.Now.Before(s.WindowEnd):
+			// Never change a fleet outside its window: the recipe's worst defect was doing so
+			// during business hours.
+			return move(StepFailed, fmt.Sprintf("the window closed at %s before the image could be applied (%s)", s.WindowEnd.UTC().Format(time.RFC3339), orNone(s.Message)))
 		case w.Fleet.State == fleetStarting || w.Fleet.State == fleetStopping:
-			if !w.Now.Before(s.WindowEnd) {
-				return move(StepFailed, "the window closed while the fleet was "+w.Fleet.State)
-			}
 			return wait(p.PollInterval, "the fleet is "+w.Fleet.State+"; retrying while the window is open")
 		}
 		return act(ActUpdateImage, after, "image applied")
 
 	case StepSaving:
+		stale := w.SavedFound && w.Saved.RolloutID != s.RolloutID && w.TargetFound && w.Target != Capacity{}
 		switch {
+		case !w.FleetFound:
+			return move(StepFailed, "the fleet no longer exists")
+		case !w.Now.Before(s.WindowEnd):
+			d := move(StepDone, "the image is applied, but the window closed before the drain could start, so the fleet was not drained")
+			d.Forget = w.SavedFound && w.Saved.RolloutID == s.RolloutID && w.Target != Capacity{}
+			return d
+		case stale:
+			// A saved Min/Max left by another rollout while the fleet is not drained is out of
+			// date: the fleet's current capacity is the one to keep.
+			d := wait(0, fmt.Sprintf("replaced an out-of-date saved Min/Max %d/%d (rollout #%d) with the current %s", w.Saved.Min, w.Saved.Max, w.Saved.RolloutID, w.Target))
+			d.Forget = true
+			d.Save = &SavedCapacity{Fleet: s.Fleet, Min: w.Target.Min, Max: w.Target.Max, RolloutID: s.RolloutID, SavedAt: w.Now}
+			d.Event = d.Next.Message
+			return d
 		case w.SavedFound:
 			next.SavedMin, next.SavedMax = w.Saved.Min, w.Saved.Max
 			next.DrainStartedAt = w.Now
@@ -227,22 +243,33 @@ func Decide(s Step, w World, p Params) Decision {
 
 	case StepDraining:
 		saved := Capacity{s.SavedMin, s.SavedMax}
+		zero := w.TargetFound && w.Target == Capacity{}
 		switch {
 		case !w.FleetFound:
 			return move(StepRestoring, "the fleet no longer exists; restoring its target")
-		case !w.TargetFound || w.Target != Capacity{}:
+		case w.Now.Sub(s.DrainStartedAt) >= p.DrainTimeout:
+			return move(StepRestoring, fmt.Sprintf("the drain timed out after %s with %d instances still available; restoring Min/Max %s anyway", p.DrainTimeout, w.Fleet.Available, saved))
+		case !zero && !w.Now.Before(s.WindowEnd):
+			return move(StepRestoring, "the window closed before the fleet was scaled to 0/0; it was not drained")
+		case !zero:
 			d := act(ActScaleToZero, StepDraining, "scaled to 0/0")
 			d.Next.NextAt = w.Now.Add(p.DrainPollInterval)
 			return d
 		case w.Fleet.Available == 0:
 			return move(StepRestoring, fmt.Sprintf("drained in %s (%d in use); restoring Min/Max %s", w.Now.Sub(s.DrainStartedAt).Round(time.Second), w.Fleet.InUse, saved))
-		case w.Now.Sub(s.DrainStartedAt) >= p.DrainTimeout:
-			return move(StepRestoring, fmt.Sprintf("the drain timed out after %s with %d instances still available; restoring Min/Max %s anyway", p.DrainTimeout, w.Fleet.Available, saved))
 		}
 		return wait(p.DrainPollInterval, fmt.Sprintf("draining: %d available, %d in use", w.Fleet.Available, w.Fleet.InUse))
 
 	case StepRestoring:
 		saved := Capacity{s.SavedMin, s.SavedMax}
+		switch {
+		case saved.Max == 0:
+			// 0/0 is never an original capacity: restoring it would be an outage. Keep the
+			// saved row (if any) for a person to look at.
+			return move(StepFailed, "the saved Min/Max is 0/0, which cannot be the fleet's original capacity; nothing was restored and the fleet needs a look")
+		case !w.FleetFound:
+			return move(StepFailed, fmt.Sprintf("the fleet no longer exists; its saved Min/Max %s stays in deskpilot's store", saved))
+		}
 		if !w.TargetFound || w.Target != saved {
 			d := act(ActRestore, StepRestoring, "restored Min/Max "+saved.String())
 			d.Capacity = saved

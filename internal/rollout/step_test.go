@@ -71,7 +71,7 @@ func TestDecide(t *testing.T) {
 				t.Errorf("Save = %+v, want 2/10", d.Save)
 			}
 		}},
-		{"saved: tag and drain", step(StepSaving, func(s *Step) { s.Drain = true }), world(func(w *World) { w.Saved, w.SavedFound = SavedCapacity{Fleet: "f", Min: 2, Max: 10}, true }),
+		{"saved: tag and drain", step(StepSaving, func(s *Step) { s.Drain = true }), world(func(w *World) { w.Saved, w.SavedFound = SavedCapacity{Fleet: "f", Min: 2, Max: 10, RolloutID: 1}, true }),
 			p, ActTagSaved, StepDraining, 0, func(t *testing.T, d Decision) {
 				if d.Next.SavedMin != 2 || d.Next.SavedMax != 10 || d.Next.DrainStartedAt.IsZero() {
 					t.Errorf("next = %+v", d.Next)
@@ -97,6 +97,16 @@ func TestDecide(t *testing.T) {
 					t.Errorf("Save = %+v, want 1/5 from tags", d.Save)
 				}
 			}},
+		{"apply after the window closed: never", step(StepApplying, nil), world(func(w *World) { w.Now = t0.Add(3 * time.Hour) }), p, ActNone, StepFailed, 0, nil},
+		{"drain not started when the window closed", step(StepSaving, func(s *Step) { s.Drain = true }), world(func(w *World) { w.Now = t0.Add(3 * time.Hour) }), p, ActNone, StepDone, 0, nil},
+		{"stale saved row is replaced by the current capacity", step(StepSaving, func(s *Step) { s.Drain = true }),
+			world(func(w *World) { w.Saved, w.SavedFound = SavedCapacity{Fleet: "f", Min: 1, Max: 1, RolloutID: 9}, true }), p, ActNone, StepSaving, 0, func(t *testing.T, d Decision) {
+				if !d.Forget || d.Save == nil || d.Save.Min != 2 || d.Save.Max != 10 {
+					t.Errorf("Forget %v Save %+v, want the stale row replaced by 2/10", d.Forget, d.Save)
+				}
+			}},
+		{"saving a fleet that vanished", step(StepSaving, func(s *Step) { s.Drain = true }), world(func(w *World) { w.FleetFound = false }), p, ActNone, StepFailed, 0, nil},
+		{"drain: window closed before 0/0", step(StepDraining, drained), world(func(w *World) { w.Now = t0.Add(3 * time.Hour) }), p, ActNone, StepRestoring, 0, nil},
 		{"drain: scale to zero", step(StepDraining, drained), world(nil), p, ActScaleToZero, StepDraining, 5 * time.Second, nil},
 		{"drain: wait", step(StepDraining, drained), world(func(w *World) { w.Target = Capacity{} }), p, ActNone, StepDraining, 5 * time.Second, nil},
 		{"drain: done", step(StepDraining, drained), world(func(w *World) { w.Target = Capacity{}; w.Fleet.Available = 0 }), p, ActNone, StepRestoring, 0, nil},
@@ -112,6 +122,16 @@ func TestDecide(t *testing.T) {
 			}
 		}},
 		{"restore after the target vanished", step(StepRestoring, drained), world(func(w *World) { w.TargetFound = false }), p, ActRestore, StepRestoring, 0, nil},
+		{"never restore 0/0", step(StepRestoring, func(s *Step) { s.Drain = true }), world(func(w *World) { w.Target = Capacity{} }), p, ActNone, StepFailed, 0, func(t *testing.T, d Decision) {
+			if d.Forget {
+				t.Error("forgot the saved row of a fleet that needs a look")
+			}
+		}},
+		{"restore of a vanished fleet keeps the saved row", step(StepRestoring, drained), world(func(w *World) { w.FleetFound = false }), p, ActNone, StepFailed, 0, func(t *testing.T, d Decision) {
+			if d.Forget {
+				t.Error("forgot the saved row")
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

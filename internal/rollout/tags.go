@@ -109,7 +109,8 @@ func StatusFailed(at time.Time) string {
 func ParseSaved(tags map[string]string, keys TagKeys) (min, max int32, ok bool) {
 	lo, err1 := strconv.ParseInt(strings.TrimSpace(tags[keys.SavedMin]), 10, 32)
 	hi, err2 := strconv.ParseInt(strings.TrimSpace(tags[keys.SavedMax]), 10, 32)
-	if err1 != nil || err2 != nil || lo < 0 || hi < lo {
+	// Max 0 is what a crashed drain leaves behind (the recipe's defect 6), never an original.
+	if err1 != nil || err2 != nil || lo < 0 || hi < lo || hi == 0 {
 		return 0, 0, false
 	}
 	return int32(lo), int32(hi), true

@@ -50,7 +50,7 @@ func TestParseSaved(t *testing.T) {
 		ok       bool
 	}{
 		{map[string]string{"Min": "2", "Max": "10"}, 2, 10, true},
-		{map[string]string{"Min": "0", "Max": "0"}, 0, 0, true},
+		{map[string]string{"Min": "0", "Max": "0"}, 0, 0, false},
 		{map[string]string{"Min": "2"}, 0, 0, false},
 		{map[string]string{"Min": "5", "Max": "2"}, 0, 0, false},
 		{map[string]string{"Min": "-1", "Max": "2"}, 0, 0, false},
