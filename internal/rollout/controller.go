@@ -277,7 +277,15 @@ func (c *Controller) refuse(ctx context.Context, r Rollout, why error) error {
 		return err
 	}
 	c.log.Warn("rollout refused", "image", r.ImageName, "rollout", r.ID, "reason", r.Reason)
-	return c.store.Apply(ctx, &Change{Deliveries: c.deliver(refusedNotice(r, c.cfg.Keys))})
+	if err := c.store.Apply(ctx, &Change{Deliveries: c.deliver(refusedNotice(r, c.cfg.Keys))}); err != nil {
+		return err
+	}
+	// A replan that is refused must not leave the earlier plan's Pending status on the image.
+	img, ok, err := c.aws.Image(ctx, r.ImageName)
+	if err != nil || !ok {
+		return err
+	}
+	return c.clearOwnStatus(ctx, img)
 }
 
 // expandPrefixes adds the fleets each prefix selects to the request's names, in name order.
