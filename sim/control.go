@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/deskpilot/deskpilot/sim/internal/ses"
+	"github.com/deskpilot/deskpilot/sim/internal/wire"
 )
 
 // ControlError is an error of the emulator's control API (not an AWS error): bad input, an
@@ -40,10 +41,7 @@ func newUUID(s *Sim) string {
 	for i := range b {
 		b[i] = byte(s.rng.Uint32())
 	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	return wire.UUID(b)
 }
 
 // newTargetID returns the 36-character id at the end of a scalable target ARN.

@@ -84,6 +84,7 @@ type Controller struct {
 	lastInventory time.Time
 	lastPoll      time.Time
 	started       []time.Time // reset start times in the last minute (rate limit)
+	digestSince   time.Time   // the digest watermark (also in the store)
 
 	mu     sync.Mutex
 	nudged map[string]bool
@@ -463,14 +464,17 @@ const digestKey = "workspaces.digest.until"
 
 // digest sends one notice listing the decisions since the last digest, every DigestInterval.
 func (c *Controller) digest(ctx context.Context, now time.Time) error {
-	raw, err := c.store.Meta(ctx, digestKey)
-	if err != nil {
-		return err
+	if c.digestSince.IsZero() {
+		// The watermark is read from the store once, then kept in memory.
+		raw, err := c.store.Meta(ctx, digestKey)
+		if err != nil {
+			return err
+		}
+		if c.digestSince, _ = time.Parse(time.RFC3339Nano, raw); c.digestSince.IsZero() {
+			return c.setDigestSince(ctx, now)
+		}
 	}
-	since, _ := time.Parse(time.RFC3339Nano, raw)
-	if since.IsZero() {
-		return c.store.SetMeta(ctx, digestKey, now.UTC().Format(time.RFC3339Nano))
-	}
+	since := c.digestSince
 	if now.Sub(since) < c.cfg.DigestInterval {
 		return nil
 	}
@@ -506,7 +510,15 @@ func (c *Controller) digest(ctx context.Context, now time.Time) error {
 			return err
 		}
 	}
-	return c.store.SetMeta(ctx, digestKey, now.UTC().Format(time.RFC3339Nano))
+	return c.setDigestSince(ctx, now)
+}
+
+func (c *Controller) setDigestSince(ctx context.Context, t time.Time) error {
+	if err := c.store.SetMeta(ctx, digestKey, t.UTC().Format(time.RFC3339Nano)); err != nil {
+		return err
+	}
+	c.digestSince = t
+	return nil
 }
 
 func summarize(counts map[string]int) string {

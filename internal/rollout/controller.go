@@ -79,8 +79,6 @@ type Controller struct {
 	log      *slog.Logger
 	planner  Planner
 	lastScan time.Time
-	// Observe, when set, is told of every action and its outcome (for metrics).
-	Observe func(action string, err error)
 }
 
 // New returns a controller. now is its clock (tests pass a fake one).
@@ -138,9 +136,6 @@ func (c *Controller) Reconcile(ctx context.Context) (time.Time, error) {
 	return next, errors.Join(errs...)
 }
 
-// ScanNow makes the next pass scan the images regardless of the interval.
-func (c *Controller) ScanNow() { c.lastScan = time.Time{} }
-
 // Scan reads every image's tags and brings the store's rollouts in line with them: new
 // requests are planned (or refused), changed ones replanned, removed ones cancelled.
 func (c *Controller) Scan(ctx context.Context) error {
@@ -167,7 +162,7 @@ func (c *Controller) Scan(ctx context.Context) error {
 	}
 	for arn, r := range latest {
 		if !present[arn] && r.State == Pending {
-			if err := c.cancel(ctx, r, Cancelled, "the image no longer exists"); err != nil {
+			if err := c.cancel(ctx, r, Cancelled, "the image no longer exists", nil); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -181,7 +176,7 @@ func (c *Controller) scanImage(ctx context.Context, img Image, r Rollout, has bo
 	if !tagged {
 		switch {
 		case has && r.State == Pending:
-			return c.cancel(ctx, r, Cancelled, "the "+keys.FleetName+" tag was removed")
+			return c.cancel(ctx, r, Cancelled, "the "+keys.FleetName+" tag was removed", &img)
 		case has && r.State == Running:
 			return c.cancelWaiting(ctx, r, "the "+keys.FleetName+" tag was removed after the rollout started; fleets not yet started are cancelled")
 		case has && !r.TagCleared:
@@ -212,7 +207,7 @@ func (c *Controller) scanImage(ctx context.Context, img Image, r Rollout, has bo
 	if has && r.State == Pending {
 		old := r
 		replaced = &old
-		if err := c.cancel(ctx, r, Superseded, fmt.Sprintf("replanned: the %s tag changed to %q", keys.FleetName, req.FleetTag)); err != nil {
+		if err := c.cancel(ctx, r, Superseded, fmt.Sprintf("replanned: the %s tag changed to %q", keys.FleetName, req.FleetTag), nil); err != nil {
 			return err
 		}
 	}
@@ -233,7 +228,7 @@ func (c *Controller) plan(ctx context.Context, img Image, req Request, perr erro
 				return err
 			}
 			if req, err = expandPrefixes(req, fleets); err != nil {
-				return c.refuse(ctx, r, err)
+				return c.refuse(ctx, r, err, img)
 			}
 		} else if fleets, err = c.aws.Fleets(ctx, req.Fleets); err != nil {
 			return err // AWS trouble: try again at the next scan, nothing recorded
@@ -249,7 +244,7 @@ func (c *Controller) plan(ctx context.Context, img Image, req Request, perr erro
 		steps, r.Start, err = c.planner.Plan(req, img, fleets, tags, now)
 	}
 	if err != nil {
-		return c.refuse(ctx, r, err)
+		return c.refuse(ctx, r, err, img)
 	}
 	r.State, r.Steps = Pending, steps
 	r.Reason = "waiting for the window opening at " + r.Start.UTC().Format(time.RFC3339)
@@ -269,8 +264,9 @@ func (c *Controller) plan(ctx context.Context, img Image, req Request, perr erro
 	return c.ensureAnnounced(ctx, img, r)
 }
 
-// refuse records a request that cannot be planned, and tells the admins why.
-func (c *Controller) refuse(ctx context.Context, r Rollout, why error) error {
+// refuse records a request that cannot be planned, and tells the admins why. img is the image
+// as the scan read it.
+func (c *Controller) refuse(ctx context.Context, r Rollout, why error, img Image) error {
 	r.State, r.Reason = Refused, why.Error()
 	ch := &Change{Create: &r, Events: []Event{{At: r.CreatedAt, Kind: "refused", Message: r.Reason}}}
 	if err := c.store.Apply(ctx, ch); err != nil {
@@ -281,10 +277,6 @@ func (c *Controller) refuse(ctx context.Context, r Rollout, why error) error {
 		return err
 	}
 	// A replan that is refused must not leave the earlier plan's Pending status on the image.
-	img, ok, err := c.aws.Image(ctx, r.ImageName)
-	if err != nil || !ok {
-		return err
-	}
 	return c.clearOwnStatus(ctx, img)
 }
 
@@ -363,9 +355,7 @@ func (c *Controller) ensureAnnounced(ctx context.Context, img Image, r Rollout) 
 	if img.Tags[c.cfg.Keys.Status] == want {
 		return nil
 	}
-	return c.act(ctx, "tag-image", func() error {
-		return c.aws.TagResource(ctx, img.ARN, map[string]string{c.cfg.Keys.Status: want})
-	})
+	return c.aws.TagResource(ctx, img.ARN, map[string]string{c.cfg.Keys.Status: want})
 }
 
 // clearOwnStatus removes a Status tag that deskpilot wrote (Pending/…), leaving others alone.
@@ -373,13 +363,12 @@ func (c *Controller) clearOwnStatus(ctx context.Context, img Image) error {
 	if !strings.HasPrefix(img.Tags[c.cfg.Keys.Status], "Pending/") {
 		return nil
 	}
-	return c.act(ctx, "untag-image", func() error {
-		return c.aws.UntagResource(ctx, img.ARN, []string{c.cfg.Keys.Status})
-	})
+	return c.aws.UntagResource(ctx, img.ARN, []string{c.cfg.Keys.Status})
 }
 
-// cancel ends a pending rollout before any fleet started.
-func (c *Controller) cancel(ctx context.Context, r Rollout, to State, why string) error {
+// cancel ends a pending rollout before any fleet started. img is the image as the scan read it,
+// or nil when it is gone; a cancelled rollout's Pending status is removed from it.
+func (c *Controller) cancel(ctx context.Context, r Rollout, to State, why string, img *Image) error {
 	now := c.now()
 	for i := range r.Steps {
 		if r.Steps[i].State == StepWaiting {
@@ -399,14 +388,10 @@ func (c *Controller) cancel(ctx context.Context, r Rollout, to State, why string
 		return err
 	}
 	c.log.Info("rollout "+string(to), "image", r.ImageName, "rollout", r.ID, "reason", why)
-	if to != Cancelled {
+	if to != Cancelled || img == nil {
 		return nil
 	}
-	img, ok, err := c.aws.Image(ctx, r.ImageName)
-	if err != nil || !ok {
-		return err
-	}
-	return c.clearOwnStatus(ctx, img)
+	return c.clearOwnStatus(ctx, *img)
 }
 
 // cancelWaiting cancels the steps of a running rollout that have not started.
@@ -431,15 +416,6 @@ func (c *Controller) deliver(n notice.Notice) []Delivery {
 		out = append(out, Delivery{Sender: s, Notice: n})
 	}
 	return out
-}
-
-// act performs one AWS action and reports it.
-func (c *Controller) act(ctx context.Context, name string, f func() error) error {
-	err := f()
-	if c.Observe != nil {
-		c.Observe(name, err)
-	}
-	return err
 }
 
 // runSteps advances every due step of every active rollout, then ends the rollouts whose
@@ -592,7 +568,7 @@ func (c *Controller) step(ctx context.Context, r *Rollout, s *Step, w World) err
 	if d.Next.State.Final() && c.cfg.PerFleetNotices && d.Next.State != StepCancelled {
 		ch.Deliveries = c.deliver(fleetNotice(*r, d.Next))
 	}
-	if s.State == StepDraining && d.Next.State == StepRestoring && strings.HasPrefix(d.Next.Message, "the drain timed out") {
+	if d.DrainTimedOut {
 		ch.Deliveries = append(ch.Deliveries, c.deliver(drainTimeoutNotice(*r, d.Next, w.Now))...)
 	}
 	if err := c.store.Apply(ctx, ch); err != nil {
@@ -609,24 +585,20 @@ func (c *Controller) perform(ctx context.Context, r *Rollout, s *Step, w World, 
 	keys := c.cfg.Keys
 	switch d.Action {
 	case ActUpdateImage:
-		return c.act(ctx, "update-fleet", func() error { return c.aws.UpdateFleetImage(ctx, s.Fleet, r.ImageARN) })
+		return c.aws.UpdateFleetImage(ctx, s.Fleet, r.ImageARN)
 	case ActTagSaved:
-		return c.act(ctx, "tag-fleet", func() error {
-			return c.aws.TagResource(ctx, w.Fleet.ARN, map[string]string{
-				keys.SavedMin: fmt.Sprint(d.Next.SavedMin), keys.SavedMax: fmt.Sprint(d.Next.SavedMax), keys.Status: "Pending",
-			})
+		return c.aws.TagResource(ctx, w.Fleet.ARN, map[string]string{
+			keys.SavedMin: fmt.Sprint(d.Next.SavedMin), keys.SavedMax: fmt.Sprint(d.Next.SavedMax), keys.Status: "Pending",
 		})
 	case ActScaleToZero:
-		return c.act(ctx, "scale-to-zero", func() error { return c.scaler.SetCapacity(ctx, s.Fleet, Capacity{}) })
+		return c.scaler.SetCapacity(ctx, s.Fleet, Capacity{})
 	case ActRestore:
-		return c.act(ctx, "restore", func() error { return c.scaler.SetCapacity(ctx, s.Fleet, d.Capacity) })
+		return c.scaler.SetCapacity(ctx, s.Fleet, d.Capacity)
 	case ActUntagSaved:
 		if !w.FleetFound {
 			return nil
 		}
-		return c.act(ctx, "untag-fleet", func() error {
-			return c.aws.UntagResource(ctx, w.Fleet.ARN, []string{keys.SavedMin, keys.SavedMax, keys.Status})
-		})
+		return c.aws.UntagResource(ctx, w.Fleet.ARN, []string{keys.SavedMin, keys.SavedMax, keys.Status})
 	}
 	return nil
 }
@@ -721,9 +693,7 @@ func (c *Controller) finish(ctx context.Context, r *Rollout, now time.Time) erro
 	case failed > 0:
 		r.State, r.Reason = Failed, fmt.Sprintf("%d of %d fleets failed", failed, len(r.Steps))
 		if ok && !strings.HasPrefix(img.Tags[keys.Status], "Failed/") {
-			if err := c.act(ctx, "tag-image", func() error {
-				return c.aws.TagResource(ctx, img.ARN, map[string]string{keys.Status: StatusFailed(now)})
-			}); err != nil {
+			if err := c.aws.TagResource(ctx, img.ARN, map[string]string{keys.Status: StatusFailed(now)}); err != nil {
 				return err
 			}
 		}
@@ -737,7 +707,7 @@ func (c *Controller) finish(ctx context.Context, r *Rollout, now time.Time) erro
 			if img.Tags[keys.FleetName] == r.FleetTag && sameScale {
 				remove = append(remove, keys.FleetName, keys.ScaleImmediately)
 			}
-			if err := c.act(ctx, "untag-image", func() error { return c.aws.UntagResource(ctx, img.ARN, remove) }); err != nil {
+			if err := c.aws.UntagResource(ctx, img.ARN, remove); err != nil {
 				return err
 			}
 		}

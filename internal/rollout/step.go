@@ -123,6 +123,8 @@ type Decision struct {
 	Forget bool
 	// Event is an audit message for the change, if it is worth one.
 	Event string
+	// DrainTimedOut says the drain was ended by DrainTimeout (admins are warned).
+	DrainTimedOut bool
 }
 
 // Decide is the transition function of a step: given the step and the world as read, what to
@@ -248,7 +250,9 @@ func Decide(s Step, w World, p Params) Decision {
 		case !w.FleetFound:
 			return move(StepRestoring, "the fleet no longer exists; restoring its target")
 		case w.Now.Sub(s.DrainStartedAt) >= p.DrainTimeout:
-			return move(StepRestoring, fmt.Sprintf("the drain timed out after %s with %d instances still available; restoring Min/Max %s anyway", p.DrainTimeout, w.Fleet.Available, saved))
+			d := move(StepRestoring, fmt.Sprintf("the drain timed out after %s with %d instances still available; restoring Min/Max %s anyway", p.DrainTimeout, w.Fleet.Available, saved))
+			d.DrainTimedOut = true
+			return d
 		case !zero && !w.Now.Before(s.WindowEnd):
 			return move(StepRestoring, "the window closed before the fleet was scaled to 0/0; it was not drained")
 		case !zero:

@@ -47,6 +47,11 @@ func (p Protocol) ContentType() string {
 func RequestID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
+	return UUID(b)
+}
+
+// UUID formats 16 random bytes as a version 4 UUID.
+func UUID(b [16]byte) string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b[:])
