@@ -493,7 +493,9 @@ func (c *Controller) digest(ctx context.Context, now time.Time) error {
 	}
 	if len(items) > 0 {
 		n := notice.Notice{
-			ID: "workspaces/digest/" + now.UTC().Format("20060102T150405Z"), Kind: "workspaces.digest", Severity: notice.SeverityInfo,
+			// Named by the period's start, so that enqueueing it again after a crash (before the
+			// watermark moved) is a no-op in the outbox.
+			ID: "workspaces/digest/" + since.UTC().Format("20060102T150405Z"), Kind: "workspaces.digest", Severity: notice.SeverityInfo,
 			Subject: fmt.Sprintf("WorkSpaces reset: %d reset, %d skipped, %d failed", counts["reset"], counts["skipped"], counts["failed"]),
 			Summary: fmt.Sprintf("Since %s: %s.", since.UTC().Format("Mon 2006-01-02 15:04 MST"), summarize(counts)),
 			Items:   items,
