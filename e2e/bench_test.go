@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"strings"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/deskpilot/deskpilot/internal/history"
 	"github.com/deskpilot/deskpilot/internal/rollout"
 	"github.com/deskpilot/deskpilot/sim"
 )
@@ -74,9 +76,9 @@ func benchRollout(b *testing.B, fleets, parallel int) {
 	}
 	for _, e := range events {
 		switch {
-		case e.Kind == string(rollout.StepDraining) && e.Message == "scaled to 0/0":
+		case e.Kind == history.Step && e.State == string(rollout.StepDraining) && e.Reason == "scaled to 0/0":
 			zeroAt[e.Fleet] = e.At
-		case e.Kind == string(rollout.StepRestoring) && len(e.Message) > 8 && e.Message[:8] == "restored":
+		case e.Kind == history.Step && e.State == string(rollout.StepRestoring) && strings.HasPrefix(e.Reason, "restored"):
 			restoredAt[e.Fleet] = e.At
 		}
 	}

@@ -40,7 +40,10 @@ type harness struct {
 	url   string
 	cfg   config.Config
 	app   *app.Main
-	as    *appstream.Client
+	// tolerate lists the substrings of pass errors a test expects (it injected faults); any
+	// other error fails the test.
+	tolerate []string
+	as       *appstream.Client
 	aas   *applicationautoscaling.Client
 }
 
@@ -172,8 +175,8 @@ func (h *harness) run(d time.Duration) {
 		next := now
 		for i := 0; i < 100 && !next.After(now); i++ {
 			n, err := h.app.Tick(h.ctx)
-			if err != nil {
-				h.t.Logf("tick at %s: %v", now.Format(time.RFC3339), err)
+			if err != nil && !h.tolerated(err) {
+				h.t.Fatalf("tick at %s: unexpected error: %v", now.Format(time.RFC3339), err)
 			}
 			next = n
 		}
@@ -183,6 +186,18 @@ func (h *harness) run(d time.Duration) {
 		step := min(max(next.Sub(now), time.Second), end.Sub(now))
 		h.clock.Advance(step)
 	}
+}
+
+// expectErrors makes pass errors containing any of subs part of the test (it injected faults).
+func (h *harness) expectErrors(subs ...string) { h.tolerate = append(h.tolerate, subs...) }
+
+func (h *harness) tolerated(err error) bool {
+	for _, s := range h.tolerate {
+		if strings.Contains(err.Error(), s) {
+			return true
+		}
+	}
+	return false
 }
 
 // runUntil runs until cond holds, failing after limit of simulated time.

@@ -287,6 +287,7 @@ func TestRollout_WindowsAcrossDaylightSaving(t *testing.T) {
 
 func TestRollout_ThrottlingOnEveryCall(t *testing.T) {
 	h := newHarness(t, saturday, "")
+	h.expectErrors("ThrottlingException")
 	if err := h.sim.AddFault(sim.Fault{Service: "*", ErrorCode: "ThrottlingException", Probability: 0.3}); err != nil {
 		t.Fatal(err)
 	}

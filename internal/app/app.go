@@ -28,15 +28,11 @@ import (
 	"github.com/deskpilot/deskpilot/internal/window"
 )
 
-// FlushInterval is how often the outbox is flushed when nothing else wakes it.
+// FlushInterval is how often the outbox is looked at when no pass woke it.
 const FlushInterval = 5 * time.Second
 
-// FlushBudget bounds how long one pass spends sending notices.
-const FlushBudget = 2 * time.Second
-
-// maxErrorBackoff caps the wait after passes that keep failing (AWS denies a call, an endpoint
-// is down): failures back off from 1 s to this, instead of retrying in a tight loop.
-const maxErrorBackoff = time.Minute
+// PruneInterval is how often housekeeping drops SNS message ids too old to be replayed.
+const PruneInterval = time.Hour
 
 // Main is the deskpilot daemon: everything `deskpilot serve` runs, built from a Config. The
 // end-to-end tests build it the same way, with a fake clock and the emulator's endpoint.
@@ -53,6 +49,10 @@ type Main struct {
 	// HTTPClient is used by webhook senders; nil means a client with a 10 s timeout.
 	HTTPClient *http.Client
 
+	// Account and Region are where the daemon's AWS calls go (from STS and the SDK's
+	// configuration), known after Open.
+	Account, Region string
+
 	Store      *store.Store
 	Rollouts   *rollout.Controller
 	Dispatcher *notify.Dispatcher
@@ -67,8 +67,8 @@ type Main struct {
 	// lastPrune is when old SNS message ids were last dropped from the store.
 	lastPrune time.Time
 
-	// wake interrupts Run's sleep when something (an SNS alarm) asks for a pass now.
-	wake chan struct{}
+	// The daemon's loops: rollouts, resets, outbox, housekeeping (see loops.go).
+	rolloutLoop, resetLoop, outboxLoop, housekeepingLoop *component
 
 	listener net.Listener
 	server   *http.Server
@@ -103,14 +103,26 @@ func (m *Main) Open(ctx context.Context) error {
 	for i, s := range senders {
 		names[i] = s.Name()
 	}
+	// Saved capacity and history are keyed by account and region. Rows from before that get
+	// this daemon's.
+	account, err := cloud.Account(ctx, awsCfg)
+	if err != nil {
+		m.Logger.Warn("cannot tell the AWS account (sts:GetCallerIdentity); fleets are keyed by region only", "err", err)
+	}
+	m.Account, m.Region = account, awsCfg.Region
+	if err := st.Adopt(ctx, m.Account, m.Region); err != nil {
+		st.Close()
+		return err
+	}
 	if cfg.Rollouts.Enabled {
-		m.Rollouts = rollout.New(rolloutConfig(cfg, names),
+		rc := rolloutConfig(cfg, names)
+		rc.Account, rc.Region = m.Account, m.Region
+		m.Rollouts = rollout.New(rc,
 			cloud.NewAppStream(appstream.NewFromConfig(awsCfg)),
 			cloud.NewScaler(applicationautoscaling.NewFromConfig(awsCfg)),
 			st, m.Now, m.Logger.With("component", "rollouts"))
 	}
 	m.Dispatcher = notify.NewDispatcher(st, senders, m.Now, m.Logger.With("component", "notify"))
-	m.wake = make(chan struct{}, 1)
 	if cfg.WorkSpaces.Reset.Enabled {
 		m.Resets = reset.New(resetConfig(cfg, names), cloud.NewWorkSpaces(workspaces.NewFromConfig(awsCfg)), st, m.Now, m.Logger.With("component", "resets"))
 		if len(cfg.WorkSpaces.SNS.Topics) > 0 {
@@ -126,7 +138,60 @@ func (m *Main) Open(ctx context.Context) error {
 		m.listener = ln
 		m.server = &http.Server{Handler: m.handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
 	}
+	m.buildLoops()
 	return nil
+}
+
+// buildLoops makes one component per part of the daemon. A pass that may have enqueued a
+// notice wakes the outbox, so mail goes out within moments rather than at the next interval.
+func (m *Main) buildLoops() {
+	m.outboxLoop = newComponent("outbox", false, m.flushPass)
+	wakeOutbox := m.outboxLoop.poke
+	if m.Rollouts != nil {
+		m.rolloutLoop = newComponent("rollouts", true, m.Rollouts.Reconcile)
+		m.rolloutLoop.after = wakeOutbox
+	}
+	if m.Resets != nil {
+		m.resetLoop = newComponent("resets", false, m.Resets.Reconcile)
+		m.resetLoop.after = wakeOutbox
+	}
+	m.housekeepingLoop = newComponent("housekeeping", false, m.housekeepingPass)
+}
+
+func (m *Main) components() []*component {
+	var out []*component
+	for _, c := range []*component{m.rolloutLoop, m.resetLoop, m.outboxLoop, m.housekeepingLoop} {
+		if c != nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// flushPass sends what the outbox holds. It has no time budget of its own: it runs in its own
+// loop, so a slow mail server delays only mail, and each send is bounded by the dispatcher's
+// SendTimeout.
+func (m *Main) flushPass(ctx context.Context) (time.Time, error) {
+	_, _, err := m.Dispatcher.Flush(ctx)
+	if err != nil && ctx.Err() == nil {
+		return m.Now().Add(FlushInterval), fmt.Errorf("flush outbox: %w", err)
+	}
+	return m.Now().Add(FlushInterval), nil
+}
+
+// housekeepingPass drops SNS message ids older than the verifier's freshness window: such a
+// message is refused anyway, so its id need not be remembered.
+func (m *Main) housekeepingPass(ctx context.Context) (time.Time, error) {
+	if m.snsHandler == nil {
+		return m.Now().Add(PruneInterval), nil
+	}
+	if m.Now().Sub(m.lastPrune) >= PruneInterval {
+		if _, err := m.Store.PruneSNSMessages(ctx, m.Now().Add(-2*sns.DefaultMaxAge)); err != nil {
+			return m.Now().Add(PruneInterval), fmt.Errorf("prune SNS message ids: %w", err)
+		}
+		m.lastPrune = m.Now()
+	}
+	return m.lastPrune.Add(PruneInterval), nil
 }
 
 // rolloutConfig maps the file's settings onto the controller's.
@@ -232,44 +297,27 @@ func (m *Main) senders(awsCfg aws.Config) ([]notify.Sender, error) {
 	return out, nil
 }
 
-// Tick runs one pass of everything (a rollout pass and an outbox flush) and returns when the
-// next rollout pass is due. Tests drive the daemon with it and a fake clock.
+// Tick runs one pass of every part of the daemon, one after the other (rollouts, resets, the
+// outbox, housekeeping), and returns when the earliest part next wants to run. Tests drive the
+// daemon with it and a fake clock; Run runs the same passes, each in its own loop.
 func (m *Main) Tick(ctx context.Context) (time.Time, error) {
-	next := m.Now().Add(FlushInterval)
-	var err error
-	if m.Rollouts != nil {
-		next, err = m.Rollouts.Reconcile(ctx)
-	}
-	if m.Resets != nil {
-		rnext, rerr := m.Resets.Reconcile(ctx)
-		if rerr != nil {
-			err = errors.Join(err, fmt.Errorf("resets: %w", rerr))
+	var next time.Time
+	var errs []error
+	for _, c := range m.components() {
+		n, err := c.pass(ctx)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", c.name, err))
 		}
-		if rnext.Before(next) {
-			next = rnext
+		if next.IsZero() || n.Before(next) {
+			next = n
 		}
 	}
-	if m.snsHandler != nil && m.Now().Sub(m.lastPrune) >= time.Hour {
-		// A message older than the verifier's freshness window is refused anyway, so its id
-		// need not be remembered.
-		if _, perr := m.Store.PruneSNSMessages(ctx, m.Now().Add(-2*sns.DefaultMaxAge)); perr == nil {
-			m.lastPrune = m.Now()
-		}
-	}
-	// A slow mail server or webhook must not hold up the next pass (a restore may be due):
-	// what does not go out within the budget stays due for the next flush.
-	fctx, cancel := context.WithTimeout(ctx, FlushBudget)
-	defer cancel()
-	if _, _, ferr := m.Dispatcher.Flush(fctx); ferr != nil && fctx.Err() == nil {
-		err = errors.Join(err, fmt.Errorf("flush outbox: %w", ferr))
-	}
-	return next, err
+	return next, errors.Join(errs...)
 }
 
-// Run serves until ctx ends: the HTTP server in its own goroutine, and one loop that runs a
-// rollout pass and then flushes the outbox, sleeping until the next pass is due (at most
-// FlushInterval). Flushing in the same loop means no mail is ever in flight while a rollout
-// step acts, so a crash after any AWS action never leaves a half-recorded send behind.
+// Run serves until ctx ends: the HTTP server in its own goroutine, and each part of the daemon
+// (rollouts, resets, outbox, housekeeping) in a loop of its own, so that an error or a slow call
+// in one never delays another.
 func (m *Main) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -283,29 +331,7 @@ func (m *Main) Run(ctx context.Context) error {
 			cancel()
 		}
 	}()
-	failures := 0
-	for ctx.Err() == nil {
-		next, err := m.Tick(ctx)
-		wait := min(max(next.Sub(m.Now()), 0), FlushInterval)
-		if wait == 0 {
-			wait = 10 * time.Millisecond // work is due now; let the server breathe
-		}
-		if err != nil && ctx.Err() == nil {
-			failures++
-			backoff := min(time.Second<<min(failures-1, 6), maxErrorBackoff)
-			wait = max(wait, backoff)
-			m.Logger.Warn("pass failed; retrying", "err", err, "retry_in", backoff)
-		} else {
-			failures = 0
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		case <-m.wake:
-		}
-		t.Stop()
-	}
+	runAll(ctx, m.components(), m.Now, m.Logger)
 	if m.server != nil {
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = m.server.Shutdown(sctx)
@@ -334,11 +360,11 @@ func (m *Main) StartServer() <-chan error {
 	return errc
 }
 
-// Wake asks Run for a pass now rather than when the next one is due.
+// Wake asks the reset loop for a pass now rather than when the next one is due (an SNS alarm
+// said a user disconnected).
 func (m *Main) Wake() {
-	select {
-	case m.wake <- struct{}{}:
-	default:
+	if m.resetLoop != nil {
+		m.resetLoop.poke()
 	}
 }
 

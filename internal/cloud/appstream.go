@@ -14,6 +14,7 @@ import (
 	astypes "github.com/aws/aws-sdk-go-v2/service/appstream/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/deskpilot/deskpilot/internal/fault"
 	"github.com/deskpilot/deskpilot/internal/rollout"
 )
 
@@ -80,6 +81,21 @@ func (a *AppStream) Image(ctx context.Context, name string) (rollout.Image, bool
 	return img, true, nil
 }
 
+// ImageState returns one image without its tags.
+func (a *AppStream) ImageState(ctx context.Context, name string) (rollout.Image, bool, error) {
+	out, err := a.api.DescribeImages(ctx, &appstream.DescribeImagesInput{Names: []string{name}})
+	if IsNotFound(err) {
+		return rollout.Image{}, false, nil
+	}
+	if err != nil {
+		return rollout.Image{}, false, wrap("describe image "+name, err)
+	}
+	if len(out.Images) == 0 {
+		return rollout.Image{}, false, nil
+	}
+	return imageOf(out.Images[0]), true, nil
+}
+
 func imageOf(img astypes.Image) rollout.Image {
 	return rollout.Image{Name: aws.ToString(img.Name), ARN: aws.ToString(img.Arn), State: string(img.State), Platform: string(img.Platform)}
 }
@@ -105,40 +121,47 @@ func (a *AppStream) FleetTags(ctx context.Context, arn string) (map[string]strin
 const describeBatch = 10
 
 // Fleets describes the named fleets. DescribeFleets fails the whole call when one name does
-// not exist, so a failing batch is retried name by name to tell which ones are missing.
+// not exist or one fleet cannot be read, so a failing batch is read again name by name: the
+// missing ones are left out, and the ones that still fail are returned in a
+// rollout.FleetErrors with the fleets that could be read, so one bad fleet holds up no other.
 func (a *AppStream) Fleets(ctx context.Context, names []string) (map[string]rollout.Fleet, error) {
 	out := make(map[string]rollout.Fleet, len(names))
 	if names == nil {
 		fleets, err := a.describeFleets(ctx, nil)
 		if err != nil {
-			return nil, err
+			return nil, wrap("describe fleets", err)
 		}
 		for _, f := range fleets {
 			out[f.Name] = f
 		}
 		return out, nil
 	}
+	failed := rollout.FleetErrors{}
 	for batch := range slices.Chunk(names, describeBatch) {
 		fleets, err := a.describeFleets(ctx, batch)
-		if IsNotFound(err) && len(batch) > 1 {
+		switch {
+		case err == nil:
+		case len(batch) == 1 && IsNotFound(err):
+		case len(batch) == 1:
+			failed[batch[0]] = wrap("describe fleet "+batch[0], err)
+		default:
 			for _, name := range batch {
 				one, err := a.describeFleets(ctx, []string{name})
-				if IsNotFound(err) {
-					continue
+				switch {
+				case IsNotFound(err):
+				case err != nil:
+					failed[name] = wrap("describe fleet "+name, err)
+				default:
+					fleets = append(fleets, one...)
 				}
-				if err != nil {
-					return nil, err
-				}
-				fleets = append(fleets, one...)
 			}
-		} else if IsNotFound(err) {
-			continue
-		} else if err != nil {
-			return nil, err
 		}
 		for _, f := range fleets {
 			out[f.Name] = f
 		}
+	}
+	if len(failed) > 0 {
+		return out, failed
 	}
 	return out, nil
 }
@@ -149,10 +172,7 @@ func (a *AppStream) describeFleets(ctx context.Context, names []string) ([]rollo
 	for {
 		page, err := a.api.DescribeFleets(ctx, &appstream.DescribeFleetsInput{Names: names, NextToken: token})
 		if err != nil {
-			if IsNotFound(err) {
-				return nil, err
-			}
-			return nil, wrap("describe fleets", err)
+			return nil, err
 		}
 		for _, f := range page.Fleets {
 			c := f.ComputeCapacityStatus
@@ -189,8 +209,8 @@ func (a *AppStream) UntagResource(ctx context.Context, arn string, keys []string
 	return wrap("untag "+arn, err)
 }
 
-// Error is an AWS error with its classification. Permanent errors are ones that repeating the
-// call cannot fix (a missing resource, invalid input, an incompatible image).
+// Error is an AWS error with the operation that returned it. Its class (throttled, transient,
+// not found, denied, invalid, conflict) is fault.Classify's, from the AWS error code inside.
 type Error struct {
 	Op   string
 	Code string
@@ -200,20 +220,10 @@ type Error struct {
 func (e *Error) Error() string { return e.Op + ": " + e.Err.Error() }
 func (e *Error) Unwrap() error { return e.Err }
 
-// Permanent reports whether retrying cannot help; the rollout controller reads it.
-func (e *Error) Permanent() bool {
-	switch e.Code {
-	case "ResourceNotFoundException", "ResourceNotAvailableException", "IncompatibleImageException",
-		"InvalidParameterCombinationException", "ValidationException", "InvalidRoleException",
-		"OperationNotPermittedException", "InvalidAccountStatusException", "ObjectNotFoundException",
-		"AccessDeniedException", "UnauthorizedOperation", "InvalidParameterValuesException",
-		"ResourceLimitExceededException", "OperationNotSupportedException":
-		return true
-	}
-	return false
-}
+// Permanent reports whether retrying cannot help, for consumers that ask the error itself.
+func (e *Error) Permanent() bool { return !fault.Classify(e.Err).Retryable() }
 
-// wrap classifies an SDK error; nil stays nil.
+// wrap names the operation of an SDK error; nil stays nil.
 func wrap(op string, err error) error {
 	if err == nil {
 		return nil
@@ -227,14 +237,4 @@ func wrap(op string, err error) error {
 }
 
 // IsNotFound reports whether err says the resource does not exist.
-func IsNotFound(err error) bool {
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		return false
-	}
-	switch ae.ErrorCode() {
-	case "ResourceNotFoundException", "ObjectNotFoundException":
-		return true
-	}
-	return false
-}
+func IsNotFound(err error) bool { return fault.IsNotFound(err) }

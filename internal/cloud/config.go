@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 // Load builds the SDK configuration: the standard chain (environment, shared files, instance
@@ -21,4 +22,13 @@ func Load(ctx context.Context, region, endpoint string, opts ...func(*config.Loa
 		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	return cfg, nil
+}
+
+// Account returns the AWS account the credentials belong to (STS GetCallerIdentity).
+func Account(ctx context.Context, cfg aws.Config) (string, error) {
+	out, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return "", wrap("get caller identity", err)
+	}
+	return aws.ToString(out.Account), nil
 }

@@ -9,7 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/deskpilot/deskpilot/internal/notice"
+	"github.com/deskpilot/deskpilot/internal/fault"
+	"github.com/deskpilot/deskpilot/internal/history"
 	"github.com/deskpilot/deskpilot/internal/window"
 )
 
@@ -21,17 +22,22 @@ const (
 	DefaultDrainTimeout      = 2 * time.Hour
 	DefaultStartMargin       = 30 * time.Minute
 	DefaultMaxParallel       = 10
-	// maxBackoff caps the wait between retries of a failing AWS call.
-	maxBackoff = 5 * time.Minute
+	// maxHorizon bounds how early a step due soon is taken into the current pass, so that
+	// steps due a few milliseconds apart share one pass and one batched read.
+	maxHorizon = time.Second
+	// maxChain bounds the decisions one step takes in one pass without an AWS call between.
+	maxChain = 8
 )
 
 // Config is what the controller needs from deskpilot's configuration.
 type Config struct {
-	Keys          TagKeys
-	DefaultWindow window.Window
-	FleetWindows  map[string]window.Window
-	ScanInterval  time.Duration
-	PollInterval  time.Duration
+	Keys TagKeys
+	// Account and Region are where the fleets are; they key saved capacity and history.
+	Account, Region string
+	DefaultWindow   window.Window
+	FleetWindows    map[string]window.Window
+	ScanInterval    time.Duration
+	PollInterval    time.Duration
 	// DrainPollInterval is how often a draining fleet is checked: restore follows
 	// Available == 0 within it.
 	DrainPollInterval time.Duration
@@ -67,25 +73,47 @@ func (c *Config) defaults() {
 	}
 }
 
-// Controller drives rollouts. It is level-triggered: every pass reads the store and AWS,
-// decides with pure functions, acts, and writes the result; timers are data (Step.NextAt), so
-// a restart at any instant resumes exactly where the store says.
+// Controller drives rollouts. It is level-triggered: every pass reads the store and AWS into
+// snapshots, decides with pure functions (DecideImage and DecideRollout for whole rollouts,
+// Decide and OnFailure for steps), performs the one AWS call each decision asks for, and commits
+// the result; timers are data (Step.NextAt), so a restart at any instant resumes exactly where
+// the store says.
+//
+// Its parts back off alone: a failing scan delays the next scan, a fleet whose reads or calls
+// fail delays that fleet's step, a rollout whose image cannot be read delays that rollout; the
+// other fleets keep draining and restoring on time.
 type Controller struct {
-	cfg      Config
-	aws      AppStream
-	scaler   Scaler
-	store    Store
-	now      func() time.Time
-	log      *slog.Logger
-	planner  Planner
-	lastScan time.Time
+	cfg     Config
+	aws     AppStream
+	scaler  Scaler
+	store   Store
+	now     func() time.Time
+	log     *slog.Logger
+	planner Planner
+	policy  Policy
+
+	scanAt       time.Time // the next scan; zero: at once
+	scanFailures int
+	// stepsAt is when the steps may next be looked at after a failed pass (store or a whole
+	// batched read); zero when the last pass worked.
+	stepsAt       time.Time
+	stepsFailures int
+	// held back holds the fleets and rollouts whose reads failed, with their consecutive
+	// failures, until their next try: in memory, since a read retry is not state worth keeping.
+	held map[string]holdBack
+}
+
+type holdBack struct {
+	until    time.Time
+	failures int
 }
 
 // New returns a controller. now is its clock (tests pass a fake one).
 func New(cfg Config, as AppStream, scaler Scaler, store Store, now func() time.Time, log *slog.Logger) *Controller {
 	cfg.defaults()
-	c := &Controller{cfg: cfg, aws: as, scaler: scaler, store: store, now: now, log: log}
+	c := &Controller{cfg: cfg, aws: as, scaler: scaler, store: store, now: now, log: log, held: map[string]holdBack{}}
 	c.planner = Planner{Keys: cfg.Keys, Margin: cfg.StartMargin, WindowFor: c.windowFor}
+	c.policy = Policy{Keys: cfg.Keys, Planner: c.planner, Account: cfg.Account, Region: cfg.Region, Senders: cfg.Senders, ZoneOf: c.zoneOf}
 	return c
 }
 
@@ -113,31 +141,45 @@ func (c *Controller) zoneOf(fleet string) *time.Location {
 }
 
 // Reconcile runs one pass: a scan of the images if one is due, then every due step, then the
-// rollouts whose steps all ended. It returns when the next pass is due.
+// rollouts whose state follows from their steps. It returns when the next pass is due; the
+// error is for the log, since every part has already scheduled its own retry.
 func (c *Controller) Reconcile(ctx context.Context) (time.Time, error) {
 	now := c.now()
 	var errs []error
-	if c.lastScan.IsZero() || !now.Before(c.lastScan.Add(c.cfg.ScanInterval)) {
-		// A failed scan is tried again at the next interval, like a successful one: AWS
-		// trouble must not turn into a tight loop of calls.
+	if !now.Before(c.scanAt) {
 		if err := c.Scan(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("scan: %w", err))
+			c.scanFailures++
+			c.scanAt = now.Add(min(c.cfg.ScanInterval, fault.Loop.Delay(c.scanFailures, fault.Classify(err))))
+		} else {
+			c.scanFailures = 0
+			c.scanAt = now.Add(c.cfg.ScanInterval)
 		}
-		c.lastScan = now
 	}
-	next, err := c.runSteps(ctx)
-	if err != nil {
-		errs = append(errs, err)
+	next := c.scanAt
+	if !now.Before(c.stepsAt) {
+		stepsNext, err := c.runSteps(ctx)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if err != nil && stepsNext.IsZero() {
+			c.stepsFailures++
+			c.stepsAt = now.Add(fault.Loop.Delay(c.stepsFailures, fault.Classify(err)))
+		} else {
+			c.stepsFailures, c.stepsAt = 0, time.Time{}
+		}
+		if !stepsNext.IsZero() && stepsNext.Before(next) {
+			next = stepsNext
+		}
 	}
-	scanAt := c.lastScan.Add(c.cfg.ScanInterval)
-	if next.IsZero() || scanAt.Before(next) {
-		next = scanAt
+	if !c.stepsAt.IsZero() && c.stepsAt.Before(next) {
+		next = c.stepsAt
 	}
 	return next, errors.Join(errs...)
 }
 
-// Scan reads every image's tags and brings the store's rollouts in line with them: new
-// requests are planned (or refused), changed ones replanned, removed ones cancelled.
+// Scan reads every image's tags and brings the store's rollouts in line with them (DecideImage
+// for each image, DecideVanished for the rollouts of images that are gone).
 func (c *Controller) Scan(ctx context.Context) error {
 	images, err := c.aws.Images(ctx)
 	if err != nil {
@@ -149,20 +191,17 @@ func (c *Controller) Scan(ctx context.Context) error {
 	}
 	sort.Slice(images, func(i, j int) bool { return images[i].Name < images[j].Name })
 	var errs []error
+	present := map[string]bool{}
 	for _, img := range images {
+		present[img.ARN] = true
 		r, has := latest[img.ARN]
 		if err := c.scanImage(ctx, img, r, has); err != nil {
 			errs = append(errs, fmt.Errorf("image %s: %w", img.Name, err))
 		}
 	}
-	// An image that disappeared cancels its pending rollout.
-	present := map[string]bool{}
-	for _, img := range images {
-		present[img.ARN] = true
-	}
 	for arn, r := range latest {
-		if !present[arn] && r.State == Pending {
-			if err := c.cancel(ctx, r, Cancelled, "the image no longer exists", nil); err != nil {
+		if !present[arn] {
+			if err := c.execute(ctx, c.policy.DecideVanished(r, c.now())); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -170,414 +209,409 @@ func (c *Controller) Scan(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// scanImage builds the image's snapshot, reading the fleets only when the decision asks for
+// them, and executes the decision.
 func (c *Controller) scanImage(ctx context.Context, img Image, r Rollout, has bool) error {
-	keys := c.cfg.Keys
-	req, tagged, perr := ParseRequest(img.Tags, keys)
-	if !tagged {
+	in := ImageInput{Now: c.now(), Image: img, Latest: r, HasLatest: has}
+	for range 3 {
+		cmd := c.policy.DecideImage(in)
 		switch {
-		case has && r.State == Pending:
-			return c.cancel(ctx, r, Cancelled, "the "+keys.FleetName+" tag was removed", &img)
-		case has && r.State == Running:
-			return c.cancelWaiting(ctx, r, "the "+keys.FleetName+" tag was removed after the rollout started; fleets not yet started are cancelled")
-		case has && !r.TagCleared:
-			r.TagCleared, r.UpdatedAt = true, c.now()
-			if err := c.store.Apply(ctx, &Change{Update: &r}); err != nil {
+		case cmd.NeedFleets:
+			active, err := c.store.ActiveRollouts(ctx)
+			if err != nil {
 				return err
 			}
-			return c.clearOwnStatus(ctx, img)
-		}
-		return nil
-	}
-	same := has && r.FleetTag == req.FleetTag && r.ScaleImmediately == req.ScaleImmediately
-	switch {
-	case has && r.State.Active() && same:
-		return c.ensureAnnounced(ctx, img, r)
-	case has && r.State == Running:
-		// A started rollout finishes as planned; the new value is planned once it has.
-		return nil
-	case same && !r.TagCleared:
-		// Already handled (done, failed or refused). A refusal's notice is enqueued again
-		// (a no-op once it is there) in case a crash came between recording and enqueueing.
-		if r.State == Refused {
-			return c.store.Apply(ctx, &Change{Deliveries: c.deliver(refusedNotice(r, keys))})
-		}
-		return nil
-	}
-	var replaced *Rollout
-	if has && r.State == Pending {
-		old := r
-		replaced = &old
-		if err := c.cancel(ctx, r, Superseded, fmt.Sprintf("replanned: the %s tag changed to %q", keys.FleetName, req.FleetTag), nil); err != nil {
-			return err
-		}
-	}
-	return c.plan(ctx, img, req, perr, replaced)
-}
-
-// plan creates a rollout for a request, or records its refusal.
-func (c *Controller) plan(ctx context.Context, img Image, req Request, perr error, replaced *Rollout) error {
-	now := c.now()
-	r := Rollout{ImageName: img.Name, ImageARN: img.ARN, FleetTag: req.FleetTag, ScaleImmediately: req.ScaleImmediately, CreatedAt: now, UpdatedAt: now}
-	var steps []Step
-	err := perr
-	if err == nil {
-		var fleets map[string]Fleet
-		if len(req.Prefixes) > 0 {
-			// Prefixes need every fleet's name; a nil list describes them all.
-			if fleets, err = c.aws.Fleets(ctx, nil); err != nil {
-				return err
+			fleets, err := c.aws.Fleets(ctx, cmd.FleetNames)
+			if err != nil {
+				return err // AWS trouble: try again at the next scan, nothing recorded
 			}
-			if req, err = expandPrefixes(req, fleets); err != nil {
-				return c.refuse(ctx, r, err, img)
-			}
-		} else if fleets, err = c.aws.Fleets(ctx, req.Fleets); err != nil {
-			return err // AWS trouble: try again at the next scan, nothing recorded
-		}
-		tags := map[string]map[string]string{}
-		for _, name := range req.Fleets {
-			if f, ok := fleets[name]; ok {
-				if tags[name], err = c.aws.FleetTags(ctx, f.ARN); err != nil {
+			in.Active, in.Fleets, in.FleetsRead = active, fleets, true
+		case cmd.NeedFleetTags:
+			in.FleetTags = map[string]map[string]string{}
+			for _, name := range cmd.FleetNames {
+				tags, err := c.aws.FleetTags(ctx, in.Fleets[name].ARN)
+				if err != nil {
 					return err
 				}
+				in.FleetTags[name] = tags
 			}
+		default:
+			return c.execute(ctx, cmd)
 		}
-		steps, r.Start, err = c.planner.Plan(req, img, fleets, tags, now)
 	}
-	if err != nil {
-		return c.refuse(ctx, r, err, img)
-	}
-	r.State, r.Steps = Pending, steps
-	r.Reason = "waiting for the window opening at " + r.Start.UTC().Format(time.RFC3339)
-	ch := &Change{Create: &r, Events: []Event{{At: now, Kind: "planned", Message: fmt.Sprintf("image %s to %s, drain %v, start %s", img.Name, req.FleetTag, req.ScaleImmediately, r.Start.UTC().Format(time.RFC3339))}}}
-	superseded, err := c.supersede(ctx, r, now)
-	if err != nil {
-		return err
-	}
-	ch.Steps = append(ch.Steps, superseded...)
-	if err := c.store.Apply(ctx, ch); err != nil {
-		return err
-	}
-	c.log.Info("rollout planned", "image", img.Name, "rollout", r.ID, "fleets", req.Fleets, "start", r.Start)
-	if err := c.store.Apply(ctx, &Change{Deliveries: c.deliver(pendingNotice(r, c.cfg.Keys, c.zoneOf, replaced))}); err != nil {
-		return err
-	}
-	return c.ensureAnnounced(ctx, img, r)
+	return fmt.Errorf("image %s: the decision kept asking for more to read", img.Name)
 }
 
-// refuse records a request that cannot be planned, and tells the admins why. img is the image
-// as the scan read it.
-func (c *Controller) refuse(ctx context.Context, r Rollout, why error, img Image) error {
-	r.State, r.Reason = Refused, why.Error()
-	ch := &Change{Create: &r, Events: []Event{{At: r.CreatedAt, Kind: "refused", Message: r.Reason}}}
-	if err := c.store.Apply(ctx, ch); err != nil {
-		return err
+// execute performs a rollout-level command: the image call and the commit, in the order it
+// says, with the call recorded in the history.
+func (c *Controller) execute(ctx context.Context, cmd Command) error {
+	if cmd.Change == nil && cmd.Action.None() {
+		return nil
 	}
-	c.log.Warn("rollout refused", "image", r.ImageName, "rollout", r.ID, "reason", r.Reason)
-	if err := c.store.Apply(ctx, &Change{Deliveries: c.deliver(refusedNotice(r, c.cfg.Keys))}); err != nil {
-		return err
-	}
-	// A replan that is refused must not leave the earlier plan's Pending status on the image.
-	return c.clearOwnStatus(ctx, img)
-}
-
-// expandPrefixes adds the fleets each prefix selects to the request's names, in name order.
-// A prefix that selects no fleet is an error: it is probably a typo.
-func expandPrefixes(req Request, fleets map[string]Fleet) (Request, error) {
-	names := make([]string, 0, len(fleets))
-	for name := range fleets {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	seen := map[string]bool{}
-	for _, n := range req.Fleets {
-		seen[n] = true
-	}
-	var unmatched []string
-	for _, p := range req.Prefixes {
-		matched := false
-		for _, name := range names {
-			if strings.HasPrefix(name, p) {
-				matched = true
-				if !seen[name] {
-					seen[name] = true
-					req.Fleets = append(req.Fleets, name)
-				}
-			}
+	act := func() error {
+		if cmd.Action.None() {
+			return nil
 		}
-		if !matched {
-			unmatched = append(unmatched, fmt.Sprintf("no fleet name starts with %q (%s%s)", p, PrefixSelector, p))
+		var err error
+		if len(cmd.Action.Tag) > 0 {
+			err = c.aws.TagResource(ctx, cmd.Action.ARN, cmd.Action.Tag)
+		} else {
+			err = c.aws.UntagResource(ctx, cmd.Action.ARN, cmd.Action.Untag)
 		}
-	}
-	if len(unmatched) > 0 {
-		return req, errors.New(strings.Join(unmatched, "; "))
-	}
-	return req, nil
-}
-
-// supersede cancels the not-yet-started steps that other rollouts have for the new rollout's
-// fleets: a fleet is in at most one active rollout, and the newest tag wins. Started steps are
-// left to finish; the new rollout's step waits for them.
-func (c *Controller) supersede(ctx context.Context, r Rollout, now time.Time) ([]Step, error) {
-	active, err := c.store.ActiveRollouts(ctx)
-	if err != nil {
-		return nil, err
-	}
-	mine := map[string]bool{}
-	for _, s := range r.Steps {
-		mine[s.Fleet] = true
-	}
-	var out []Step
-	for _, other := range active {
-		if other.ImageARN == r.ImageARN {
-			continue
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", cmd.Action, cmd.Action.ARN, err)
 		}
-		for _, s := range other.Steps {
-			if mine[s.Fleet] && s.State == StepWaiting {
-				s.State, s.FinishedAt, s.NextAt = StepCancelled, now, now
-				s.Message = fmt.Sprintf("superseded by a newer rollout of image %s", r.ImageName)
-				out = append(out, s)
-			}
-		}
+		return nil
 	}
-	return out, nil
-}
-
-// ensureAnnounced makes the image show Status=Pending/<start> while its rollout is active, and
-// the pending notice enqueued (both idempotent, so a crash between planning and announcing is
-// repaired by the next scan).
-func (c *Controller) ensureAnnounced(ctx context.Context, img Image, r Rollout) error {
-	want := StatusPending(r.Start)
-	if r.State == Pending {
-		if err := c.store.Apply(ctx, &Change{Deliveries: c.deliver(pendingNotice(r, c.cfg.Keys, c.zoneOf, nil))}); err != nil {
+	if cmd.ActFirst {
+		if err := act(); err != nil {
 			return err
 		}
 	}
-	if img.Tags[c.cfg.Keys.Status] == want {
-		return nil
-	}
-	return c.aws.TagResource(ctx, img.ARN, map[string]string{c.cfg.Keys.Status: want})
-}
-
-// clearOwnStatus removes a Status tag that deskpilot wrote (Pending/…), leaving others alone.
-func (c *Controller) clearOwnStatus(ctx context.Context, img Image) error {
-	if !strings.HasPrefix(img.Tags[c.cfg.Keys.Status], "Pending/") {
-		return nil
-	}
-	return c.aws.UntagResource(ctx, img.ARN, []string{c.cfg.Keys.Status})
-}
-
-// cancel ends a pending rollout before any fleet started. img is the image as the scan read it,
-// or nil when it is gone; a cancelled rollout's Pending status is removed from it.
-func (c *Controller) cancel(ctx context.Context, r Rollout, to State, why string, img *Image) error {
-	now := c.now()
-	for i := range r.Steps {
-		if r.Steps[i].State == StepWaiting {
-			r.Steps[i].State, r.Steps[i].FinishedAt, r.Steps[i].Message = StepCancelled, now, why
-		} else if r.Steps[i].State.Started() {
-			// A step that touched its fleet finishes (a drained fleet is always restored).
-			return c.cancelWaiting(ctx, r, why)
+	if cmd.Change != nil {
+		if err := c.store.Apply(ctx, cmd.Change); err != nil {
+			return err
+		}
+		if cmd.Log != "" {
+			c.log.Info(cmd.Log, "image", imageOfChange(cmd.Change))
 		}
 	}
-	r.State, r.Reason, r.UpdatedAt = to, why, now
-	r.TagCleared = to == Cancelled
-	ch := &Change{Update: &r, Steps: r.Steps, Events: []Event{{At: now, RolloutID: r.ID, Kind: string(to), Message: why}}}
-	if to == Cancelled {
-		ch.Deliveries = c.deliver(cancelledNotice(r, c.cfg.Keys))
+	if !cmd.ActFirst {
+		return act()
 	}
-	if err := c.store.Apply(ctx, ch); err != nil {
-		return err
-	}
-	c.log.Info("rollout "+string(to), "image", r.ImageName, "rollout", r.ID, "reason", why)
-	if to != Cancelled || img == nil {
-		return nil
-	}
-	return c.clearOwnStatus(ctx, *img)
+	return nil
 }
 
-// cancelWaiting cancels the steps of a running rollout that have not started.
-func (c *Controller) cancelWaiting(ctx context.Context, r Rollout, why string) error {
-	now := c.now()
-	var changed []Step
-	for _, s := range r.Steps {
-		if s.State == StepWaiting {
-			s.State, s.FinishedAt, s.Message = StepCancelled, now, why
-			changed = append(changed, s)
-		}
+func imageOfChange(ch *Change) string {
+	switch {
+	case ch.Create != nil:
+		return ch.Create.ImageName
+	case ch.Update != nil:
+		return ch.Update.ImageName
 	}
-	if len(changed) == 0 {
-		return nil
-	}
-	return c.store.Apply(ctx, &Change{Steps: changed, Events: []Event{{At: now, RolloutID: r.ID, Kind: "cancelled", Message: why}}})
+	return ""
 }
 
-func (c *Controller) deliver(n notice.Notice) []Delivery {
-	out := make([]Delivery, 0, len(c.cfg.Senders))
-	for _, s := range c.cfg.Senders {
-		out = append(out, Delivery{Sender: s, Notice: n})
-	}
-	return out
+// pass is what one steps pass read: everything the decisions need, read in a few batched calls.
+type pass struct {
+	now     time.Time
+	active  []Rollout
+	byID    map[int64]*Rollout
+	fleets  map[string]Fleet
+	targets map[string]Capacity
+	saved   map[string]SavedCapacity
+	tags    map[string]Capacity // Min/Max from fleet tags, read only for fleets at 0/0 with none saved
+	images  map[int64]Image
+	found   map[int64]bool
+	busy    map[StepKey]string
+	holder  map[string]int64
+	// batch holds the writes that come with no AWS call, committed together; before any call
+	// it is committed first, so that a step's intent is always written before it acts.
+	batch Change
 }
 
-// runSteps advances every due step of every active rollout, then ends the rollouts whose
-// steps are all final. It returns when a step is next due.
+// runSteps advances every step due now (or within a short horizon, so that steps due a few
+// milliseconds apart share one pass and one read), then settles the rollouts. It returns when a
+// step is next due; a zero time with an error means the pass as a whole failed.
 func (c *Controller) runSteps(ctx context.Context) (time.Time, error) {
 	active, err := c.store.ActiveRollouts(ctx)
 	if err != nil {
 		return time.Time{}, err
 	}
-	now := c.now()
-	started := 0
-	owner := map[string]int64{} // fleet → rollout whose started step holds it
+	p := &pass{now: c.now(), active: active, byID: map[int64]*Rollout{}}
+	horizon := min(maxHorizon, c.cfg.DrainPollInterval/4)
 	var due []*Step
-	byID := map[int64]*Rollout{}
 	for i := range active {
 		r := &active[i]
-		byID[r.ID] = r
+		p.byID[r.ID] = r
 		for j := range r.Steps {
 			s := &r.Steps[j]
-			if s.State.Started() {
-				started++
-				owner[s.Fleet] = r.ID
-			}
-			if !s.State.Final() && !s.NextAt.After(now) {
+			if !s.State.Final() && !s.NextAt.After(p.now.Add(horizon)) && !c.heldBack(fleetKey(s.Fleet), p.now.Add(horizon)) &&
+				!c.heldBack(rolloutKey(r.ID), p.now.Add(horizon)) {
 				due = append(due, s)
 			}
 		}
 	}
-	// Started steps first: a restore must never wait behind new work.
-	sort.SliceStable(due, func(i, j int) bool { return due[i].State.Started() && !due[j].State.Started() })
-
 	var errs []error
 	if len(due) > 0 {
-		if err := c.advance(ctx, due, byID, owner, &started); err != nil {
-			errs = append(errs, err)
+		if err := c.read(ctx, p, due); err != nil {
+			return time.Time{}, err
+		}
+		// Started steps first: a restore must never wait behind new work.
+		sort.SliceStable(due, func(i, j int) bool { return due[i].State.Started() && !due[j].State.Started() })
+		for _, s := range due {
+			if err := c.advance(ctx, p, s); err != nil {
+				errs = append(errs, fmt.Errorf("fleet %s: %w", s.Fleet, err))
+			}
+		}
+		if err := c.flush(ctx, p); err != nil {
+			return time.Time{}, errors.Join(append(errs, err)...)
 		}
 	}
 	var next time.Time
 	for i := range active {
 		r := &active[i]
-		if err := c.settle(ctx, r); err != nil {
+		if err := c.settle(ctx, p.now, r); err != nil {
 			errs = append(errs, fmt.Errorf("rollout %d: %w", r.ID, err))
 		}
 		for _, s := range r.Steps {
-			if !s.State.Final() && (next.IsZero() || s.NextAt.Before(next)) {
-				next = s.NextAt
+			if s.State.Final() {
+				continue
+			}
+			at := s.NextAt
+			if h, ok := c.held[fleetKey(s.Fleet)]; ok && h.until.After(at) {
+				at = h.until
+			}
+			if h, ok := c.held[rolloutKey(r.ID)]; ok && h.until.After(at) {
+				at = h.until
+			}
+			if next.IsZero() || at.Before(next) {
+				next = at
 			}
 		}
+	}
+	if next.IsZero() {
+		next = p.now.Add(c.cfg.PollInterval)
 	}
 	return next, errors.Join(errs...)
 }
 
-// advance reads the world for the due steps in a few batched calls and decides each step.
-func (c *Controller) advance(ctx context.Context, due []*Step, byID map[int64]*Rollout, owner map[string]int64, started *int) error {
+func fleetKey(name string) string  { return "fleet/" + name }
+func rolloutKey(id int64) string   { return fmt.Sprintf("rollout/%d", id) }
+func (c *Controller) heldBack(key string, at time.Time) bool {
+	h, ok := c.held[key]
+	return ok && h.until.After(at)
+}
+
+// holdBack delays the next look at key after a failed read, on the loop schedule.
+func (c *Controller) holdBack(key string, now time.Time, err error) {
+	h := c.held[key]
+	h.failures++
+	h.until = now.Add(fault.Loop.Delay(h.failures, fault.Classify(err)))
+	c.held[key] = h
+	c.log.Warn("read failed; holding back", "what", key, "failures", h.failures, "retry_in", h.until.Sub(now), "err", err)
+}
+
+// read fills the pass with the world as the due steps need it, in a few batched calls. A batch
+// that fails is read again name by name (by the adapter), so that one failing fleet holds back
+// only its own step.
+func (c *Controller) read(ctx context.Context, p *pass, due []*Step) error {
 	names := make([]string, 0, len(due))
 	seen := map[string]bool{}
+	needImage := map[int64]bool{}
 	for _, s := range due {
 		if !seen[s.Fleet] {
 			seen[s.Fleet] = true
 			names = append(names, s.Fleet)
 		}
-	}
-	fleets, err := c.aws.Fleets(ctx, names)
-	if err != nil {
-		return fmt.Errorf("describe fleets: %w", err)
-	}
-	targets, err := c.scaler.Targets(ctx, names)
-	if err != nil {
-		return fmt.Errorf("describe scalable targets: %w", err)
-	}
-	images := map[int64]Image{}
-	found := map[int64]bool{}
-	imageErr := map[int64]error{}
-	var errs []error
-	for _, s := range due {
-		r := byID[s.RolloutID]
-		if _, ok := images[r.ID]; !ok && imageErr[r.ID] == nil {
-			img, ok, err := c.aws.Image(ctx, r.ImageName)
-			if err != nil {
-				imageErr[r.ID] = err
-				errs = append(errs, fmt.Errorf("describe image %s: %w", r.ImageName, err))
-			} else {
-				if ok && img.ARN != r.ImageARN {
-					ok = false // a new image with the same name is another image
-				}
-				images[r.ID], found[r.ID] = img, ok
-			}
-		}
-		if imageErr[r.ID] != nil && (s.State == StepWaiting || s.State == StepApplying) {
-			continue // needs the image; the drains and restores below do not
-		}
-		w := World{Now: c.now(), Image: images[r.ID], ImageFound: found[r.ID]}
-		w.Fleet, w.FleetFound = fleets[s.Fleet]
-		w.Target, w.TargetFound = targets[s.Fleet]
-		if w.Saved, w.SavedFound, err = c.store.SavedCapacity(ctx, s.Fleet); err != nil {
-			return err
-		}
-		if s.State == StepSaving && !w.SavedFound && w.TargetFound && w.Target == (Capacity{}) && w.FleetFound {
-			tags, err := c.aws.FleetTags(ctx, w.Fleet.ARN)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			if lo, hi, ok := ParseSaved(tags, c.cfg.Keys); ok {
-				w.TagSaved, w.TagSavedFound = Capacity{lo, hi}, true
-			}
-		}
-		if s.State == StepWaiting {
-			if id, ok := owner[s.Fleet]; ok && id != r.ID {
-				w.Busy = fmt.Sprintf("the fleet is being updated by rollout #%d; waiting for it to finish", id)
-			} else if *started >= c.cfg.MaxParallel {
-				w.Busy = fmt.Sprintf("%d fleets are being updated (max_parallel); waiting for a free slot", *started)
-			}
-		}
-		before := s.State
-		if err := c.step(ctx, r, s, w); err != nil {
-			errs = append(errs, fmt.Errorf("fleet %s: %w", s.Fleet, err))
-		}
-		if !before.Started() && s.State.Started() {
-			*started++
-			owner[s.Fleet] = r.ID
-		}
-		if before.Started() && s.State.Final() {
-			*started--
-			delete(owner, s.Fleet)
+		if s.State == StepWaiting || s.State == StepApplying {
+			needImage[s.RolloutID] = true
 		}
 	}
-	return errors.Join(errs...)
+	sort.Strings(names)
+	var err error
+	var failed FleetErrors
+	if p.fleets, err = c.aws.Fleets(ctx, names); err != nil {
+		if !errors.As(err, &failed) {
+			return fmt.Errorf("describe fleets: %w", err)
+		}
+	}
+	for name, ferr := range failed {
+		c.holdBack(fleetKey(name), p.now, ferr)
+	}
+	failed = nil
+	if p.targets, err = c.scaler.Targets(ctx, names); err != nil {
+		if !errors.As(err, &failed) {
+			return fmt.Errorf("describe scalable targets: %w", err)
+		}
+	}
+	for name, terr := range failed {
+		c.holdBack(fleetKey(name), p.now, terr)
+	}
+	if p.saved, err = c.store.SavedFor(ctx, c.cfg.Account, c.cfg.Region, names); err != nil {
+		return err
+	}
+	p.tags = map[string]Capacity{}
+	for _, name := range names {
+		f, ok := p.fleets[name]
+		t, tok := p.targets[name]
+		sc, sok := p.saved[name]
+		if !ok || !tok || t != (Capacity{}) || (sok && sc.Max > 0) || c.heldBack(fleetKey(name), p.now) {
+			continue
+		}
+		tags, err := c.aws.FleetTags(ctx, f.ARN)
+		if err != nil {
+			c.holdBack(fleetKey(name), p.now, err)
+			continue
+		}
+		if lo, hi, ok := ParseSaved(tags, c.cfg.Keys); ok {
+			p.tags[name] = Capacity{lo, hi}
+		}
+	}
+	p.images, p.found = map[int64]Image{}, map[int64]bool{}
+	for id := range needImage {
+		r := p.byID[id]
+		img, ok, err := c.aws.ImageState(ctx, r.ImageName)
+		if err != nil {
+			c.holdBack(rolloutKey(id), p.now, fmt.Errorf("describe image %s: %w", r.ImageName, err))
+			continue
+		}
+		p.images[id], p.found[id] = img, ok && img.ARN == r.ImageARN // a new image with the same name is another image
+	}
+	keys := make([]StepKey, len(due))
+	for i, s := range due {
+		keys[i] = StepKey{s.RolloutID, s.Fleet}
+	}
+	p.busy, p.holder = Admit(p.active, keys, p.now, c.cfg.MaxParallel)
+	return nil
 }
 
-// step decides one step, performs the action, and writes the result.
-func (c *Controller) step(ctx context.Context, r *Rollout, s *Step, w World) error {
-	p := Params{ScaleImmediately: r.ScaleImmediately, PollInterval: c.cfg.PollInterval, DrainPollInterval: c.cfg.DrainPollInterval, DrainTimeout: c.cfg.DrainTimeout}
-	d := Decide(*s, w, p)
-	if d.Action != ActNone {
-		if err := c.perform(ctx, r, s, w, d); err != nil {
-			return c.failedAction(ctx, r, s, w, d, err)
+// world is what the pass read about one step's fleet.
+func (c *Controller) world(p *pass, r *Rollout, s *Step) World {
+	w := World{Now: p.now, Image: p.images[r.ID], ImageFound: p.found[r.ID]}
+	w.Fleet, w.FleetFound = p.fleets[s.Fleet]
+	w.Target, w.TargetFound = p.targets[s.Fleet]
+	w.Saved, w.SavedFound = p.saved[s.Fleet]
+	w.TagSaved, w.TagSavedFound = p.tags[s.Fleet]
+	w.Busy = p.busy[StepKey{r.ID, s.Fleet}]
+	if id, ok := p.holder[s.Fleet]; ok && id != r.ID {
+		w.Held = true
+	}
+	return w
+}
+
+// advance decides one step, and again while a decision moves it on without an AWS call (up
+// to maxChain), then makes the one call the last decision asks for.
+func (c *Controller) advance(ctx context.Context, p *pass, s *Step) error {
+	r := p.byID[s.RolloutID]
+	if c.heldBack(fleetKey(s.Fleet), p.now) {
+		return nil // its read failed this pass
+	}
+	if _, ok := p.images[r.ID]; !ok && (s.State == StepWaiting || s.State == StepApplying) {
+		return nil // needs the image, which could not be read; drains and restores do not
+	}
+	delete(c.held, fleetKey(s.Fleet))
+	w := c.world(p, r, s)
+	params := Params{ScaleImmediately: r.ScaleImmediately, PollInterval: c.cfg.PollInterval, DrainPollInterval: c.cfg.DrainPollInterval, DrainTimeout: c.cfg.DrainTimeout}
+	for range maxChain {
+		prev := *s
+		d := Decide(prev, w, params)
+		if d.Action != ActNone {
+			return c.act(ctx, p, r, s, w, d, params)
+		}
+		c.record(p, r, prev, d, w.Now)
+		*s = d.Next
+		if d.Save != nil {
+			w.Saved, w.SavedFound = *d.Save, true
+		}
+		if d.Forget {
+			w.Saved, w.SavedFound = SavedCapacity{}, false
+		}
+		if s.State.Final() || s.NextAt.After(p.now) || (s.State == prev.State && d.Save == nil && !d.Forget) {
+			return nil
 		}
 	}
-	ch := &Change{Steps: []Step{d.Next}, Save: d.Save}
+	return nil
+}
+
+// record adds a decision without an AWS call to the pass's batch.
+func (c *Controller) record(p *pass, r *Rollout, prev Step, d Decision, now time.Time) {
+	next, esc := resolved(prev, d.Next)
+	d.Next = next
+	p.batch.Steps = append(p.batch.Steps, next)
 	if d.Save != nil {
-		ch.Steps[0].SavedMin, ch.Steps[0].SavedMax = d.Save.Min, d.Save.Max
+		// Save never overwrites; a Change carries one Save, so a pass with several commits
+		// them one by one.
+		sc := *d.Save
+		sc.Account, sc.Region = c.cfg.Account, c.cfg.Region
+		p.batch.Saves = append(p.batch.Saves, sc)
 	}
 	if d.Forget {
-		ch.Forget = []string{s.Fleet}
+		p.batch.Forget = append(p.batch.Forget, FleetRef{c.cfg.Account, c.cfg.Region, prev.Fleet})
 	}
-	if d.Event != "" {
-		ch.Events = []Event{{At: w.Now, RolloutID: r.ID, Fleet: s.Fleet, Kind: string(d.Next.State), Message: d.Event}}
+	p.batch.Events = append(p.batch.Events, c.stepEvents(r, prev, d, now)...)
+	p.batch.Deliveries = append(p.batch.Deliveries, c.stepNotices(r, prev, next, d, esc, now)...)
+}
+
+func (c *Controller) stepEvents(r *Rollout, prev Step, d Decision, now time.Time) []Event {
+	if d.Event == "" {
+		return nil
 	}
-	if d.Next.State.Final() && c.cfg.PerFleetNotices && d.Next.State != StepCancelled {
-		ch.Deliveries = c.deliver(fleetNotice(*r, d.Next))
+	return []Event{{At: now, Kind: history.Step, RolloutID: r.ID, Account: c.cfg.Account, Region: c.cfg.Region, Fleet: prev.Fleet,
+		State: string(d.Next.State), Reason: d.Event}}
+}
+
+func (c *Controller) stepNotices(r *Rollout, prev, next Step, d Decision, esc Escalation, now time.Time) []Delivery {
+	var out []Delivery
+	if next.State.Final() && !prev.State.Final() && c.cfg.PerFleetNotices && next.State != StepCancelled {
+		out = append(out, c.policy.deliver(fleetNotice(*r, next))...)
 	}
 	if d.DrainTimedOut {
-		ch.Deliveries = append(ch.Deliveries, c.deliver(drainTimeoutNotice(*r, d.Next, w.Now))...)
+		out = append(out, c.policy.deliver(drainTimeoutNotice(*r, next, now))...)
 	}
+	switch esc {
+	case EscalateOpen, EscalateRemind:
+		out = append(out, c.policy.deliver(escalationNotice(*r, next, esc, now))...)
+	case EscalateResolved:
+		out = append(out, c.policy.deliver(resolvedNotice(*r, next, prev.EscalatedAt, now))...)
+	}
+	return out
+}
+
+// flush commits the pass's batch.
+func (c *Controller) flush(ctx context.Context, p *pass) error {
+	b := p.batch
+	p.batch = Change{}
+	if len(b.Steps) == 0 && len(b.Events) == 0 && len(b.Deliveries) == 0 && len(b.Saves) == 0 && len(b.Forget) == 0 {
+		return nil
+	}
+	return c.store.Apply(ctx, &b)
+}
+
+// act commits what the step decided so far, makes the decision's AWS call, and commits its
+// result (or its failure, decided by OnFailure).
+func (c *Controller) act(ctx context.Context, p *pass, r *Rollout, s *Step, w World, d Decision, params Params) error {
+	if err := c.flush(ctx, p); err != nil {
+		return err
+	}
+	err := c.perform(ctx, r, s, w, d)
+	call := Event{At: p.now, Kind: history.Call, RolloutID: r.ID, Account: c.cfg.Account, Region: c.cfg.Region, Fleet: s.Fleet,
+		Call: d.Action.Call(), Result: history.ResultOK, Reason: d.Action.String()}
+	if err != nil {
+		class := fault.Classify(err)
+		f := OnFailure(*s, d, class, err.Error(), p.now, params)
+		call.Result, call.Error = class.String(), err.Error()
+		ch := &Change{Steps: []Step{f.Next}, Events: []Event{call}}
+		if f.Next.State != s.State {
+			ch.Events = append(ch.Events, Event{At: p.now, Kind: history.Step, RolloutID: r.ID, Account: c.cfg.Account, Region: c.cfg.Region,
+				Fleet: s.Fleet, State: string(f.Next.State), Reason: f.Next.Message})
+		}
+		ch.Deliveries = c.stepNotices(r, *s, f.Next, Decision{}, f.Escalate, p.now)
+		if err := c.store.Apply(ctx, ch); err != nil {
+			return err
+		}
+		c.log.Warn("rollout action failed", "rollout", r.ID, "fleet", s.Fleet, "action", d.Action.String(), "attempt", f.Next.Attempts,
+			"class", class.String(), "retry_at", f.Next.NextAt, "escalation", f.Escalate, "err", err)
+		*s = f.Next
+		return nil
+	}
+	prev := *s
+	next, esc := resolved(prev, d.Next)
+	ch := &Change{Steps: []Step{next}, Events: append([]Event{call}, c.stepEvents(r, prev, d, p.now)...)}
+	if d.Save != nil {
+		sc := *d.Save
+		sc.Account, sc.Region = c.cfg.Account, c.cfg.Region
+		ch.Saves = []SavedCapacity{sc}
+	}
+	if d.Forget {
+		ch.Forget = []FleetRef{{c.cfg.Account, c.cfg.Region, s.Fleet}}
+	}
+	ch.Deliveries = c.stepNotices(r, prev, next, d, esc, p.now)
 	if err := c.store.Apply(ctx, ch); err != nil {
 		return err
 	}
-	if d.Event != "" {
-		c.log.Info("rollout step", "rollout", r.ID, "fleet", s.Fleet, "state", d.Next.State, "action", d.Action.String(), "msg", d.Event)
-	}
-	*s = ch.Steps[0]
+	c.log.Info("rollout step", "rollout", r.ID, "fleet", s.Fleet, "state", next.State, "action", d.Action.String(), "msg", d.Event)
+	*s = next
 	return nil
 }
 
@@ -603,127 +637,28 @@ func (c *Controller) perform(ctx context.Context, r *Rollout, s *Step, w World, 
 	return nil
 }
 
-// failedAction records a failed AWS call. Temporary failures are retried with backoff. A
-// permanent failure fails a step that has not touched capacity; a step that drained the fleet
-// goes on to restore it, and a restore is retried until it succeeds.
-func (c *Controller) failedAction(ctx context.Context, r *Rollout, s *Step, w World, d Decision, err error) error {
-	n := *s
-	if d.Action == ActTagSaved {
-		// The decision carried the saved Min/Max; a restore must use them, never zeros.
-		n.SavedMin, n.SavedMax, n.DrainStartedAt = d.Next.SavedMin, d.Next.SavedMax, d.Next.DrainStartedAt
-	}
-	n.Attempts++
-	n.Message = fmt.Sprintf("%s failed (attempt %d): %v", d.Action, n.Attempts, err)
-	permanent := IsPermanent(err)
-	switch {
-	case permanent && d.Action == ActUpdateImage:
-		n.State, n.FinishedAt, n.NextAt = StepFailed, w.Now, w.Now
-	case permanent && (d.Action == ActScaleToZero || d.Action == ActTagSaved):
-		n.State, n.NextAt = StepRestoring, w.Now
-	default:
-		n.NextAt = w.Now.Add(backoff(c.cfg.PollInterval, n.Attempts))
-	}
-	ch := &Change{Steps: []Step{n}, Events: []Event{{At: w.Now, RolloutID: r.ID, Fleet: s.Fleet, Kind: "error", Message: n.Message}}}
-	if n.State == StepFailed && c.cfg.PerFleetNotices {
-		ch.Deliveries = c.deliver(fleetNotice(*r, n))
-	}
-	if err := c.store.Apply(ctx, ch); err != nil {
-		return err
-	}
-	c.log.Warn("rollout action failed", "rollout", r.ID, "fleet", s.Fleet, "action", d.Action.String(), "attempt", n.Attempts, "permanent", permanent, "err", err)
-	*s = n
-	return nil
-}
-
-func backoff(base time.Duration, attempt int) time.Duration {
-	d := base
-	for i := 1; i < attempt && d < maxBackoff; i++ {
-		d *= 2
-	}
-	return min(d, maxBackoff)
-}
-
-// IsPermanent reports whether an error says that repeating the call cannot help. Adapters mark
-// such errors with a Permanent() bool method.
-func IsPermanent(err error) bool {
-	var p interface{ Permanent() bool }
-	return errors.As(err, &p) && p.Permanent()
-}
-
-// settle moves a rollout to running when a step started, and ends it when every step is final.
-func (c *Controller) settle(ctx context.Context, r *Rollout) error {
-	now := c.now()
-	allFinal, anyStarted := true, false
-	for _, s := range r.Steps {
-		allFinal = allFinal && s.State.Final()
-		anyStarted = anyStarted || s.State.Started() || s.State == StepDone || s.State == StepSkipped || s.State == StepFailed
-	}
-	if r.State == Pending && anyStarted {
-		r.State, r.UpdatedAt, r.Reason = Running, now, "running"
-		ch := &Change{Update: r, Events: []Event{{At: now, RolloutID: r.ID, Kind: "started", Message: "the window opened"}}, Deliveries: c.deliver(startedNotice(*r, now))}
-		if err := c.store.Apply(ctx, ch); err != nil {
+// settle runs DecideRollout for a rollout, reading its image only when the decision asks.
+func (c *Controller) settle(ctx context.Context, now time.Time, r *Rollout) error {
+	in := RolloutInput{Now: now, Rollout: *r}
+	cmd := c.policy.DecideRollout(in)
+	if cmd.NeedImage {
+		if c.heldBack(rolloutKey(r.ID), now) {
+			return nil
+		}
+		img, ok, err := c.aws.Image(ctx, r.ImageName)
+		if err != nil {
+			c.holdBack(rolloutKey(r.ID), now, err)
 			return err
 		}
+		in.ImageRead, in.Image, in.ImageFound = true, img, ok
+		cmd = c.policy.DecideRollout(in)
 	}
-	if !allFinal || len(r.Steps) == 0 {
-		return nil
-	}
-	return c.finish(ctx, r, now)
-}
-
-// finish ends a rollout whose steps are all final: it clears the image's tags as the recipe
-// does on success (or marks it Failed), then records the end.
-func (c *Controller) finish(ctx context.Context, r *Rollout, now time.Time) error {
-	var done, failed int
-	for _, s := range r.Steps {
-		switch s.State {
-		case StepDone, StepSkipped:
-			done++
-		case StepFailed:
-			failed++
-		}
-	}
-	keys := c.cfg.Keys
-	img, ok, err := c.aws.Image(ctx, r.ImageName)
-	if err != nil {
+	if err := c.execute(ctx, cmd); err != nil {
+		c.holdBack(rolloutKey(r.ID), now, err)
 		return err
 	}
-	ok = ok && img.ARN == r.ImageARN
-	switch {
-	case failed > 0:
-		r.State, r.Reason = Failed, fmt.Sprintf("%d of %d fleets failed", failed, len(r.Steps))
-		if ok && !strings.HasPrefix(img.Tags[keys.Status], "Failed/") {
-			if err := c.aws.TagResource(ctx, img.ARN, map[string]string{keys.Status: StatusFailed(now)}); err != nil {
-				return err
-			}
-		}
-	case done > 0:
-		r.State, r.Reason, r.TagCleared = Succeeded, fmt.Sprintf("%d fleets run the image", done), true
-		if ok {
-			remove := []string{keys.Status}
-			// Clear the request only if it is still the one that ran; a value changed during the
-			// run is a new request, planned at the next scan.
-			sameScale := strings.EqualFold(strings.TrimSpace(img.Tags[keys.ScaleImmediately]), "true") == r.ScaleImmediately
-			if img.Tags[keys.FleetName] == r.FleetTag && sameScale {
-				remove = append(remove, keys.FleetName, keys.ScaleImmediately)
-			}
-			if err := c.aws.UntagResource(ctx, img.ARN, remove); err != nil {
-				return err
-			}
-		}
-	default:
-		r.State, r.Reason = Superseded, "every fleet was claimed by a newer rollout or cancelled"
-		if ok {
-			if err := c.clearOwnStatus(ctx, img); err != nil {
-				return err
-			}
-		}
+	if cmd.Change != nil && cmd.Change.Update != nil {
+		r.State = cmd.Change.Update.State
 	}
-	r.UpdatedAt = now
-	ch := &Change{Update: r, Events: []Event{{At: now, RolloutID: r.ID, Kind: string(r.State), Message: r.Reason}}, Deliveries: c.deliver(finishedNotice(*r))}
-	if err := c.store.Apply(ctx, ch); err != nil {
-		return err
-	}
-	c.log.Info("rollout finished", "rollout", r.ID, "image", r.ImageName, "state", r.State, "reason", r.Reason)
 	return nil
 }

@@ -1,7 +1,10 @@
 package rollout
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -9,9 +12,14 @@ import (
 )
 
 // The notices of a rollout. Each has a stable ID so that enqueueing it again (after a restart)
-// is a no-op and receivers can recognise a resend.
+// is a no-op and receivers can recognise a resend. The domain mints the ID from what it knows
+// before the store does (the image and the rollout's creation time, not the store's row id),
+// so a notice is committed in the same transaction as the rollout it announces.
 
-func noticeID(r Rollout, what string) string { return fmt.Sprintf("rollout/%d/%s", r.ID, what) }
+func noticeID(r Rollout, what string) string {
+	sum := sha256.Sum256([]byte(r.ImageARN))
+	return "rollout/" + hex.EncodeToString(sum[:4]) + "." + strconv.FormatInt(r.CreatedAt.UnixMilli(), 36) + "/" + what
+}
 
 func fleetsOf(r Rollout) string {
 	names := make([]string, 0, len(r.Steps))
@@ -161,4 +169,35 @@ func finishedNotice(r Rollout) notice.Notice {
 		n.Summary += " " + r.Reason
 	}
 	return n
+}
+
+// escalationNotice tells admins, urgently, that a fleet needs a person: deskpilot keeps trying,
+// but the fleet is without (or short of) capacity until then.
+func escalationNotice(r Rollout, s Step, e Escalation, now time.Time) notice.Notice {
+	saved := Capacity{s.SavedMin, s.SavedMax}
+	id, subject := "escalation/"+s.Fleet+"/"+strconv.FormatInt(s.EscalatedAt.UnixMilli(), 36), "URGENT: fleet %s is stuck at 0/0"
+	if e == EscalateRemind {
+		id += "/" + strconv.FormatInt(now.UnixMilli(), 36)
+		subject = "Reminder, URGENT: fleet %s is still at 0/0"
+	}
+	return notice.Notice{
+		ID: noticeID(r, id), Kind: "rollout.escalation", Severity: notice.SeverityError,
+		Subject: fmt.Sprintf(subject, s.Fleet),
+		Summary: fmt.Sprintf("Fleet %s was drained for image %s and its Min/Max %s could not be restored since %s: %s. deskpilot keeps retrying; new users cannot start sessions until it succeeds. Check deskpilot's permissions (application-autoscaling:RegisterScalableTarget) or restore the Min/Max by hand.",
+			s.Fleet, r.ImageName, saved, utc(s.DrainStartedAt), s.Message),
+		Fields: append(stepFields(r, s), notice.Field{Name: "Failed attempts", Value: strconv.Itoa(s.Attempts)},
+			notice.Field{Name: "Restore by hand", Value: fmt.Sprintf("aws application-autoscaling register-scalable-target --service-namespace appstream --scalable-dimension appstream:fleet:DesiredCapacity --resource-id fleet/%s --min-capacity %d --max-capacity %d", s.Fleet, saved.Min, saved.Max)}),
+		Time: now,
+	}
+}
+
+// resolvedNotice closes an escalation.
+func resolvedNotice(r Rollout, s Step, escalatedAt, now time.Time) notice.Notice {
+	return notice.Notice{
+		ID: noticeID(r, "resolved/"+s.Fleet+"/"+strconv.FormatInt(escalatedAt.UnixMilli(), 36)), Kind: "rollout.resolved", Severity: notice.SeverityInfo,
+		Subject: fmt.Sprintf("Resolved: fleet %s has its capacity back", s.Fleet),
+		Summary: fmt.Sprintf("Fleet %s has its Min/Max %s again (image %s).", s.Fleet, Capacity{s.SavedMin, s.SavedMax}, r.ImageName),
+		Fields:  stepFields(r, s),
+		Time:    now,
+	}
 }

@@ -3,6 +3,7 @@ package rollout
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -65,4 +66,39 @@ func (p Planner) Plan(req Request, img Image, fleets map[string]Fleet, fleetTags
 		}
 	}
 	return steps, first, nil
+}
+
+// expandPrefixes adds the fleets each prefix selects to the request's names, in name order.
+// A prefix that selects no fleet is an error: it is probably a typo.
+func expandPrefixes(req Request, fleets map[string]Fleet) (Request, error) {
+	names := make([]string, 0, len(fleets))
+	for name := range fleets {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	req.Fleets = slices.Clone(req.Fleets)
+	seen := map[string]bool{}
+	for _, n := range req.Fleets {
+		seen[n] = true
+	}
+	var unmatched []string
+	for _, p := range req.Prefixes {
+		matched := false
+		for _, name := range names {
+			if strings.HasPrefix(name, p) {
+				matched = true
+				if !seen[name] {
+					seen[name] = true
+					req.Fleets = append(req.Fleets, name)
+				}
+			}
+		}
+		if !matched {
+			unmatched = append(unmatched, fmt.Sprintf("no fleet name starts with %q (%s%s)", p, PrefixSelector, p))
+		}
+	}
+	if len(unmatched) > 0 {
+		return req, errors.New(strings.Join(unmatched, "; "))
+	}
+	return req, nil
 }

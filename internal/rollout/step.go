@@ -3,6 +3,8 @@ package rollout
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 )
 
@@ -30,7 +32,10 @@ type AppStream interface {
 	Images(ctx context.Context) ([]Image, error)
 	// Image returns one image with its tags; ok is false when it does not exist.
 	Image(ctx context.Context, name string) (img Image, ok bool, err error)
-	// Fleets returns the named fleets that exist, by name; nil names means every fleet.
+	// ImageState returns one image without its tags (one call fewer).
+	ImageState(ctx context.Context, name string) (img Image, ok bool, err error)
+	// Fleets returns the named fleets that exist, by name; nil names means every fleet. When
+	// only some could be read it returns them with a FleetErrors naming the others.
 	Fleets(ctx context.Context, names []string) (map[string]Fleet, error)
 	// FleetTags returns a fleet's tags.
 	FleetTags(ctx context.Context, arn string) (map[string]string, error)
@@ -43,9 +48,36 @@ type AppStream interface {
 // Scaler is the part of Application Auto Scaling the controller uses.
 type Scaler interface {
 	// Targets returns the scalable targets of the named fleets that have one, by fleet name.
+	// When only some could be read it returns them with a FleetErrors naming the others.
 	Targets(ctx context.Context, fleets []string) (map[string]Capacity, error)
 	// SetCapacity registers a fleet's target with new bounds.
 	SetCapacity(ctx context.Context, fleet string, c Capacity) error
+}
+
+// FleetErrors is the error of a batched read that could read some fleets but not others: the
+// failures, by fleet name. The controller holds back only those fleets' steps.
+type FleetErrors map[string]error
+
+func (e FleetErrors) Error() string {
+	names := make([]string, 0, len(e))
+	for n := range e {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, 0, len(names))
+	for _, n := range names {
+		parts = append(parts, n+": "+e[n].Error())
+	}
+	return fmt.Sprintf("%d fleets could not be read: %s", len(e), strings.Join(parts, "; "))
+}
+
+// Unwrap lets errors.As and fault.Classify see the failures.
+func (e FleetErrors) Unwrap() []error {
+	out := make([]error, 0, len(e))
+	for _, err := range e {
+		out = append(out, err)
+	}
+	return out
 }
 
 // AppStream values the controller compares against.
@@ -77,6 +109,9 @@ type World struct {
 	// Busy says why the fleet cannot start now (another rollout is working on it, or the
 	// parallel limit is reached); empty when it is free.
 	Busy string
+	// Held is set when another rollout's started step holds the fleet: its capacity is that
+	// rollout's to restore, never this one's.
+	Held bool
 }
 
 // Params are the settings a decision depends on.
@@ -110,6 +145,11 @@ func (a Action) String() string {
 	return [...]string{"none", "update-image", "tag-saved", "scale-to-zero", "restore", "untag-saved"}[a]
 }
 
+// Call is the AWS operation the action makes, for the history.
+func (a Action) Call() string {
+	return [...]string{"", "UpdateFleet", "TagResource", "RegisterScalableTarget", "RegisterScalableTarget", "UntagResource"}[a]
+}
+
 // Decision is what to do with a step: an optional action, and the step as it is to be written
 // once the action succeeded (or at once, without an action).
 type Decision struct {
@@ -129,7 +169,52 @@ type Decision struct {
 
 // Decide is the transition function of a step: given the step and the world as read, what to
 // do next. It never acts; the controller does what it says.
+//
+// One rule holds over every state: a step never ends while its fleet is at 0/0 and its Min/Max
+// are known (saved in the store or in the fleet's tags), unless another rollout holds the fleet.
+// Such a fleet would be an outage reported as success (an earlier tool, or a lost store, left it
+// drained); the step restores it first.
 func Decide(s Step, w World, p Params) Decision {
+	d := decide(s, w, p)
+	if !d.Next.State.Final() || d.Next.State == StepCancelled || w.Held {
+		return d
+	}
+	saved, from, ok := recoverable(w)
+	if !ok {
+		return d
+	}
+	n := d.Next
+	n.State, n.FinishedAt, n.NextAt, n.Attempts = StepRestoring, time.Time{}, w.Now, 0
+	n.Drain, n.SavedMin, n.SavedMax = true, saved.Min, saved.Max
+	if n.StartedAt.IsZero() {
+		n.StartedAt = w.Now
+	}
+	if n.DrainStartedAt.IsZero() {
+		n.DrainStartedAt = w.Now
+	}
+	n.Message = fmt.Sprintf("the fleet is at 0/0 and its Min/Max %s are known from %s; restoring them (%s)", saved, from, orNone(d.Next.Message))
+	out := Decision{Action: d.Action, Capacity: d.Capacity, Next: n, Event: n.Message}
+	if from == "its tags" {
+		out.Save = &SavedCapacity{Fleet: s.Fleet, Min: saved.Min, Max: saved.Max, RolloutID: s.RolloutID, SavedAt: w.Now}
+	}
+	return out
+}
+
+// recoverable returns the Min/Max a fleet at 0/0 should have, and where they come from.
+func recoverable(w World) (Capacity, string, bool) {
+	if !w.FleetFound || !w.TargetFound || w.Target != (Capacity{}) {
+		return Capacity{}, "", false
+	}
+	if w.SavedFound && w.Saved.Max > 0 {
+		return Capacity{w.Saved.Min, w.Saved.Max}, "deskpilot's store", true
+	}
+	if w.TagSavedFound && w.TagSaved.Max > 0 {
+		return w.TagSaved, "its tags", true
+	}
+	return Capacity{}, "", false
+}
+
+func decide(s Step, w World, p Params) Decision {
 	next := s
 	next.Message = s.Message
 	wait := func(d time.Duration, why string) Decision {
@@ -141,6 +226,9 @@ func Decide(s Step, w World, p Params) Decision {
 	move := func(to StepState, why string) Decision {
 		n := next
 		n.State, n.NextAt, n.Message = to, w.Now, why
+		if to != s.State {
+			n.Attempts = 0 // attempts count failures of the state's own action
+		}
 		if to.Final() {
 			n.FinishedAt = w.Now
 		}

@@ -8,8 +8,23 @@ import (
 	"context"
 	"time"
 
+	"github.com/deskpilot/deskpilot/internal/history"
 	"github.com/deskpilot/deskpilot/internal/notice"
 )
+
+// FleetRef names a fleet across accounts and regions: a fleet name is unique only within one
+// account and region. Saved capacity, steps and history are keyed by it, so that several
+// accounts and regions need no second migration of the capacity deskpilot holds.
+type FleetRef struct {
+	Account, Region, Name string
+}
+
+func (f FleetRef) String() string {
+	if f.Account == "" && f.Region == "" {
+		return f.Name
+	}
+	return f.Account + "/" + f.Region + "/" + f.Name
+}
 
 // State is where a rollout is in its life.
 type State string
@@ -85,8 +100,11 @@ func (s StepState) Started() bool {
 
 // Rollout is one request to apply an image to fleets, made by tagging the image.
 type Rollout struct {
-	ID        int64
-	ImageName string
+	ID int64
+	// Account and Region are where the image and every fleet of the rollout are: a rollout
+	// never crosses one.
+	Account, Region string
+	ImageName       string
 	ImageARN  string
 	// FleetTag is the FleetName tag value as the admin wrote it; with ScaleImmediately it is
 	// the request's identity: the same tags seen again are the same request.
@@ -125,6 +143,10 @@ type Step struct {
 	DrainStartedAt     time.Time
 	StartedAt          time.Time
 	FinishedAt         time.Time
+	// EscalatedAt is when admins were first told, urgently, that this fleet needs a person (its
+	// restore keeps failing, or it stayed at 0/0 past the drain timeout); RemindedAt is the
+	// latest reminder. Zero when there is no open incident.
+	EscalatedAt, RemindedAt time.Time
 	// Message is the latest thing worth telling about this step.
 	Message string
 }
@@ -132,20 +154,17 @@ type Step struct {
 // SavedCapacity is a fleet's Min/Max saved before a drain. There is at most one per fleet and
 // it is never overwritten: a second drain of a drained fleet reuses it.
 type SavedCapacity struct {
-	Fleet     string
-	Min, Max  int32
+	Account, Region, Fleet string
+	Min, Max               int32
 	RolloutID int64
 	SavedAt   time.Time
 }
 
-// Event is one line of the audit history.
-type Event struct {
-	At        time.Time
-	RolloutID int64
-	Fleet     string
-	Kind      string
-	Message   string
-}
+// Ref is the fleet the capacity belongs to.
+func (c SavedCapacity) Ref() FleetRef { return FleetRef{c.Account, c.Region, c.Fleet} }
+
+// Event is one line of the audit history, in the vocabulary shared with WorkSpaces resets.
+type Event = history.Event
 
 // Delivery is a notice for one sender, written to the outbox in the same transaction as the
 // state change it reports, so a notice is never lost nor enqueued twice.
@@ -163,10 +182,12 @@ type Change struct {
 	Update *Rollout
 	// Steps are written in full (matched on RolloutID and Fleet).
 	Steps []Step
-	// Save inserts saved capacity unless the fleet already has some (never overwrites).
-	Save *SavedCapacity
+	// Save and Saves insert saved capacity unless the fleet already has some (never
+	// overwrites).
+	Save  *SavedCapacity
+	Saves []SavedCapacity
 	// Forget deletes the saved capacity of these fleets.
-	Forget []string
+	Forget []FleetRef
 	Events []Event
 	// Deliveries are enqueued once per (Notice.ID, Sender): enqueueing again is a no-op.
 	Deliveries []Delivery
@@ -180,6 +201,7 @@ type Store interface {
 	ActiveRollouts(ctx context.Context) ([]Rollout, error)
 	// LatestRollouts returns, for each image ARN that has any rollout, its newest one with steps.
 	LatestRollouts(ctx context.Context) (map[string]Rollout, error)
-	// SavedCapacity returns the saved Min/Max of a fleet, if any.
-	SavedCapacity(ctx context.Context, fleet string) (SavedCapacity, bool, error)
+	// SavedFor returns the saved Min/Max of the named fleets of one account and region
+	// that have any, by fleet name.
+	SavedFor(ctx context.Context, account, region string, fleets []string) (map[string]SavedCapacity, error)
 }

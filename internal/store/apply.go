@@ -16,10 +16,11 @@ import (
 //  1. Create: the rollout and its steps. The store assigns the ID.
 //  2. Update: the rollout's State, Start, TagCleared, Reason and UpdatedAt; it must exist.
 //  3. Steps, each inserted or replaced in full.
-//  4. Forget, then Save: a Change that forgets a fleet's capacity and saves it anew replaces
-//     it; Save alone never overwrites capacity already saved (a second drain of a drained fleet
-//     must not save 0/0 as the fleet's capacity).
-//  5. Events.
+//  4. Forget, then Save and Saves: a Change that forgets a fleet's capacity and saves it anew
+//     replaces it; a save alone never overwrites capacity already saved (a second drain of a
+//     drained fleet must not save 0/0 as the fleet's capacity). Fleets are keyed by account,
+//     region and name.
+//  5. Events, each of a kind of package history (others are refused).
 //  6. Deliveries, each enqueued once per (Notice.ID, Sender) and due at once.
 //
 // Times are kept to the millisecond. After a successful Apply, c shows what was written: the
@@ -61,13 +62,17 @@ func (s *Store) Apply(ctx context.Context, c *rollout.Change) error {
 				return err
 			}
 		}
-		for _, fleet := range c.Forget {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM saved_capacity WHERE fleet = $1`, fleet); err != nil {
-				return fmt.Errorf("forget saved capacity of fleet %q: %w", fleet, err)
+		for _, f := range c.Forget {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM saved_capacity WHERE account = $1 AND region = $2 AND fleet = $3`,
+				f.Account, f.Region, f.Name); err != nil {
+				return fmt.Errorf("forget saved capacity of fleet %s: %w", f, err)
 			}
 		}
+		saves := c.Saves
 		if c.Save != nil {
-			sc := *c.Save
+			saves = append([]rollout.SavedCapacity{*c.Save}, saves...)
+		}
+		for _, sc := range saves {
 			if sc.SavedAt.IsZero() {
 				sc.SavedAt = now
 			}
@@ -136,11 +141,11 @@ func insertRollout(ctx context.Context, tx *sql.Tx, r rollout.Rollout) (int64, e
 	var id int64
 	err := tx.QueryRowContext(ctx, `
 		INSERT INTO rollouts (image_name, image_arn, fleet_tag, scale_immediately, state, start_at,
-			tag_cleared, reason, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			tag_cleared, reason, created_at, updated_at, account, region)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		RETURNING id`,
 		r.ImageName, r.ImageARN, r.FleetTag, bit(r.ScaleImmediately), string(r.State), millis(r.Start),
-		bit(r.TagCleared), r.Reason, millis(r.CreatedAt), millis(r.UpdatedAt),
+		bit(r.TagCleared), r.Reason, millis(r.CreatedAt), millis(r.UpdatedAt), r.Account, r.Region,
 	).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("create rollout of image %q: %w", r.ImageARN, err)
@@ -169,18 +174,20 @@ func updateRollout(ctx context.Context, tx *sql.Tx, r rollout.Rollout) error {
 func upsertStep(ctx context.Context, tx *sql.Tx, st rollout.Step) error {
 	_, err := tx.ExecContext(ctx, `
 		INSERT INTO steps (rollout_id, fleet, state, window_start, window_end, next_at, attempts, drain,
-			saved_min, saved_max, drain_started_at, started_at, finished_at, message)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+			saved_min, saved_max, drain_started_at, started_at, finished_at, message, escalated_at, reminded_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 		ON CONFLICT (rollout_id, fleet) DO UPDATE SET
 			state = excluded.state, window_start = excluded.window_start,
 			window_end = excluded.window_end, next_at = excluded.next_at,
 			attempts = excluded.attempts, drain = excluded.drain,
 			saved_min = excluded.saved_min, saved_max = excluded.saved_max,
 			drain_started_at = excluded.drain_started_at, started_at = excluded.started_at,
-			finished_at = excluded.finished_at, message = excluded.message`,
+			finished_at = excluded.finished_at, message = excluded.message,
+			escalated_at = excluded.escalated_at, reminded_at = excluded.reminded_at`,
 		st.RolloutID, st.Fleet, string(st.State), millis(st.WindowStart), millis(st.WindowEnd),
 		millis(st.NextAt), st.Attempts, bit(st.Drain), st.SavedMin, st.SavedMax,
-		millis(st.DrainStartedAt), millis(st.StartedAt), millis(st.FinishedAt), st.Message)
+		millis(st.DrainStartedAt), millis(st.StartedAt), millis(st.FinishedAt), st.Message,
+		millis(st.EscalatedAt), millis(st.RemindedAt))
 	if err != nil {
 		return fmt.Errorf("write step %q of rollout %d: %w", st.Fleet, st.RolloutID, err)
 	}
@@ -190,10 +197,10 @@ func upsertStep(ctx context.Context, tx *sql.Tx, st rollout.Step) error {
 // saveCapacity inserts sc unless its fleet has saved capacity already, which it keeps.
 func saveCapacity(ctx context.Context, tx *sql.Tx, sc rollout.SavedCapacity) error {
 	_, err := tx.ExecContext(ctx, `
-		INSERT INTO saved_capacity (fleet, saved_min, saved_max, rollout_id, saved_at)
-		VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (fleet) DO NOTHING`,
-		sc.Fleet, sc.Min, sc.Max, nullID(sc.RolloutID), millis(sc.SavedAt))
+		INSERT INTO saved_capacity (account, region, fleet, saved_min, saved_max, rollout_id, saved_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (account, region, fleet) DO NOTHING`,
+		sc.Account, sc.Region, sc.Fleet, sc.Min, sc.Max, nullID(sc.RolloutID), millis(sc.SavedAt))
 	if err != nil {
 		return fmt.Errorf("save capacity of fleet %q: %w", sc.Fleet, err)
 	}
@@ -201,9 +208,14 @@ func saveCapacity(ctx context.Context, tx *sql.Tx, sc rollout.SavedCapacity) err
 }
 
 func insertEvent(ctx context.Context, tx *sql.Tx, e rollout.Event) error {
+	if err := e.Validate(); err != nil {
+		return err
+	}
 	_, err := tx.ExecContext(ctx, `
-		INSERT INTO events (at, rollout_id, fleet, kind, message) VALUES ($1, $2, $3, $4, $5)`,
-		millis(e.At), nullID(e.RolloutID), e.Fleet, e.Kind, e.Message)
+		INSERT INTO events (at, rollout_id, fleet, kind, message, account, region, workspace_id, state, call, result, error)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		millis(e.At), nullID(e.RolloutID), e.Fleet, string(e.Kind), e.Reason, e.Account, e.Region, e.WorkspaceID,
+		e.State, e.Call, e.Result, e.Error)
 	if err != nil {
 		return fmt.Errorf("record event %q: %w", e.Kind, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskpilot/deskpilot/internal/history"
 	"github.com/deskpilot/deskpilot/internal/notice"
 	"github.com/deskpilot/deskpilot/internal/reset"
 	"github.com/deskpilot/deskpilot/internal/rollout"
@@ -25,7 +26,7 @@ func BenchmarkApply(b *testing.B) {
 		st.NextAt = t0.Add(time.Duration(i) * time.Second)
 		c := &rollout.Change{
 			Steps:  []rollout.Step{st},
-			Events: []rollout.Event{{At: st.NextAt, RolloutID: r.ID, Fleet: st.Fleet, Kind: "step.draining", Message: "2 sessions left"}},
+			Events: []rollout.Event{{At: st.NextAt, RolloutID: r.ID, Fleet: st.Fleet, Kind: history.Step, Reason: "2 sessions left"}},
 			Deliveries: []rollout.Delivery{{Sender: "mail", Notice: notice.Notice{
 				ID: fmt.Sprintf("rollout/%d/step/%d", r.ID, i), Kind: "rollout.step", Subject: "Fleet b is draining",
 				Fields: []notice.Field{{Name: "Image", Value: r.ImageName}, {Name: "Fleet", Value: st.Fleet}},

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,9 +12,10 @@ import (
 
 const (
 	rolloutCols = `id, image_name, image_arn, fleet_tag, scale_immediately, state, start_at,
-		tag_cleared, reason, created_at, updated_at`
+		tag_cleared, reason, created_at, updated_at, account, region`
 	stepCols = `rollout_id, fleet, state, window_start, window_end, next_at, attempts, drain,
-		saved_min, saved_max, drain_started_at, started_at, finished_at, message`
+		saved_min, saved_max, drain_started_at, started_at, finished_at, message, escalated_at, reminded_at`
+	savedCols = `account, region, fleet, saved_min, saved_max, rollout_id, saved_at`
 )
 
 // ActiveRollouts returns the pending and running rollouts with their steps, oldest first.
@@ -78,7 +78,7 @@ func (s *Store) rollouts(ctx context.Context, tail string, args ...any) ([]rollo
 			var r rollout.Rollout
 			if err := rows.Scan(&r.ID, &r.ImageName, &r.ImageARN, &r.FleetTag, &r.ScaleImmediately,
 				&r.State, msTime{&r.Start}, &r.TagCleared, &r.Reason, msTime{&r.CreatedAt},
-				msTime{&r.UpdatedAt}); err != nil {
+				msTime{&r.UpdatedAt}, &r.Account, &r.Region); err != nil {
 				rows.Close()
 				return err
 			}
@@ -126,43 +126,60 @@ func scanStep(rows *sql.Rows) (rollout.Step, error) {
 	var st rollout.Step
 	err := rows.Scan(&st.RolloutID, &st.Fleet, &st.State, msTime{&st.WindowStart}, msTime{&st.WindowEnd},
 		msTime{&st.NextAt}, &st.Attempts, &st.Drain, &st.SavedMin, &st.SavedMax,
-		msTime{&st.DrainStartedAt}, msTime{&st.StartedAt}, msTime{&st.FinishedAt}, &st.Message)
+		msTime{&st.DrainStartedAt}, msTime{&st.StartedAt}, msTime{&st.FinishedAt}, &st.Message,
+		msTime{&st.EscalatedAt}, msTime{&st.RemindedAt})
 	return st, err
 }
 
-// SavedCapacity returns the saved Min/Max of a fleet, if any.
-func (s *Store) SavedCapacity(ctx context.Context, fleet string) (rollout.SavedCapacity, bool, error) {
-	var sc rollout.SavedCapacity
-	var rolloutID sql.NullInt64
-	err := s.r.QueryRowContext(ctx, `
-		SELECT fleet, saved_min, saved_max, rollout_id, saved_at FROM saved_capacity WHERE fleet = $1`,
-		fleet).Scan(&sc.Fleet, &sc.Min, &sc.Max, &rolloutID, msTime{&sc.SavedAt})
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return rollout.SavedCapacity{}, false, nil
-	case err != nil:
-		return rollout.SavedCapacity{}, false, fmt.Errorf("read saved capacity of fleet %q: %w", fleet, err)
+// SavedFor returns the saved Min/Max of the named fleets of one account and region that have
+// any, by fleet name.
+func (s *Store) SavedFor(ctx context.Context, account, region string, fleets []string) (map[string]rollout.SavedCapacity, error) {
+	out := make(map[string]rollout.SavedCapacity, len(fleets))
+	want := make(map[string]bool, len(fleets))
+	for _, f := range fleets {
+		want[f] = true
 	}
-	sc.RolloutID = rolloutID.Int64
-	return sc, true, nil
+	rows, err := s.r.QueryContext(ctx, `SELECT `+savedCols+` FROM saved_capacity WHERE account = $1 AND region = $2`, account, region)
+	if err != nil {
+		return nil, fmt.Errorf("read saved capacities: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		sc, err := scanSaved(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read saved capacities: %w", err)
+		}
+		if want[sc.Fleet] {
+			out[sc.Fleet] = sc
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read saved capacities: %w", err)
+	}
+	return out, nil
 }
 
-// SavedCapacities returns every fleet's saved capacity, ordered by fleet.
+func scanSaved(rows *sql.Rows) (rollout.SavedCapacity, error) {
+	var sc rollout.SavedCapacity
+	var rolloutID sql.NullInt64
+	err := rows.Scan(&sc.Account, &sc.Region, &sc.Fleet, &sc.Min, &sc.Max, &rolloutID, msTime{&sc.SavedAt})
+	sc.RolloutID = rolloutID.Int64
+	return sc, err
+}
+
+// SavedCapacities returns every fleet's saved capacity, ordered by account, region and fleet.
 func (s *Store) SavedCapacities(ctx context.Context) ([]rollout.SavedCapacity, error) {
-	rows, err := s.r.QueryContext(ctx, `
-		SELECT fleet, saved_min, saved_max, rollout_id, saved_at FROM saved_capacity ORDER BY fleet`)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+savedCols+` FROM saved_capacity ORDER BY account, region, fleet`)
 	if err != nil {
 		return nil, fmt.Errorf("read saved capacities: %w", err)
 	}
 	defer rows.Close()
 	var out []rollout.SavedCapacity
 	for rows.Next() {
-		var sc rollout.SavedCapacity
-		var rolloutID sql.NullInt64
-		if err := rows.Scan(&sc.Fleet, &sc.Min, &sc.Max, &rolloutID, msTime{&sc.SavedAt}); err != nil {
+		sc, err := scanSaved(rows)
+		if err != nil {
 			return nil, fmt.Errorf("read saved capacities: %w", err)
 		}
-		sc.RolloutID = rolloutID.Int64
 		out = append(out, sc)
 	}
 	if err := rows.Err(); err != nil {
@@ -171,10 +188,31 @@ func (s *Store) SavedCapacities(ctx context.Context) ([]rollout.SavedCapacity, e
 	return out, nil
 }
 
+// Adopt gives the rows written before fleets were keyed by account and region (migration 3)
+// the daemon's account and region. It is idempotent; a row already adopted is left alone.
+func (s *Store) Adopt(ctx context.Context, account, region string) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		for _, q := range []string{
+			`UPDATE saved_capacity SET account = $1, region = $2 WHERE account = '' AND region = ''
+				AND NOT EXISTS (SELECT 1 FROM saved_capacity s2 WHERE s2.account = $1 AND s2.region = $2 AND s2.fleet = saved_capacity.fleet)`,
+			`UPDATE rollouts SET account = $1, region = $2 WHERE account = '' AND region = ''`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, account, region); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("adopt rows of account %s, region %s: %w", account, region, err)
+	}
+	return nil
+}
+
 // Events returns up to limit audit events of rollout rolloutID (of all rollouts and none when
 // rolloutID is 0), newest first; a limit of zero or less means all of them.
 func (s *Store) Events(ctx context.Context, rolloutID int64, limit int) ([]rollout.Event, error) {
-	q := `SELECT at, rollout_id, fleet, kind, message FROM events`
+	q := `SELECT id, at, rollout_id, fleet, kind, message, account, region, workspace_id, state, call, result, error FROM events`
 	var args []any
 	if rolloutID != 0 {
 		q += ` WHERE rollout_id = $1`
@@ -190,7 +228,8 @@ func (s *Store) Events(ctx context.Context, rolloutID int64, limit int) ([]rollo
 	for rows.Next() {
 		var e rollout.Event
 		var rid sql.NullInt64
-		if err := rows.Scan(msTime{&e.At}, &rid, &e.Fleet, &e.Kind, &e.Message); err != nil {
+		if err := rows.Scan(&e.ID, msTime{&e.At}, &rid, &e.Fleet, &e.Kind, &e.Reason, &e.Account, &e.Region, &e.WorkspaceID,
+			&e.State, &e.Call, &e.Result, &e.Error); err != nil {
 			return nil, fmt.Errorf("read events: %w", err)
 		}
 		e.RolloutID = rid.Int64

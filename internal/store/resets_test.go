@@ -493,8 +493,8 @@ func TestOpen_migratesVersion1(t *testing.T) {
 
 	check := func(s *Store) {
 		t.Helper()
-		if v := version(s.w); v != 2 {
-			t.Errorf("after Open, version %d; want 2", v)
+		if v := version(s.w); v != latestVersion(t) {
+			t.Errorf("after Open, version %d; want %d", v, latestVersion(t))
 		}
 		rs, err := s.Rollouts(ctx, 0)
 		if err != nil || len(rs) != 1 || rs[0].ImageARN != "arn:img" {
@@ -555,8 +555,8 @@ func TestOpen_migratesVersion1(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := openAt(t, path)
-	if v := version(s.w); v != 2 {
-		t.Errorf("after Down and Open, version %d; want 2", v)
+	if v := version(s.w); v != latestVersion(t) {
+		t.Errorf("after Down and Open, version %d; want %d", v, latestVersion(t))
 	}
 	if got := trackers(t, s); len(got) != 0 {
 		t.Errorf("after Down and Open, Trackers = %+v; want none", got)

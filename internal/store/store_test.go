@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,7 +12,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/deskpilot/deskpilot/internal/history"
 	"github.com/deskpilot/deskpilot/internal/notice"
 	"github.com/deskpilot/deskpilot/internal/rollout"
 )
@@ -193,25 +196,25 @@ func TestStore_Apply_stampsZeroRecordTimes(t *testing.T) {
 	r := rollout.Rollout{ImageARN: "arn:a", State: rollout.Pending}
 	c := &rollout.Change{
 		Create: &r,
-		Events: []rollout.Event{{Kind: "rollout.planned"}, {Kind: "other", At: t0, RolloutID: 0}},
+		Events: []rollout.Event{{Kind: history.Planned}, {Kind: history.Step, At: t0, RolloutID: 0}},
 		Save:   &rollout.SavedCapacity{Fleet: "f", Min: 1, Max: 2},
 	}
 	apply(t, s, c)
 	if !r.CreatedAt.Equal(now) || !r.UpdatedAt.Equal(now) {
 		t.Errorf("CreatedAt, UpdatedAt = %v, %v; want both %v", r.CreatedAt, r.UpdatedAt, now)
 	}
-	wantEvents := []rollout.Event{{At: t0, RolloutID: r.ID, Kind: "other"}, {At: now, RolloutID: r.ID, Kind: "rollout.planned"}}
-	if diff := cmp.Diff([]rollout.Event{{At: now, RolloutID: r.ID, Kind: "rollout.planned"}, {At: t0, RolloutID: r.ID, Kind: "other"}}, c.Events); diff != "" {
+	wantEvents := []rollout.Event{{At: t0, RolloutID: r.ID, Kind: history.Step}, {At: now, RolloutID: r.ID, Kind: history.Planned}}
+	if diff := cmp.Diff([]rollout.Event{{At: now, RolloutID: r.ID, Kind: history.Planned}, {At: t0, RolloutID: r.ID, Kind: history.Step}}, c.Events); diff != "" {
 		t.Errorf("Change.Events after Apply (-want +got):\n%s", diff)
 	}
 	got, err := s.Events(context.Background(), r.ID, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(wantEvents, got); diff != "" {
+	if diff := cmp.Diff(wantEvents, got, ignoreEventID); diff != "" {
 		t.Errorf("Events (-want +got):\n%s", diff)
 	}
-	sc, _, err := s.SavedCapacity(context.Background(), "f")
+	sc, _, err := savedOne(s, "f")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +332,7 @@ func TestStore_SavedCapacity(t *testing.T) {
 	save := func(min, max int32, rolloutID int64) *rollout.Change {
 		return &rollout.Change{Save: &rollout.SavedCapacity{Fleet: "f", Min: min, Max: max, RolloutID: rolloutID, SavedAt: t0.Add(time.Duration(rolloutID) * time.Second)}}
 	}
-	forget := &rollout.Change{Forget: []string{"f", "never-saved"}}
+	forget := &rollout.Change{Forget: []rollout.FleetRef{{Name: "f"}, {Name: "never-saved"}}}
 	saved := func(min, max int32, rolloutID int64) *rollout.SavedCapacity {
 		return save(min, max, rolloutID).Save
 	}
@@ -347,7 +350,7 @@ func TestStore_SavedCapacity(t *testing.T) {
 		{"forget", []*rollout.Change{save(3, 5, 1), forget}, nil},
 		{"forget then save", []*rollout.Change{save(3, 5, 1), forget, save(1, 9, 2)}, saved(1, 9, 2)},
 		{"forget and save in one change replaces", []*rollout.Change{save(3, 5, 1), {
-			Forget: []string{"f"},
+			Forget: []rollout.FleetRef{{Name: "f"}},
 			Save:   saved(1, 9, 2),
 		}}, saved(1, 9, 2)},
 		{"no rollout", []*rollout.Change{save(4, 4, 0)}, saved(4, 4, 0)},
@@ -361,7 +364,7 @@ func TestStore_SavedCapacity(t *testing.T) {
 			for _, c := range tc.changes {
 				apply(t, s, c)
 			}
-			got, ok, err := s.SavedCapacity(ctx, "f")
+			got, ok, err := savedOne(s, "f")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -420,7 +423,7 @@ func TestStore_Apply_atomic(t *testing.T) {
 			c.Steps = append(c.Steps, rollout.Step{RolloutID: 999, Fleet: "x", State: rollout.StepWaiting})
 		}},
 		{"event of a missing rollout", func(c *rollout.Change, _ int64) {
-			c.Events = append(c.Events, rollout.Event{RolloutID: 999, Kind: "x"})
+			c.Events = append(c.Events, rollout.Event{RolloutID: 999, Kind: history.Step})
 		}},
 		{"delivery without a notice ID", func(c *rollout.Change, _ int64) {
 			c.Deliveries = append(c.Deliveries, rollout.Delivery{Sender: "mail"})
@@ -439,7 +442,7 @@ func TestStore_Apply_atomic(t *testing.T) {
 				Update: &rollout.Rollout{ID: existing.ID, State: rollout.Failed, Reason: "changed", UpdatedAt: t0},
 				Steps:  []rollout.Step{{RolloutID: existing.ID, Fleet: "a", State: rollout.StepDone}, {RolloutID: existing.ID, Fleet: "new", State: rollout.StepDone}},
 				Save:   &rollout.SavedCapacity{Fleet: "a", Min: 3, Max: 5, RolloutID: existing.ID, SavedAt: t0},
-				Events: []rollout.Event{{At: t0, Kind: "rollout.created"}, {At: t0, RolloutID: existing.ID, Kind: "step"}},
+				Events: []rollout.Event{{At: t0, Kind: history.Planned}, {At: t0, RolloutID: existing.ID, Kind: history.Step}},
 				Deliveries: []rollout.Delivery{
 					{Sender: "mail", Notice: notice.Notice{ID: "n1", Kind: "k", Subject: "s"}},
 					{Sender: "hook", Notice: notice.Notice{ID: "n1", Kind: "k", Subject: "s"}},
@@ -464,11 +467,11 @@ func TestStore_Apply_atomic(t *testing.T) {
 			if c.Events[0].RolloutID != 0 {
 				t.Errorf("failed Apply set Events[0].RolloutID = %d; want 0", c.Events[0].RolloutID)
 			}
-			if diff := cmp.Diff(before, snapshot(t, s)); diff != "" {
+			if diff := cmp.Diff(before, snapshot(t, s), ignoreEventID); diff != "" {
 				t.Errorf("failed Apply changed the store (-before +after):\n%s", diff)
 			}
 			// The writer is still usable.
-			apply(t, s, &rollout.Change{Events: []rollout.Event{{At: t0, Kind: "after"}}})
+			apply(t, s, &rollout.Change{Events: []rollout.Event{{At: t0, Kind: history.Step}}})
 		})
 	}
 }
@@ -507,10 +510,10 @@ func TestStore_Events(t *testing.T) {
 	r2 := create(t, s, fullRollout("two")).ID
 	// Event times need not be in insertion order: newest means most recently written.
 	all := []rollout.Event{
-		{At: t0.Add(3 * time.Second), RolloutID: r1, Fleet: "a", Kind: "step.applying", Message: "UpdateFleet sent"},
-		{At: t0.Add(1 * time.Second), RolloutID: r2, Kind: "rollout.pending"},
-		{At: t0.Add(2 * time.Second), Fleet: "ws-1", Kind: "reset", Message: "no rollout"},
-		{At: t0.Add(4 * time.Second), RolloutID: r1, Fleet: "b", Kind: "step.done", Message: "ünïcode ✓"},
+		{At: t0.Add(3 * time.Second), RolloutID: r1, Fleet: "a", Kind: history.Step, Reason: "UpdateFleet sent"},
+		{At: t0.Add(1 * time.Second), RolloutID: r2, Kind: history.Planned},
+		{At: t0.Add(2 * time.Second), Fleet: "ws-1", Kind: history.Reset, Reason: "no rollout"},
+		{At: t0.Add(4 * time.Second), RolloutID: r1, Fleet: "b", Kind: history.Step, Reason: "ünïcode ✓"},
 	}
 	apply(t, s, &rollout.Change{Events: all[:2]})
 	apply(t, s, &rollout.Change{Events: all[2:]})
@@ -532,7 +535,7 @@ func TestStore_Events(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
+			if diff := cmp.Diff(tc.want, got, ignoreEventID); diff != "" {
 				t.Errorf("Events(%d, %d) (-want +got):\n%s", tc.rolloutID, tc.limit, diff)
 			}
 			checkUTC(t, got)
@@ -556,7 +559,7 @@ func TestOpen_reopen(t *testing.T) {
 	apply(t, s1, &rollout.Change{
 		Create:     &r,
 		Save:       &rollout.SavedCapacity{Fleet: "b", Min: 3, Max: 5, RolloutID: 0, SavedAt: t0},
-		Events:     []rollout.Event{{At: t0, Kind: "rollout.created"}},
+		Events:     []rollout.Event{{At: t0, Kind: history.Planned}},
 		Deliveries: []rollout.Delivery{{Sender: "mail", Notice: notice.Notice{ID: "rollout/1/pending", Kind: "rollout.pending", Subject: "s"}}},
 	})
 	want := snapshot(t, s1)
@@ -568,15 +571,19 @@ func TestOpen_reopen(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Open #%d: %v", i+2, err)
 		}
-		if diff := cmp.Diff(want, snapshot(t, s2)); diff != "" {
+		if diff := cmp.Diff(want, snapshot(t, s2), ignoreEventID); diff != "" {
 			t.Errorf("after reopen #%d (-before +after):\n%s", i+1, diff)
 		}
 		var versions, maxVersion int
 		if err := s2.r.QueryRowContext(ctx, `SELECT COUNT(*), MAX(version_id) FROM goose_db_version WHERE version_id > 0`).Scan(&versions, &maxVersion); err != nil {
 			t.Fatal(err)
 		}
-		if versions != 2 || maxVersion != 2 {
-			t.Errorf("goose_db_version has %d applied versions, newest %d; want 2, 2", versions, maxVersion)
+		files, err := fs.Glob(migrations, "migrations/*.sql")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if versions != len(files) || maxVersion != len(files) {
+			t.Errorf("goose_db_version has %d applied versions, newest %d; want %d, %d", versions, maxVersion, len(files), len(files))
 		}
 		if err := s2.Close(); err != nil {
 			t.Fatal(err)
@@ -636,7 +643,84 @@ func TestStore_concurrent(t *testing.T) {
 	for i := range writes {
 		a, b := r.Steps[0], r.Steps[1]
 		a.Attempts, b.Attempts = i+1, i+1
-		apply(t, s, &rollout.Change{Steps: []rollout.Step{a, b}, Events: []rollout.Event{{At: t0, RolloutID: r.ID, Kind: "tick"}}})
+		apply(t, s, &rollout.Change{Steps: []rollout.Step{a, b}, Events: []rollout.Event{{At: t0, RolloutID: r.ID, Kind: history.Step}}})
 	}
 	wg.Wait()
+}
+
+// savedOne reads one fleet's saved capacity in the account and region tests use ("" and "").
+func savedOne(s *Store, fleet string) (rollout.SavedCapacity, bool, error) {
+	m, err := s.SavedFor(context.Background(), "", "", []string{fleet})
+	sc, ok := m[fleet]
+	return sc, ok, err
+}
+
+func TestStore_Apply_refusesUnknownEventKinds(t *testing.T) {
+	s := openTest(t)
+	err := s.Apply(context.Background(), &rollout.Change{Events: []rollout.Event{{At: t0, Kind: "rollout.whatever"}}})
+	if err == nil {
+		t.Fatal("Apply of an event of an unknown kind succeeded")
+	}
+}
+
+func TestStore_SavedFor_keysByAccountAndRegion(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	apply(t, s, &rollout.Change{Saves: []rollout.SavedCapacity{
+		{Account: "111", Region: "eu-west-1", Fleet: "f", Min: 1, Max: 2},
+		{Account: "222", Region: "eu-west-1", Fleet: "f", Min: 3, Max: 4},
+		{Account: "111", Region: "us-east-1", Fleet: "f", Min: 5, Max: 6},
+	}})
+	apply(t, s, &rollout.Change{Forget: []rollout.FleetRef{{Account: "222", Region: "eu-west-1", Name: "f"}}})
+	for _, c := range []struct {
+		account, region string
+		want            int32 // Max, or 0 for none
+	}{{"111", "eu-west-1", 2}, {"222", "eu-west-1", 0}, {"111", "us-east-1", 6}, {"", "", 0}} {
+		got, err := s.SavedFor(ctx, c.account, c.region, []string{"f", "other"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sc, ok := got["f"]; sc.Max != c.want || ok != (c.want != 0) || len(got) > 1 {
+			t.Errorf("SavedFor(%s, %s) = %+v; want Max %d", c.account, c.region, got, c.want)
+		}
+	}
+}
+
+func TestStore_Adopt(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	r := create(t, s, fullRollout("legacy"))
+	apply(t, s, &rollout.Change{Save: &rollout.SavedCapacity{Fleet: "f", Min: 2, Max: 5, RolloutID: r.ID}})
+	for range 2 { // idempotent
+		if err := s.Adopt(ctx, "123456789012", "eu-central-1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.SavedFor(ctx, "123456789012", "eu-central-1", []string{"f"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["f"].Max != 5 {
+		t.Errorf("after Adopt, SavedFor = %+v; want the legacy row", got)
+	}
+	ro, _, err := s.Rollout(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ro.Account != "123456789012" || ro.Region != "eu-central-1" {
+		t.Errorf("after Adopt, rollout is in %q/%q", ro.Account, ro.Region)
+	}
+}
+
+// ignoreEventID compares events without the ID the store assigns.
+var ignoreEventID = cmpopts.IgnoreFields(history.Event{}, "ID")
+
+// latestVersion is the newest embedded migration's version.
+func latestVersion(t *testing.T) int64 {
+	t.Helper()
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int64(len(files))
 }

@@ -1,0 +1,90 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/deskpilot/deskpilot/internal/fault"
+)
+
+// Each part of the daemon runs in its own loop, with its own timer and its own backoff, so that
+// a failure in one (WorkSpaces calls denied, a mail server down) never delays another (a drained
+// fleet's restore). The parts share only the store, which serialises writes.
+const (
+	// maxIdle is the longest a loop sleeps without being woken, so that a clock jump or a lost
+	// wake-up costs at most this.
+	maxIdle = 5 * time.Second
+	// minGap separates passes when work is due at once, so that a loop that keeps finding
+	// work lets the HTTP server and the other loops run.
+	minGap = 10 * time.Millisecond
+)
+
+// component is one of the daemon's loops.
+type component struct {
+	name string
+	// pass runs once and returns when it next wants to run.
+	pass func(ctx context.Context) (time.Time, error)
+	// paced components back off their failing parts themselves (the rollout controller backs
+	// off a failing fleet, not the whole controller), so a failed pass adds no loop backoff of
+	// its own; unpaced ones back off as a whole.
+	paced bool
+	// wake interrupts the loop's sleep.
+	wake chan struct{}
+	// after is called after every pass (to wake the outbox when a pass may have enqueued).
+	after func()
+}
+
+func newComponent(name string, paced bool, pass func(context.Context) (time.Time, error)) *component {
+	return &component{name: name, pass: pass, paced: paced, wake: make(chan struct{}, 1)}
+}
+
+// poke asks the loop for a pass now.
+func (c *component) poke() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run is the loop: pass, then sleep until the pass's next time, the backoff after a failure
+// (fault.Loop, growing with consecutive failures of this component only), a poke, or ctx's end.
+func (c *component) run(ctx context.Context, now func() time.Time, log *slog.Logger) {
+	log = log.With("loop", c.name)
+	failures := 0
+	for ctx.Err() == nil {
+		next, err := c.pass(ctx)
+		if c.after != nil {
+			c.after()
+		}
+		wait := min(max(next.Sub(now()), 0), maxIdle)
+		if err != nil && ctx.Err() == nil {
+			failures++
+			class := fault.Classify(err)
+			if !c.paced {
+				wait = max(wait, fault.Loop.Delay(failures, class))
+			}
+			log.Warn("pass failed", "err", err, "class", class.String(), "failures", failures, "retry_in", max(wait, minGap).Round(time.Millisecond))
+		} else {
+			failures = 0
+		}
+		wait = max(wait, minGap)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		case <-c.wake:
+		}
+		t.Stop()
+	}
+}
+
+// runAll runs every component in its own goroutine until ctx ends.
+func runAll(ctx context.Context, comps []*component, now func() time.Time, log *slog.Logger) {
+	var wg sync.WaitGroup
+	for _, c := range comps {
+		wg.Go(func() { c.run(ctx, now, log) })
+	}
+	wg.Wait()
+}
