@@ -1,8 +1,8 @@
 package e2e
 
 import (
-	"strings"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 

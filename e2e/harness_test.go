@@ -44,7 +44,7 @@ type harness struct {
 	// other error fails the test.
 	tolerate []string
 	as       *appstream.Client
-	aas   *applicationautoscaling.Client
+	aas      *applicationautoscaling.Client
 }
 
 // estate is the AppStream estate most scenarios start from: two running fleets on img-1 with

@@ -376,8 +376,8 @@ func (c *Controller) runSteps(ctx context.Context) (time.Time, error) {
 	return next, errors.Join(errs...)
 }
 
-func fleetKey(name string) string  { return "fleet/" + name }
-func rolloutKey(id int64) string   { return fmt.Sprintf("rollout/%d", id) }
+func fleetKey(name string) string { return "fleet/" + name }
+func rolloutKey(id int64) string  { return fmt.Sprintf("rollout/%d", id) }
 func (c *Controller) heldBack(key string, at time.Time) bool {
 	h, ok := c.held[key]
 	return ok && h.until.After(at)

@@ -105,7 +105,7 @@ type Rollout struct {
 	// never crosses one.
 	Account, Region string
 	ImageName       string
-	ImageARN  string
+	ImageARN        string
 	// FleetTag is the FleetName tag value as the admin wrote it; with ScaleImmediately it is
 	// the request's identity: the same tags seen again are the same request.
 	FleetTag         string
@@ -156,8 +156,8 @@ type Step struct {
 type SavedCapacity struct {
 	Account, Region, Fleet string
 	Min, Max               int32
-	RolloutID int64
-	SavedAt   time.Time
+	RolloutID              int64
+	SavedAt                time.Time
 }
 
 // Ref is the fleet the capacity belongs to.
