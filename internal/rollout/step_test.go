@@ -45,6 +45,29 @@ func TestDecide(t *testing.T) {
 		{"image gone", step(StepWaiting, nil), world(func(w *World) { w.ImageFound = false }), p, ActNone, StepFailed, 0, nil},
 		{"fleet gone", step(StepWaiting, nil), world(func(w *World) { w.FleetFound = false }), p, ActNone, StepFailed, 0, nil},
 		{"already on the image", step(StepWaiting, nil), world(func(w *World) { w.Fleet.ImageARN = img.ARN }), p, ActNone, StepSkipped, 0, nil},
+		{"already on the image but at 0/0, Min/Max in tags: restore, never skip", step(StepWaiting, nil), world(func(w *World) {
+			w.Fleet.ImageARN, w.Target, w.TagSaved, w.TagSavedFound = img.ARN, Capacity{}, Capacity{2, 5}, true
+		}), p, ActNone, StepRestoring, 0, func(t *testing.T, d Decision) {
+			if d.Next.SavedMin != 2 || d.Next.SavedMax != 5 || d.Save == nil || d.Save.Max != 5 {
+				t.Errorf("restores %d/%d, saves %+v; want 2/5 from the tags, saved", d.Next.SavedMin, d.Next.SavedMax, d.Save)
+			}
+		}},
+		{"already on the image at 0/0, Min/Max in the store", step(StepWaiting, nil), world(func(w *World) {
+			w.Fleet.ImageARN, w.Target, w.Saved, w.SavedFound = img.ARN, Capacity{}, SavedCapacity{Fleet: "f", Min: 1, Max: 4, RolloutID: 7}, true
+		}), p, ActNone, StepRestoring, 0, func(t *testing.T, d Decision) {
+			if d.Next.SavedMax != 4 || d.Save != nil {
+				t.Errorf("restores %d/%d, saves %+v; want 1/4 from the store, no new save", d.Next.SavedMin, d.Next.SavedMax, d.Save)
+			}
+		}},
+		{"already on the image at 0/0, held by another rollout: skipped", step(StepWaiting, nil), world(func(w *World) {
+			w.Fleet.ImageARN, w.Target, w.TagSaved, w.TagSavedFound, w.Held = img.ARN, Capacity{}, Capacity{2, 5}, true, true
+		}), p, ActNone, StepSkipped, 0, nil},
+		{"already on the image at 0/0, Min/Max unknown: skipped", step(StepWaiting, nil), world(func(w *World) {
+			w.Fleet.ImageARN, w.Target = img.ARN, Capacity{}
+		}), p, ActNone, StepSkipped, 0, nil},
+		{"window closed at 0/0 with Min/Max in tags: restore", step(StepWaiting, nil), world(func(w *World) {
+			w.Now, w.Target, w.TagSaved, w.TagSavedFound = t0.Add(3*time.Hour), Capacity{}, Capacity{2, 5}, true
+		}), p, ActNone, StepRestoring, 0, nil},
 		{"fleet starting", step(StepWaiting, nil), world(func(w *World) { w.Fleet.State = "STARTING" }), p, ActNone, StepWaiting, 10 * time.Second, nil},
 		{"other platform", step(StepWaiting, nil), world(func(w *World) { w.Fleet.Platform = "AMAZON_LINUX2" }), p, ActNone, StepFailed, 0, nil},
 		{"busy", step(StepWaiting, nil), world(func(w *World) { w.Busy = "in rollout #2" }), p, ActNone, StepWaiting, 10 * time.Second, nil},
