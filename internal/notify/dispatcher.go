@@ -6,12 +6,19 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/deskpilot/deskpilot/internal/fault"
 )
 
 // Sender delivers a Notice through one channel. Send must honour ctx's
 // deadline, be safe for concurrent use (a Send abandoned after its timeout
-// may still be running when the next starts), and return an error for which
-// IsPermanent tells whether retrying can help.
+// may still be running when the next starts), and return an error that
+// fault.Classify sorts: the protocol's own error (an SMTP reply, an AWS error,
+// anything with a StatusCode() int), or one marked with fault.Mark (or
+// Permanent) where that says too little. IsPermanent then tells whether the
+// Dispatcher retries. Send must carry the notice's ID where the receiver can
+// see it (HeaderNotice, and MessageID for mail where the service keeps it), so
+// that a resend can be recognised.
 type Sender interface {
 	// Name identifies the sender in Delivery.Sender; it must be stable
 	// across restarts and unique among the Dispatcher's senders.
@@ -54,23 +61,6 @@ const (
 	// been cancelled; a sent notice must be marked or it is sent again.
 	markTimeout = 5 * time.Second
 )
-
-// The retry schedule of NextAttempt.
-const (
-	BackoffBase = 30 * time.Second
-	BackoffMax  = 30 * time.Minute
-)
-
-// NextAttempt returns when to retry after failed attempt number attempt
-// (1 for the first) at now: 30s, 1m, 2m, 4m, 8m, 16m, then every 30m.
-// There is no jitter, so the schedule can be read from the outbox and tested.
-func NextAttempt(attempt int, now time.Time) time.Time {
-	d := BackoffBase
-	for i := 1; i < attempt && d < BackoffMax; i++ {
-		d *= 2
-	}
-	return now.Add(min(d, BackoffMax))
-}
 
 // Dispatcher sends the deliveries in an Outbox through its Senders and
 // records each result. Call Flush periodically, and after enqueueing.
@@ -126,12 +116,17 @@ type result struct {
 //  1. take the deliveries due now, a batch at a time;
 //  2. send them, each sender's in order in its own goroutine, so a slow or
 //     failing sender never holds up another;
-//  3. mark each sent, or failed with its next attempt per NextAttempt, or
-//     failed for good when the error is permanent.
+//  3. mark each sent, or failed with its next attempt on the fault.Delivery
+//     schedule for the error's class, or failed for good when IsPermanent.
 //
 // It returns how many deliveries were sent and how many failed. err reports
 // only outbox failures; send failures are recorded in the outbox and logged.
-// Deliveries not attempted because ctx was cancelled stay due.
+//
+// When ctx ends, Flush starts no more sends; the deliveries not started stay
+// due, untouched. A send that had started and was cut short by ctx counts as a
+// failed attempt and waits its backoff like any other: the receiver may well
+// have accepted the message before the answer was lost, and leaving it due
+// would send it again at every pass.
 func (d *Dispatcher) Flush(ctx context.Context) (sent, failed int, err error) {
 	now := d.now()
 	seen := make(map[int64]bool)
@@ -195,7 +190,7 @@ func (d *Dispatcher) send(ctx context.Context, batch []Delivery) <-chan result {
 			defer func() { done <- struct{}{} }()
 			for _, dl := range dls {
 				if ctx.Err() != nil {
-					return
+					return // the rest never started: they stay due, untouched
 				}
 				err := d.sendOne(ctx, dl)
 				out <- result{d: dl, err: err}
@@ -251,12 +246,12 @@ func (d *Dispatcher) sendOne(ctx context.Context, dl Delivery) error {
 type outcome int
 
 const (
-	outcomeSent    outcome = iota
-	outcomeFailed          // recorded as a failed attempt
-	outcomeSkipped         // cut short by the caller; left due, not recorded
+	outcomeSent   outcome = iota
+	outcomeFailed         // recorded as a failed attempt
 )
 
-// record writes r to the outbox.
+// record writes r to the outbox. Every result is an attempt: sends that never
+// started produce no result.
 func (d *Dispatcher) record(ctx context.Context, r result) (outcome, error) {
 	dl, at := r.d, d.now()
 	log := d.log.With("delivery", dl.ID, "sender", dl.Sender, "notice", dl.Notice.ID)
@@ -271,20 +266,26 @@ func (d *Dispatcher) record(ctx context.Context, r result) (outcome, error) {
 		log.Debug("notify: sent")
 		return outcomeSent, nil
 	}
-	if ctx.Err() != nil && errors.Is(r.err, ctx.Err()) {
-		// Cut short by our caller, not the sender's fault: leave it due.
-		return outcomeSkipped, nil
-	}
 	attempt := dl.Attempt + 1
-	permanent := IsPermanent(r.err)
-	next := NextAttempt(attempt, at)
+	class := fault.Classify(r.err)
+	permanent := !retryable(class)
+	next := retryAt(attempt, class, at)
 	if err := d.box.MarkFailed(mctx, dl.ID, attempt, next, r.err.Error(), permanent); err != nil {
 		return outcomeFailed, fmt.Errorf("notify: mark delivery %d failed: %w", dl.ID, err)
 	}
-	if permanent {
-		log.Error("notify: delivery failed for good", "attempt", attempt, "err", r.err)
-	} else {
-		log.Warn("notify: delivery failed; will retry", "attempt", attempt, "next", next, "err", r.err)
+	log = log.With("attempt", attempt, "class", class.String(), "err", r.err)
+	switch {
+	case permanent:
+		log.Error("notify: delivery failed for good")
+	case ctx.Err() != nil:
+		// Our caller's deadline (the daemon's flush budget) or shutdown, not
+		// the receiver's doing; but the message may have gone out, so it
+		// waits its backoff rather than going again at the next pass.
+		log.Warn("notify: send cut short by the caller (flush deadline or shutdown); it may have been delivered; will retry", "next", next)
+	case class == fault.Denied:
+		log.Error("notify: delivery refused (credentials, account or permission); will retry until a person fixes it", "next", next)
+	default:
+		log.Warn("notify: delivery failed; will retry", "next", next)
 	}
 	return outcomeFailed, nil
 }

@@ -1,17 +1,24 @@
 package notify
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/textproto"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	gocmp "github.com/google/go-cmp/cmp"
+
+	"github.com/deskpilot/deskpilot/internal/fault"
 )
 
 func TestNextAttempt(t *testing.T) {
@@ -32,6 +39,10 @@ func TestNextAttempt(t *testing.T) {
 		{8, 30 * time.Minute},
 		{100, 30 * time.Minute},
 		{1 << 30, 30 * time.Minute},
+	}
+	if BackoffBase != fault.Delivery.Base || BackoffMax != fault.Delivery.Max {
+		t.Errorf("BackoffBase, BackoffMax = %s, %s; want fault.Delivery's %s, %s",
+			BackoffBase, BackoffMax, fault.Delivery.Base, fault.Delivery.Max)
 	}
 	for _, tc := range tests {
 		t.Run(fmt.Sprint(tc.attempt), func(t *testing.T) {
@@ -368,8 +379,8 @@ func TestDispatcher_Flush_OutboxErrors(t *testing.T) {
 	})
 }
 
-func TestDispatcher_Flush_CancelledLeavesDue(t *testing.T) {
-	box := newMemOutbox(delivery(1, "smtp"))
+func TestDispatcher_Flush_CancelledMidSend(t *testing.T) {
+	box := newMemOutbox(delivery(1, "smtp"), delivery(2, "smtp"))
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &fakeSender{name: "smtp", fn: func(ctx context.Context, _ Notice) error {
 		cancel() // the daemon shuts down mid-send
@@ -378,11 +389,46 @@ func TestDispatcher_Flush_CancelledLeavesDue(t *testing.T) {
 	}}
 	d := NewDispatcher(box, []Sender{s}, (&clock{t: t0}).now, nil)
 	sent, failed, err := d.Flush(ctx)
-	if err != nil || sent != 0 || failed != 0 {
-		t.Errorf("Flush = %d, %d, %v; want 0, 0, nil", sent, failed, err)
+	if err != nil || sent != 0 || failed != 1 {
+		t.Errorf("Flush = %d, %d, %v; want 0, 1, nil", sent, failed, err)
 	}
-	if r := box.row(1); r.Attempt != 0 || !r.Next.IsZero() {
-		t.Errorf("delivery = %+v, want it untouched and still due", r)
+	// The send in flight may have been delivered: it counts, and waits its backoff.
+	if r := box.row(1); r.Attempt != 1 || !r.Next.Equal(t0.Add(30*time.Second)) || r.Permanent || r.LastErr != "context canceled" {
+		t.Errorf("delivery 1 = %+v, want attempt 1 retried at +30s", r)
+	}
+	// The next never started: untouched and still due.
+	if r := box.row(2); r.Attempt != 0 || !r.Next.IsZero() || r.LastErr != "" {
+		t.Errorf("delivery 2 = %+v, want it untouched and still due", r)
+	}
+}
+
+func TestDispatcher_Flush_BackoffByClass(t *testing.T) {
+	tests := []struct {
+		name      string
+		err       error
+		wait      time.Duration // after the first attempt
+		permanent bool
+	}{
+		{"transient", &statusError{code: 503}, 30 * time.Second, false},
+		{"throttled waits longer", &statusError{code: 429}, 2 * time.Minute, false},
+		{"smtp 451 throttled", &textproto.Error{Code: 451, Msg: "try later"}, 2 * time.Minute, false},
+		{"denied keeps retrying", &textproto.Error{Code: 535, Msg: "bad credentials"}, 30 * time.Second, false},
+		{"invalid stops", &statusError{code: 400}, 30 * time.Second, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			box := newMemOutbox(delivery(1, "webhook"))
+			s := &fakeSender{name: "webhook", fn: func(context.Context, Notice) error { return tc.err }}
+			d := NewDispatcher(box, []Sender{s}, (&clock{t: t0}).now, nil)
+			if _, failed := flush(t, d); failed != 1 {
+				t.Fatalf("Flush failed %d, want 1", failed)
+			}
+			r := box.row(1)
+			if r.Attempt != 1 || r.Permanent != tc.permanent || (!tc.permanent && !r.Next.Equal(t0.Add(tc.wait))) {
+				t.Errorf("row = {Attempt:%d Next:+%s Permanent:%v}, want attempt 1, next +%s, permanent %v",
+					r.Attempt, r.Next.Sub(t0), r.Permanent, tc.wait, tc.permanent)
+			}
+		})
 	}
 }
 
@@ -394,4 +440,124 @@ func TestNewDispatcher_DuplicateSenderIgnored(t *testing.T) {
 	if len(first.sentIDs()) != 1 || len(second.sentIDs()) != 0 {
 		t.Errorf("first sent %d, second %d; want 1, 0", len(first.sentIDs()), len(second.sentIDs()))
 	}
+}
+
+// logBuffer collects a Dispatcher's log lines as JSON, for tests that check what an operator sees.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// lines returns every line logged at level or above, decoded.
+func (b *logBuffer) lines(t *testing.T, level slog.Level) []map[string]any {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []map[string]any
+	for line := range strings.Lines(b.buf.String()) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		var l slog.Level
+		if err := l.UnmarshalText([]byte(fmt.Sprint(m["level"]))); err != nil {
+			t.Fatalf("log line %q: level: %v", line, err)
+		}
+		if l >= level {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (b *logBuffer) logger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// Defect 6: the daemon flushes with a 2 s budget. A send that SES took 2.5 s to answer was cut
+// off by that budget, left due without counting an attempt, and so sent again at every pass (14
+// copies in 30 s). A send that started may have been accepted: it is an attempt, backs off on the
+// delivery schedule, and is logged.
+func TestDispatcher_Flush_SendCutOffByCallerIsAnAttempt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		box := newMemOutbox(delivery(1, "ses"))
+		var mu sync.Mutex
+		var calls []time.Time
+		// Like SES under load: the request is in (the mail may go out) at once, the answer takes
+		// 2.5 s, and the SDK gives up when its context ends.
+		slow := &fakeSender{name: "ses", fn: func(ctx context.Context, _ Notice) error {
+			mu.Lock()
+			calls = append(calls, time.Now())
+			mu.Unlock()
+			select {
+			case <-time.After(2500 * time.Millisecond):
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}}
+		called := func() []time.Time { mu.Lock(); defer mu.Unlock(); return slices.Clone(calls) }
+		logs := &logBuffer{}
+		d := NewDispatcher(box, []Sender{slow}, time.Now, logs.logger())
+		// The daemon's loop: a flush with a 2 s budget, a second's sleep, again.
+		pass := func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			if _, _, err := d.Flush(ctx); err != nil {
+				t.Fatalf("Flush: %v", err)
+			}
+			time.Sleep(time.Second)
+		}
+		start := time.Now()
+		for time.Since(start) < 30*time.Second {
+			pass()
+		}
+
+		// 1. Sent once in 30 s, and the outbox counts that attempt with the first backoff.
+		got := called()
+		if len(got) != 1 {
+			t.Fatalf("sender called %d times in 30s, at %v; want once: a send cut off by the flush's deadline was sent again before any backoff",
+				len(got), offsets(start, got))
+		}
+		cutoff := got[0].Add(2 * time.Second)
+		r := box.row(1)
+		if r.Attempt != 1 || !r.Next.Equal(cutoff.Add(30*time.Second)) || r.Permanent || !strings.Contains(r.LastErr, "deadline exceeded") {
+			t.Fatalf("after the cut-off send: row = {Attempt:%d Next:+%s Permanent:%v LastErr:%q}; want attempt 1, next +32s, temporary, the deadline error",
+				r.Attempt, r.Next.Sub(start), r.Permanent, r.LastErr)
+		}
+		// 2. An operator sees it: one warning naming the notice and the sender.
+		warns := logs.lines(t, slog.LevelWarn)
+		if len(warns) != 1 || warns[0]["level"] != "WARN" || warns[0]["notice"] != "rollout/1/started" || warns[0]["sender"] != "ses" {
+			t.Errorf("warnings = %v; want one WARN line with notice rollout/1/started and sender ses", warns)
+		}
+
+		// 3. Not before its backoff has passed, it goes out again, and the next wait doubles.
+		first := r.Next
+		for time.Now().Before(first.Add(time.Second)) {
+			pass()
+		}
+		got = called()
+		if len(got) != 2 || got[1].Before(first) {
+			t.Fatalf("sender called at %v; want a second call at or after +%s", offsets(start, got), first.Sub(start))
+		}
+		if r := box.row(1); r.Attempt != 2 || !r.Next.Equal(got[1].Add(2*time.Second+time.Minute)) {
+			t.Errorf("after the second cut-off send: attempt %d, next +%s; want attempt 2, next a minute after the cut-off",
+				r.Attempt, r.Next.Sub(start))
+		}
+	})
+}
+
+// offsets returns ts as offsets from start, for messages.
+func offsets(start time.Time, ts []time.Time) []time.Duration {
+	out := make([]time.Duration, len(ts))
+	for i, t := range ts {
+		out[i] = t.Sub(start)
+	}
+	return out
 }

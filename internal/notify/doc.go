@@ -6,10 +6,14 @@
 // Delivery per (notice, sender) in the store, in the same transaction as the
 // state change the notice describes. A Dispatcher then drains that outbox:
 // it sends every due delivery, marks it sent, or reschedules it on the
-// NextAttempt backoff schedule unless the error is permanent. A notice is
-// therefore never lost to a crash, and a notice sent twice (the daemon died
-// between sending and marking) carries the same Message-ID and
-// X-Deskpilot-Notice header, so receivers can drop the duplicate.
+// fault.Delivery backoff schedule (30 s doubling to 30 min, four times longer
+// when throttled) unless IsPermanent. A send cut short by the Dispatcher's
+// caller counts as an attempt and waits its backoff too, since it may have
+// been delivered. A notice is therefore never lost to a crash, and a notice
+// sent twice (the daemon died between sending and marking, or a send was cut
+// short after the receiver took it) carries the same X-Deskpilot-Notice
+// header (and, by SMTP, the same Message-ID; by webhook, the same "id"), so
+// receivers can drop the duplicate.
 //
 // The package knows nothing of rollouts or WorkSpaces: a Notice is a subject,
 // a summary, a table of fields and an optional list of items.

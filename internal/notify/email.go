@@ -33,7 +33,8 @@ type Email struct {
 	Text    string
 	HTML    string
 	// MessageID is derived from Notice.ID alone, angle brackets included, so a
-	// resend after a crash carries the same Message-ID.
+	// resend after a crash carries the same Message-ID. SMTPSender sends it;
+	// SES replaces any Message-ID with its own, so SESSender does not.
 	MessageID string
 	// Headers are extra header fields: HeaderNotice, HeaderKind,
 	// HeaderSeverity and Auto-Submitted (RFC 3834, so that auto-responders

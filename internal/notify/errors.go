@@ -1,83 +1,55 @@
 package notify
 
 import (
-	"context"
-	"errors"
-	"net/textproto"
+	"time"
 
-	"github.com/aws/smithy-go"
-	mail "github.com/wneessen/go-mail"
+	"github.com/deskpilot/deskpilot/internal/fault"
 )
 
-// permanentError marks an error that retrying cannot fix.
-type permanentError struct{ err error }
+// Permanent marks err as one that retrying cannot fix: it is fault.Mark(err, fault.Invalid),
+// so IsPermanent reports true for it and for any error wrapping it. It returns nil for a nil
+// err. Senders outside this package may use it, or fault.Mark directly; the senders here
+// otherwise leave their errors as the protocol returned them, for fault.Classify to sort.
+func Permanent(err error) error { return fault.Mark(err, fault.Invalid) }
 
-func (e *permanentError) Error() string { return e.err.Error() }
-func (e *permanentError) Unwrap() error { return e.err }
-
-// Permanent marks err as one that retrying cannot fix, so IsPermanent reports
-// true for it and for any error wrapping it. It returns nil for a nil err.
-// Senders outside this package use it; the senders here also rely on
-// IsPermanent recognising SMTP, SES and HTTP errors by their codes.
-func Permanent(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &permanentError{err: err}
-}
-
-// sesPermanent lists the SES v2 error codes for which sending the same
-// message again cannot succeed. Codes that an operator can clear without
-// touching the message (AccountSuspendedException, SendingPausedException,
-// LimitExceededException, TooManyRequestsException) are deliberately
-// absent: the delivery waits on the backoff schedule and goes out once the
-// account can send again.
-var sesPermanent = map[string]bool{
-	"MessageRejected":                    true,
-	"BadRequestException":                true,
-	"NotFoundException":                  true,
-	"MailFromDomainNotVerifiedException": true,
-}
-
-// IsPermanent reports whether retrying the send that returned err cannot
-// help. Anything it does not recognise is temporary, so a notice is retried
-// rather than lost:
-//   - errors marked with Permanent, and invalid notices or addresses;
-//   - SMTP replies: 5xx is permanent, 4xx temporary;
-//   - webhook responses: 4xx is permanent except 408 and 429, others temporary;
-//   - SES: MessageRejected, BadRequest, NotFound and an unverified MAIL FROM
-//     domain are permanent; throttling, quotas and 5xx faults are temporary;
-//   - cancellation and deadlines are temporary.
+// IsPermanent reports whether the Dispatcher gives up on a delivery whose send returned err,
+// rather than retrying it on the backoff schedule. It is !retryable(fault.Classify(err)):
+//   - Invalid (a malformed notice or address, an SMTP 5xx reply other than 530 and 535, SES
+//     MessageRejected or BadRequest, a webhook 4xx not listed below) and NotFound (SES
+//     NotFoundException, a webhook 404 or 410) are permanent;
+//   - everything else is retried: network errors, timeouts, cancellation, SMTP 4xx, webhook
+//     408, 409, 429 and 5xx, SES throttling and quotas, anything unrecognised, and Denied
+//     (see retryable for why).
 func IsPermanent(err error) bool {
-	if err == nil {
-		return false
-	}
-	if _, ok := errors.AsType[*permanentError](err); ok {
-		return true
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
-	}
-	if se, ok := errors.AsType[*mail.SendError](err); ok {
-		// go-mail keeps the SMTP reply code; reasons without one are local
-		// problems with the message itself.
-		if code := se.ErrorCode(); code != 0 {
-			return code >= 500 && code < 600
-		}
-		switch se.Reason {
-		case mail.ErrGetSender, mail.ErrGetRcpts, mail.ErrNoUnencoded:
-			return true
-		}
-		return false
-	}
-	if te, ok := errors.AsType[*textproto.Error](err); ok {
-		return te.Code >= 500 && te.Code < 600
-	}
-	if he, ok := errors.AsType[*statusError](err); ok {
-		return he.permanent()
-	}
-	if ae, ok := errors.AsType[smithy.APIError](err); ok {
-		return sesPermanent[ae.ErrorCode()]
-	}
-	return false
+	return err != nil && !retryable(fault.Classify(err))
+}
+
+// retryable is the delivery policy: which classes of failure the Dispatcher retries.
+//
+// It is fault's Retryable plus Denied. fault calls Denied not retryable because repeating the
+// call cannot help until a person acts; for a notice that is exactly the case in which giving up
+// loses it. The conditions behind Denied (a suspended SES account, paused sending, an unverified
+// MAIL FROM domain, an expired or wrong credential, an SMTP 535 or 530, a webhook 401 or 403)
+// are all cleared by an operator without touching the message, and the mail that piled up
+// meanwhile (often the very notices explaining what went wrong) must then go out. Retrying
+// costs one request per delivery per backoff period, at most every 30 min.
+func retryable(c fault.Class) bool { return c.Retryable() || c == fault.Denied }
+
+// The retry schedule, fault.Delivery's: after failed attempt n wait BackoffBase·2^(n-1), at
+// most BackoffMax; a throttled attempt waits as if it were two attempts later.
+const (
+	BackoffBase = 30 * time.Second
+	BackoffMax  = 30 * time.Minute
+)
+
+// NextAttempt returns when to retry after failed attempt number attempt (1 for the first) at
+// now, for an ordinary (transient) failure: 30s, 1m, 2m, 4m, 8m, 16m, then every 30m. There is
+// no jitter, so the schedule can be read from the outbox and tested.
+func NextAttempt(attempt int, now time.Time) time.Time {
+	return retryAt(attempt, fault.Transient, now)
+}
+
+// retryAt returns when to retry after failed attempt number attempt, of class c, at now.
+func retryAt(attempt int, c fault.Class, now time.Time) time.Time {
+	return now.Add(fault.Delivery.Delay(attempt, c))
 }

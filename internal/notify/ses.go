@@ -36,8 +36,13 @@ func NewSES(api SESAPI, from string, to []string) *SESSender {
 func (s *SESSender) Name() string { return "ses" }
 
 // Send renders n and sends it as a Simple message with a text and an HTML
-// body. SES sets its own Message-ID, so receivers dedupe on the
-// X-Deskpilot-Notice header, which is sent with the others in Simple.Headers.
+// body, and HeaderNotice (with the other Email.Headers) in Simple.Headers, so
+// a resend carries the same X-Deskpilot-Notice for receivers to dedupe on.
+// It sends no Message-ID: SES gives every message its own and overrides one
+// supplied in a raw message (Simple content may not name one at all), so
+// MessageID(n.ID) could not reach the receiver whichever content type we used.
+//
+// Errors are SES's own; fault.Classify sorts them by AWS error code.
 func (s *SESSender) Send(ctx context.Context, n Notice) error {
 	e, err := RenderEmail(n, s.from, s.to)
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/deskpilot/deskpilot/internal/fault"
 )
 
 // fakeSES captures SendEmail inputs. It checks only the shape of what we
@@ -73,18 +75,23 @@ func TestSESSender_Errors(t *testing.T) {
 	tests := []struct {
 		name      string
 		err       error
+		class     fault.Class
 		permanent bool
 	}{
-		{"message rejected", &types.MessageRejected{Message: aws.String("Email address is not verified.")}, true},
-		{"bad request", &types.BadRequestException{Message: aws.String("bad")}, true},
-		{"not found", &types.NotFoundException{Message: aws.String("no configuration set")}, true},
-		{"mail from not verified", &types.MailFromDomainNotVerifiedException{}, true},
-		{"throttled", &types.TooManyRequestsException{}, false},
-		{"daily quota", &types.LimitExceededException{}, false},
-		{"sending paused", &types.SendingPausedException{}, false},
-		{"internal", &types.InternalServiceErrorException{}, false},
-		{"generic 5xx", &smithy.GenericAPIError{Code: "ServiceUnavailable", Fault: smithy.FaultServer}, false},
-		{"throttling code", &smithy.GenericAPIError{Code: "Throttling", Fault: smithy.FaultClient}, false},
+		{"message rejected", &types.MessageRejected{Message: aws.String("Email address is not verified.")}, fault.Invalid, true},
+		{"bad request", &types.BadRequestException{Message: aws.String("bad")}, fault.Invalid, true},
+		{"not found", &types.NotFoundException{Message: aws.String("no configuration set")}, fault.NotFound, true},
+		// An operator clears these without touching the message: the mail waits for them.
+		{"mail from not verified", &types.MailFromDomainNotVerifiedException{}, fault.Denied, false},
+		{"account suspended", &types.AccountSuspendedException{}, fault.Denied, false},
+		{"sending paused", &types.SendingPausedException{}, fault.Denied, false},
+		{"access denied", &smithy.GenericAPIError{Code: "AccessDeniedException", Fault: smithy.FaultClient}, fault.Denied, false},
+		{"expired credentials", &smithy.GenericAPIError{Code: "ExpiredTokenException", Fault: smithy.FaultClient}, fault.Denied, false},
+		{"throttled", &types.TooManyRequestsException{}, fault.Throttled, false},
+		{"daily quota", &types.LimitExceededException{}, fault.Throttled, false},
+		{"internal", &types.InternalServiceErrorException{}, fault.Transient, false},
+		{"generic 5xx", &smithy.GenericAPIError{Code: "ServiceUnavailable", Fault: smithy.FaultServer}, fault.Transient, false},
+		{"throttling code", &smithy.GenericAPIError{Code: "Throttling", Fault: smithy.FaultClient}, fault.Throttled, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,10 +100,41 @@ func TestSESSender_Errors(t *testing.T) {
 			if err == nil {
 				t.Fatal("Send succeeded, want an error")
 			}
+			if got := fault.Classify(err); got != tc.class {
+				t.Errorf("Classify(%v) = %s, want %s", err, got, tc.class)
+			}
 			if got := IsPermanent(err); got != tc.permanent {
 				t.Errorf("IsPermanent(%v) = %v, want %v", err, got, tc.permanent)
 			}
 		})
+	}
+}
+
+// A resend must be recognisable: SES keeps custom headers but replaces any Message-ID, so the
+// notice's ID travels in X-Deskpilot-Notice, the same on every send.
+func TestSESSender_ResendCarriesNoticeID(t *testing.T) {
+	api := &fakeSES{}
+	s := NewSES(api, "d@example.com", []string{"o@example.com"})
+	n := pendingNotice()
+	for range 2 {
+		if err := s.Send(context.Background(), n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(api.inputs) != 2 {
+		t.Fatalf("SendEmail called %d times, want 2", len(api.inputs))
+	}
+	for i, in := range api.inputs {
+		headers := map[string]string{}
+		for _, h := range in.Content.Simple.Headers {
+			headers[aws.ToString(h.Name)] = aws.ToString(h.Value)
+		}
+		if got := headers[HeaderNotice]; got != n.ID {
+			t.Errorf("send %d: %s = %q, want %q", i+1, HeaderNotice, got, n.ID)
+		}
+		if _, ok := headers["Message-ID"]; ok {
+			t.Errorf("send %d: Simple.Headers names Message-ID, which SES refuses for Simple content", i+1)
+		}
 	}
 }
 

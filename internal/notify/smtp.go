@@ -8,6 +8,8 @@ import (
 	"time"
 
 	mail "github.com/wneessen/go-mail"
+
+	"github.com/deskpilot/deskpilot/internal/fault"
 )
 
 // TLS modes of an SMTPConfig.
@@ -95,8 +97,14 @@ func NewSMTP(cfg SMTPConfig, from string, to []string) (*SMTPSender, error) {
 func (s *SMTPSender) Name() string { return "smtp" }
 
 // Send renders n and delivers it in one SMTP session. The message is
-// multipart/alternative (text and HTML) with a Message-ID and Date derived
-// from n, so a resend is recognisably the same message.
+// multipart/alternative (text and HTML) with a Message-ID (MessageID(n.ID)),
+// HeaderNotice and Date derived from n, so a resend is recognisably the same
+// message.
+//
+// Errors are go-mail's: a reply from the server keeps its code (a
+// *textproto.Error, or go-mail's *SendError with ErrorCode), which
+// fault.Classify reads. The few SendErrors without a code are go-mail's
+// verdict on the message itself and are marked Invalid here.
 func (s *SMTPSender) Send(ctx context.Context, n Notice) error {
 	e, err := RenderEmail(n, s.from, s.to)
 	if err != nil {
@@ -116,9 +124,25 @@ func (s *SMTPSender) Send(ctx context.Context, n Notice) error {
 			// Reporting an error would send it again.
 			return nil
 		}
-		return fmt.Errorf("smtp %s:%d: notice %q: %w", s.cfg.Host, s.cfg.Port, n.ID, err)
+		return fmt.Errorf("smtp %s:%d: notice %q: %w", s.cfg.Host, s.cfg.Port, n.ID, markMessageErrors(err))
 	}
 	return nil
+}
+
+// markMessageErrors marks Invalid the go-mail errors that carry no reply code
+// and are about the message, not the server: its sender or recipients could
+// not be read, or it needs 8BITMIME the server lacks. fault.Classify would
+// call them Transient, and they would be retried for ever.
+func markMessageErrors(err error) error {
+	se, ok := errors.AsType[*mail.SendError](err)
+	if !ok || se.ErrorCode() != 0 {
+		return err
+	}
+	switch se.Reason {
+	case mail.ErrGetSender, mail.ErrGetRcpts, mail.ErrNoUnencoded:
+		return fault.Mark(err, fault.Invalid)
+	}
+	return err
 }
 
 func (s *SMTPSender) message(e Email, date time.Time) (*mail.Msg, error) {

@@ -21,6 +21,8 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/deskpilot/deskpilot/internal/fault"
 )
 
 // received is one message an smtpServer accepted.
@@ -278,14 +280,18 @@ func TestSMTPSender_Refused(t *testing.T) {
 		name      string
 		stage     string
 		code      int
+		class     fault.Class
 		permanent bool
 	}{
-		{"MAIL 550", "mail", 550, true},
-		{"RCPT 550", "rcpt", 550, true},
-		{"MAIL 451", "mail", 451, false},
-		{"RCPT 452", "rcpt", 452, false},
-		{"DATA 554", "data", 554, true},
-		{"DATA 451", "data", 451, false},
+		{"MAIL 550", "mail", 550, fault.Invalid, true},
+		{"RCPT 550", "rcpt", 550, fault.Invalid, true},
+		{"MAIL 451", "mail", 451, fault.Throttled, false},
+		{"RCPT 452", "rcpt", 452, fault.Throttled, false},
+		{"RCPT 450", "rcpt", 450, fault.Throttled, false},
+		{"MAIL 454", "mail", 454, fault.Transient, false},
+		{"MAIL 530", "mail", 530, fault.Denied, false},
+		{"DATA 554", "data", 554, fault.Invalid, true},
+		{"DATA 451", "data", 451, fault.Throttled, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -297,6 +303,9 @@ func TestSMTPSender_Refused(t *testing.T) {
 			err := s.Send(context.Background(), pendingNotice())
 			if err == nil {
 				t.Fatal("Send succeeded, want an error")
+			}
+			if got := fault.Classify(err); got != tc.class {
+				t.Errorf("Classify(%v) = %s, want %s", err, got, tc.class)
 			}
 			if got := IsPermanent(err); got != tc.permanent {
 				t.Errorf("IsPermanent(%v) = %v, want %v", err, got, tc.permanent)
@@ -347,8 +356,40 @@ func TestSMTPSender_BadCredentials(t *testing.T) {
 	if err == nil {
 		t.Fatal("Send succeeded with a wrong password")
 	}
-	if !IsPermanent(err) {
-		t.Errorf("IsPermanent(%v) = false, want true (535)", err)
+	// 535: an operator fixes the password, and the mail that waited goes out.
+	if got := fault.Classify(err); got != fault.Denied {
+		t.Errorf("Classify(%v) = %s, want denied (535)", err, got)
+	}
+	if IsPermanent(err) {
+		t.Errorf("IsPermanent(%v) = true, want false: a wrong password must not drop the mail", err)
+	}
+}
+
+// A resend must be recognisable: the same Message-ID and X-Deskpilot-Notice every time.
+func TestSMTPSender_ResendCarriesSameIDs(t *testing.T) {
+	srv := startSMTP(t, TLSNone, nil)
+	s := newTestSMTP(t, srv, TLSNone, "", "")
+	n := pendingNotice()
+	for range 2 {
+		if err := s.Send(context.Background(), n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs := srv.messages()
+	if len(msgs) != 2 {
+		t.Fatalf("server received %d messages, want 2", len(msgs))
+	}
+	for i, got := range msgs {
+		m, err := mail.ReadMessage(strings.NewReader(string(got.Data)))
+		if err != nil {
+			t.Fatalf("message %d: %v", i+1, err)
+		}
+		if id := m.Header.Get("Message-Id"); id != MessageID(n.ID) {
+			t.Errorf("message %d: Message-ID = %q, want %q", i+1, id, MessageID(n.ID))
+		}
+		if id := m.Header.Get(HeaderNotice); id != n.ID {
+			t.Errorf("message %d: %s = %q, want %q", i+1, HeaderNotice, id, n.ID)
+		}
 	}
 }
 

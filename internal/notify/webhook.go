@@ -62,8 +62,11 @@ func (w *WebhookSender) Name() string { return w.name }
 
 // Send posts n. The body is the JSON form of Notice (fields and items are
 // always arrays, time is RFC 3339 in UTC); the same notice always yields the
-// same body and signature. Any status but 2xx is an error; 4xx other than
-// 408 and 429 is permanent.
+// same body and signature, and a resend carries the same "id" in the body and
+// in HeaderNotice, for the receiver to dedupe on. Any status but 2xx is an
+// error with the status in StatusCode, which fault.Classify sorts: 400, 404,
+// 410 and other 4xx are permanent; 401 and 403 (Denied), 408, 409, 429 and
+// 5xx are retried (see IsPermanent).
 func (w *WebhookSender) Send(ctx context.Context, n Notice) error {
 	body, err := webhookBody(n)
 	if err != nil {
@@ -138,9 +141,10 @@ func (e *statusError) Error() string {
 	return fmt.Sprintf("HTTP %d: %s", e.code, e.body)
 }
 
-// permanent reports whether the receiver refused the request for good:
-// a 4xx other than Request Timeout and Too Many Requests.
-func (e *statusError) permanent() bool {
-	return e.code >= 400 && e.code < 500 &&
-		e.code != http.StatusRequestTimeout && e.code != http.StatusTooManyRequests
-}
+// StatusCode returns the HTTP status, by which fault.Classify sorts the error.
+func (e *statusError) StatusCode() int { return e.code }
+
+var _ interface {
+	error
+	StatusCode() int
+} = (*statusError)(nil)

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/deskpilot/deskpilot/internal/fault"
 )
 
 // hookServer records webhook requests and answers with status.
@@ -114,13 +116,15 @@ func TestWebhookSender_Send(t *testing.T) {
 		t.Errorf("body mismatch (-want +got):\n%s", diff)
 	}
 
-	// Sending the same notice again yields the same body and signature.
+	// Sending the same notice again yields the same body (so the same "id"), signature and
+	// X-Deskpilot-Notice: the receiver can tell it is a resend.
 	if err := w.Send(context.Background(), n); err != nil {
 		t.Fatal(err)
 	}
 	again := h.requests()[1]
-	if string(again.Body) != string(r.Body) || again.Header.Get("X-Deskpilot-Signature") != sig {
-		t.Error("resending the same notice changed the body or the signature")
+	if string(again.Body) != string(r.Body) || again.Header.Get("X-Deskpilot-Signature") != sig ||
+		again.Header.Get(HeaderNotice) != n.ID {
+		t.Error("resending the same notice changed the body, the signature or X-Deskpilot-Notice")
 	}
 }
 
@@ -154,19 +158,24 @@ func TestWebhookSender_Status(t *testing.T) {
 	tests := []struct {
 		status    int
 		wantErr   bool
+		class     fault.Class
 		permanent bool
 	}{
-		{200, false, false},
-		{202, false, false},
-		{400, true, true},
-		{401, true, true},
-		{404, true, true},
-		{408, true, false},
-		{410, true, true},
-		{429, true, false},
-		{500, true, false},
-		{502, true, false},
-		{503, true, false},
+		{200, false, fault.Transient, false},
+		{202, false, fault.Transient, false},
+		{400, true, fault.Invalid, true},
+		// The receiver's credentials or allow-list: an operator fixes them, the notice waits.
+		{401, true, fault.Denied, false},
+		{403, true, fault.Denied, false},
+		{404, true, fault.NotFound, true},
+		{408, true, fault.Transient, false},
+		{409, true, fault.Conflict, false},
+		{410, true, fault.NotFound, true},
+		{422, true, fault.Invalid, true},
+		{429, true, fault.Throttled, false},
+		{500, true, fault.Transient, false},
+		{502, true, fault.Transient, false},
+		{503, true, fault.Transient, false},
 	}
 	for _, tc := range tests {
 		t.Run(http.StatusText(tc.status), func(t *testing.T) {
@@ -175,10 +184,16 @@ func TestWebhookSender_Status(t *testing.T) {
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("Send error = %v, want error %v", err, tc.wantErr)
 			}
+			if err == nil {
+				return
+			}
+			if got := fault.Classify(err); got != tc.class {
+				t.Errorf("Classify(%v) = %s, want %s", err, got, tc.class)
+			}
 			if got := IsPermanent(err); got != tc.permanent {
 				t.Errorf("IsPermanent(%v) = %v, want %v", err, got, tc.permanent)
 			}
-			if err != nil && !strings.Contains(err.Error(), "rejected: reasons") {
+			if !strings.Contains(err.Error(), "rejected: reasons") {
 				t.Errorf("error %q does not quote the response body", err)
 			}
 		})

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -62,23 +63,38 @@ type Options struct {
 
 // Store is deskpilot's SQLite database. It is safe for concurrent use.
 type Store struct {
-	w   *sql.DB // the one writer connection
-	r   *sql.DB // read-only connections
-	now func() time.Time
+	w    *sql.DB   // the one writer connection
+	r    *sql.DB   // read-only connections
+	lock *fileLock // held from Open to Close
+	now  func() time.Time
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Open opens the database file at path, creating it if needed, and brings its schema up to date.
-// Only one process should open a file at a time: the daemon is its only writer.
+//
+// One Store at a time may have a file open, because the daemon must be its only writer: two
+// daemons on one store would both act on every rollout and reset. Before it touches the
+// database, Open takes an exclusive lock on the file path+".lock" beside it, without
+// waiting, and holds it until Close or until the process ends. If another Store holds it (in
+// another process, or in this one), Open returns an *InUseError, which is ErrInUse and names
+// the holder as the lock file records it.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("open store: no path")
 	}
-	s := &Store{now: opts.Now}
+	l, err := takeLock(path)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{lock: l, now: opts.Now}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	w, err := sql.Open("sqlite", dsn(path, writerParams))
 	if err != nil {
+		l.unlock()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	// One connection: writes are serialised here rather than by SQLite's busy loop, and the
@@ -88,16 +104,19 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	s.w = w
 	if err := checkWriter(ctx, w); err != nil {
 		w.Close()
+		l.unlock()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	if err := migrate(ctx, w); err != nil {
 		w.Close()
+		l.unlock()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	// The readers open the file only once it exists and is migrated.
 	r, err := sql.Open("sqlite", dsn(path, readerParams))
 	if err != nil {
 		w.Close()
+		l.unlock()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(maxReaders)
@@ -110,9 +129,13 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close closes the database. The last connection to close checkpoints the WAL into the file.
+// Close closes the database, then releases its lock: the last connection to close checkpoints
+// the WAL into the file, and only then may another Open have it. A second Close does nothing more.
 func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	s.closeOnce.Do(func() {
+		s.closeErr = errors.Join(s.r.Close(), s.w.Close(), s.lock.unlock())
+	})
+	return s.closeErr
 }
 
 // dsn returns the modernc.org/sqlite data source name of the file at path. The path is escaped
