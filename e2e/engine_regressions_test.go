@@ -68,3 +68,41 @@ func TestRegression_StoreLostMidDrainStillRestores(t *testing.T) {
 		}
 	}
 }
+
+// A restore that keeps failing (deskpilot lost application-autoscaling:RegisterScalableTarget
+// mid-drain) is escalated: one urgent notice, a reminder every hour while it lasts, and a
+// resolved notice once the fleet has its Min/Max back. The restore is never given up.
+func TestEscalation_RestoreThatKeepsFailing(t *testing.T) {
+	h := newHarness(t, saturday, "")
+	h.expectErrors("AccessDeniedException")
+	h.tagImage("img-2", map[string]string{"FleetName": "fleet-a", "ScaleImmediately": "True"})
+	h.runUntil("fleet-a is drained", 8*time.Hour, func() bool { return h.target("fleet-a") == rollout.Capacity{} })
+	if err := h.sim.AddFault(sim.Fault{Service: sim.ServiceAutoScaling, Operation: "RegisterScalableTarget", ErrorCode: "AccessDeniedException"}); err != nil {
+		t.Fatal(err)
+	}
+	h.runUntil("an urgent notice", 30*time.Minute, func() bool { return h.mailCount("URGENT: fleet fleet-a is stuck at 0/0") > 0 })
+	h.run(30 * time.Minute)
+	if n := h.mailCount("URGENT: fleet fleet-a is stuck at 0/0"); n != 1 {
+		t.Errorf("urgent notice sent %d times within 30 min, want once", n)
+	}
+	if n := h.mailCount("Reminder, URGENT: fleet fleet-a is still at 0/0"); n != 0 {
+		t.Errorf("%d reminders within the first hour", n)
+	}
+	h.run(2*time.Hour + time.Minute)
+	if n := h.mailCount("Reminder, URGENT: fleet fleet-a is still at 0/0"); n != 2 {
+		t.Errorf("%d reminders after 2.5 h, want 2 (one an hour); mail: %q", n, h.subjects())
+	}
+	h.sim.ClearFaults()
+	h.runUntil("the rollout finished", time.Hour, func() bool { return h.latestState() == rollout.Succeeded })
+	if got := h.target("fleet-a"); got != (rollout.Capacity{Min: 3, Max: 8}) {
+		t.Errorf("fleet-a at %v, want 3/8", got)
+	}
+	if n := h.mailCount("Resolved: fleet fleet-a has its capacity back"); n != 1 {
+		t.Errorf("resolved notice sent %d times, want once", n)
+	}
+	for _, m := range h.sim.Messages() {
+		if strings.HasPrefix(m.Subject, "URGENT") && !strings.Contains(m.Text, "register-scalable-target") {
+			t.Errorf("the urgent notice does not say how to restore by hand:\n%s", m.Text)
+		}
+	}
+}

@@ -278,10 +278,10 @@ func (d *Dispatcher) record(ctx context.Context, r result) (outcome, error) {
 	case permanent:
 		log.Error("notify: delivery failed for good")
 	case ctx.Err() != nil:
-		// Our caller's deadline (the daemon's flush budget) or shutdown, not
+		// The caller ended the flush (the daemon is shutting down), not
 		// the receiver's doing; but the message may have gone out, so it
 		// waits its backoff rather than going again at the next pass.
-		log.Warn("notify: send cut short by the caller (flush deadline or shutdown); it may have been delivered; will retry", "next", next)
+		log.Warn("notify: send cut short by the caller (shutdown); it may have been delivered; will retry", "next", next)
 	case class == fault.Denied:
 		log.Error("notify: delivery refused (credentials, account or permission); will retry until a person fixes it", "next", next)
 	default:
