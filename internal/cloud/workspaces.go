@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/workspaces"
 	wstypes "github.com/aws/aws-sdk-go-v2/service/workspaces/types"
 
+	"github.com/deskpilot/deskpilot/internal/fault"
 	"github.com/deskpilot/deskpilot/internal/reset"
 )
 
@@ -128,8 +130,8 @@ func timeOf(t *time.Time) time.Time {
 	return t.UTC()
 }
 
-// Rebuild rebuilds one WorkSpace. A request AWS refuses (FailedRequests) is an error carrying
-// the item's code; refusals for the WorkSpace's state are temporary, others permanent.
+// Rebuild rebuilds one WorkSpace. A request AWS refuses (FailedRequests) is a *FailedRequest
+// marked with its fault class (see refusalClass).
 func (w *WorkSpaces) Rebuild(ctx context.Context, id string) error {
 	out, err := w.api.RebuildWorkspaces(ctx, &workspaces.RebuildWorkspacesInput{
 		RebuildWorkspaceRequests: []wstypes.RebuildRequest{{WorkspaceId: aws.String(id)}},
@@ -138,7 +140,8 @@ func (w *WorkSpaces) Rebuild(ctx context.Context, id string) error {
 		return wrap("rebuild "+id, err)
 	}
 	for _, f := range out.FailedRequests {
-		return &FailedRequest{Op: "rebuild " + id, Code: aws.ToString(f.ErrorCode), Message: aws.ToString(f.ErrorMessage)}
+		code := aws.ToString(f.ErrorCode)
+		return fault.Mark(&FailedRequest{Op: "rebuild " + id, Code: code, Message: aws.ToString(f.ErrorMessage)}, refusalClass(code))
 	}
 	return nil
 }
@@ -156,12 +159,19 @@ type FailedRequest struct {
 
 func (e *FailedRequest) Error() string { return fmt.Sprintf("%s: %s: %s", e.Op, e.Code, e.Message) }
 
-// Permanent reports whether retrying cannot help: a WorkSpace in the wrong state may be in the
-// right one later; one that does not exist will not.
-func (e *FailedRequest) Permanent() bool {
-	switch e.Code {
-	case "InvalidResourceState", "ThrottlingException", "Throttling", "InternalFailure":
-		return false
+// refusalClass sorts the code of a FailedRequests item into a fault class (the item is not an
+// AWS error, so fault.Classify never sees its code): a WorkSpace in the wrong state may be in
+// the right one later; one that does not exist will not.
+func refusalClass(code string) fault.Class {
+	switch {
+	case code == "InvalidResourceState":
+		return fault.Conflict
+	case code == "ThrottlingException" || code == "Throttling":
+		return fault.Throttled
+	case code == "InternalFailure":
+		return fault.Transient
+	case strings.HasPrefix(code, "ResourceNotFound"):
+		return fault.NotFound
 	}
-	return true
+	return fault.Invalid
 }

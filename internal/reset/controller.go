@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/deskpilot/deskpilot/internal/fault"
+	"github.com/deskpilot/deskpilot/internal/history"
 	"github.com/deskpilot/deskpilot/internal/notice"
 	"github.com/deskpilot/deskpilot/internal/window"
 )
@@ -27,6 +28,9 @@ const (
 	// tagReadsPerPass bounds the DescribeTags calls one inventory pass makes, so a large estate
 	// is read over several passes instead of in one burst.
 	tagReadsPerPass = 1000
+	// maxResetAttempts is how many times a reset call is made for one logoff before it is
+	// recorded as failed, when every failure was one that retrying may fix.
+	maxResetAttempts = 5
 )
 
 // Config is what the controller needs from deskpilot's configuration.
@@ -138,13 +142,13 @@ func (c *Controller) Reconcile(ctx context.Context) (time.Time, error) {
 		if err := c.refreshTags(ctx, now); err != nil {
 			errs = append(errs, fmt.Errorf("tags: %w", err))
 		}
-		if err := c.poll(ctx, nil, now); err != nil {
+		if err := c.poll(ctx, nil); err != nil {
 			errs = append(errs, fmt.Errorf("poll: %w", err))
 		} else {
 			c.lastPoll = now
 		}
 	} else if ids := c.takeNudged(); len(ids) > 0 {
-		if err := c.poll(ctx, ids, now); err != nil {
+		if err := c.poll(ctx, ids); err != nil {
 			errs = append(errs, fmt.Errorf("poll nudged: %w", err))
 		}
 	}
@@ -267,12 +271,15 @@ func (c *Controller) refreshTags(ctx context.Context, now time.Time) error {
 	return errors.Join(append(errs, c.store.SaveResets(ctx, save, nil, nil, nil))...)
 }
 
-// poll reads connection states (of ids, or of all) and detects logoffs and reconnects.
-func (c *Controller) poll(ctx context.Context, ids []string, now time.Time) error {
+// poll reads connection states (of ids, or of all) and detects logoffs and reconnects. What the
+// answer shows is timed by the clock read after it arrived: a poll of a large estate reads many
+// pages, and a logoff on a late page happened after the pass began.
+func (c *Controller) poll(ctx context.Context, ids []string) error {
 	conns, err := c.api.Connections(ctx, ids)
 	if err != nil {
 		return err
 	}
+	seen := c.now()
 	c.Counters.Polls.Add(1)
 	var save []Tracked
 	var records []Record
@@ -281,7 +288,7 @@ func (c *Controller) poll(ctx context.Context, ids []string, now time.Time) erro
 		if !ok {
 			continue // new since the last inventory; baselined there
 		}
-		n, rec := Observe(t, conn, now, c.cfg.Grace)
+		n, rec := Observe(t, conn, seen, c.cfg.Grace)
 		if n != t {
 			c.tracked[id] = n
 			save = append(save, n)
@@ -298,25 +305,35 @@ func (c *Controller) poll(ctx context.Context, ids []string, now time.Time) erro
 }
 
 func (c *Controller) count(outcome string) {
-	switch outcome {
-	case "logoff":
+	switch history.Kind(outcome) {
+	case history.Logoff:
 		c.Counters.Logoffs.Add(1)
-	case "reset":
+	case history.Reset:
 		c.Counters.Resets.Add(1)
-	case "cancelled":
+	case history.Cancelled:
 		c.Counters.Cancelled.Add(1)
-	case "skipped":
+	case history.Skipped:
 		c.Counters.Skipped.Add(1)
-	case "failed":
+	case history.Failed:
 		c.Counters.Failed.Add(1)
 	}
+}
+
+// pass is what one settle pass read, and the resets it counts as in progress.
+type pass struct {
+	// now is when the pass began; seen is when conns was read (after its answer arrived).
+	now, seen time.Time
+	wss       map[string]WorkSpace
+	conns     map[string]Connection
+	// busy is how many resets are in progress, for max_concurrent.
+	busy int
 }
 
 // settle handles the WorkSpaces that need it: due resets, resets in flight, and resets a
 // crash interrupted.
 func (c *Controller) settle(ctx context.Context, now time.Time) error {
+	p := &pass{now: now}
 	var due, inflight, resetting []string
-	busy := 0
 	for id, t := range c.tracked {
 		switch t.Phase {
 		case Grace:
@@ -325,80 +342,107 @@ func (c *Controller) settle(ctx context.Context, now time.Time) error {
 			}
 		case InFlight:
 			inflight = append(inflight, id)
-			busy++
+			p.busy++
 		case Resetting:
 			resetting = append(resetting, id)
-			busy++
+			p.busy++
 		}
 	}
 	if len(due)+len(inflight)+len(resetting) == 0 {
 		return nil
 	}
 	sort.Strings(due)
-	all := append(append(append([]string{}, resetting...), inflight...), due...)
-	wss, err := c.api.Get(ctx, all)
-	if err != nil {
-		return err
+	sort.Strings(inflight)
+	// The connection states are read before the WorkSpaces, so that a session seen on a
+	// WorkSpace then found still resetting began before its reset (see Follow).
+	var connErr error
+	if watch := append(append([]string{}, inflight...), due...); len(watch) > 0 {
+		p.conns, connErr = c.api.Connections(ctx, watch)
+	}
+	p.seen = c.now()
+	var err error
+	if p.wss, err = c.api.Get(ctx, append(append(append([]string{}, resetting...), inflight...), due...)); err != nil {
+		return errors.Join(connErr, err)
 	}
 	var errs []error
-	// 1. Resets in flight end when the WorkSpace is usable again.
+	// 1. Resets in flight end when the WorkSpace is usable again; until then, the sessions they
+	// ended are handled.
 	for _, id := range inflight {
-		ws, ok := wss[id]
-		if !ok || !slices.Contains(resettingStates, ws.State) && ws.State != "PENDING" {
-			t := c.tracked[id]
-			t.Phase = Idle
-			busy--
-			errs = append(errs, c.write(ctx, t, nil))
+		t := c.tracked[id]
+		ws, ok := p.wss[id]
+		n := Follow(t, p.conns[id], ws, ok)
+		if n == t {
+			continue
 		}
+		if n.Phase != InFlight {
+			p.busy--
+		}
+		errs = append(errs, c.write(ctx, n, nil))
 	}
 	// 2. Resets a crash interrupted: confirm, or make them due again (checked next pass).
 	for _, id := range resetting {
-		ws, ok := wss[id]
+		ws, ok := p.wss[id]
 		n, rec := Recover(c.tracked[id], ws, ok, now)
 		if n.Phase != InFlight {
-			busy--
+			p.busy--
 		}
 		errs = append(errs, c.write(ctx, n, rec))
 	}
 	if len(due) == 0 {
 		return errors.Join(errs...)
 	}
-	// 3. Due resets: read the connection and the tag again, right before acting.
-	conns, err := c.api.Connections(ctx, due)
-	if err != nil {
-		return errors.Join(append(errs, err)...)
+	if connErr != nil {
+		return errors.Join(append(errs, connErr)...)
 	}
+	// 3. Due resets, one by one.
 	for _, id := range due {
-		t := c.tracked[id]
-		ws, found := wss[id]
-		ch := Check{Now: now, WS: ws, Found: found, Conn: conns[id], Mode: t.Mode, Grace: c.cfg.Grace}
-		if found && ch.Conn.State != connConnected {
-			tags, err := c.api.Tags(ctx, id)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			ch.Mode, _ = c.cfg.Selection.ModeFor(ws, tags)
-		}
-		if !c.cfg.QuietHours.IsZero() {
-			if _, end, open := c.cfg.QuietHours.OpenAt(now); open {
-				ch.QuietUntil = end
-			}
-		}
-		if busy >= c.cfg.MaxConcurrent {
-			ch.Busy = fmt.Sprintf("%d resets in progress (max_concurrent)", busy)
-		} else if c.startedLastMinute(now) >= c.cfg.MaxPerMinute {
-			ch.Busy = fmt.Sprintf("%d resets started in the last minute (max_per_minute)", c.cfg.MaxPerMinute)
-		}
-		n, act, rec := Decide(t, ch, c.cfg.PollInterval)
-		if !act {
-			errs = append(errs, c.write(ctx, n, rec))
-			continue
-		}
-		busy++
-		errs = append(errs, c.reset(ctx, n, now))
+		errs = append(errs, c.resetDue(ctx, p, c.tracked[id]))
 	}
 	return errors.Join(errs...)
+}
+
+// resetDue settles one due reset:
+//  1. read its tag again, and decide on what the pass read;
+//  2. to act, write the intent (Resetting);
+//  3. read its connection state once more, of this WorkSpace alone, and decide again: a user
+//     may have logged on since the pass read the states of all due WorkSpaces, while the
+//     ones before this one were handled;
+//  4. only if both decisions say so, make the call.
+func (c *Controller) resetDue(ctx context.Context, p *pass, t Tracked) error {
+	ws, found := p.wss[t.ID]
+	ch := Check{Now: p.seen, WS: ws, Found: found, Conn: p.conns[t.ID], Mode: t.Mode, Grace: c.cfg.Grace}
+	if found && ch.Conn.State != connConnected {
+		tags, err := c.api.Tags(ctx, t.ID)
+		if err != nil {
+			return err
+		}
+		ch.Mode, _ = c.cfg.Selection.ModeFor(ws, tags)
+	}
+	if !c.cfg.QuietHours.IsZero() {
+		if _, end, open := c.cfg.QuietHours.OpenAt(p.now); open {
+			ch.QuietUntil = end
+		}
+	}
+	if p.busy >= c.cfg.MaxConcurrent {
+		ch.Busy = fmt.Sprintf("%d resets in progress (max_concurrent)", p.busy)
+	} else if c.startedLastMinute(p.now) >= c.cfg.MaxPerMinute {
+		ch.Busy = fmt.Sprintf("%d resets started in the last minute (max_per_minute)", c.cfg.MaxPerMinute)
+	}
+	n, act, rec := Decide(t, ch, c.cfg.PollInterval)
+	if !act {
+		return c.write(ctx, n, rec)
+	}
+	if err := c.write(ctx, n, nil); err != nil {
+		return err
+	}
+	last, err := c.api.Connections(ctx, []string{t.ID})
+	// Without an answer the state is unknown, and Decide waits.
+	ch.Now, ch.Conn = c.now(), last[t.ID]
+	if n, act, rec = Decide(t, ch, c.cfg.PollInterval); !act {
+		return errors.Join(err, c.write(ctx, n, rec))
+	}
+	p.busy++
+	return c.reset(ctx, n)
 }
 
 func (c *Controller) startedLastMinute(now time.Time) int {
@@ -413,12 +457,12 @@ func (c *Controller) startedLastMinute(now time.Time) int {
 }
 
 // reset makes the reset call for a WorkSpace already written as Resetting (the intent), then
-// writes the outcome.
-func (c *Controller) reset(ctx context.Context, t Tracked, now time.Time) error {
-	if err := c.write(ctx, t, nil); err != nil {
-		return err
-	}
-	c.started = append(c.started, now)
+// writes the outcome. A failure that retrying may fix makes the reset due again after the
+// retry schedule for one resource's call (fault.Call), when every check is made anew; any
+// other, or the last attempt, is recorded as failed.
+func (c *Controller) reset(ctx context.Context, t Tracked) error {
+	at := t.ResetStartedAt
+	c.started = append(c.started, at)
 	var err error
 	if t.Mode == Restore {
 		err = c.api.Restore(ctx, t.ID)
@@ -428,25 +472,18 @@ func (c *Controller) reset(ctx context.Context, t Tracked, now time.Time) error 
 	n := t
 	if err != nil {
 		n.Attempts++
-		permanent := isPermanent(err)
-		if permanent || n.Attempts >= 5 {
+		class := fault.Classify(err)
+		if !class.Retryable() || n.Attempts >= maxResetAttempts {
 			n.Phase, n.DueAt, n.HandledLogon = Idle, time.Time{}, t.PendingLogon
-			return c.write(ctx, n, &Record{At: now, WorkspaceID: t.ID, UserName: t.UserName, Mode: t.Mode, Outcome: "failed",
-				Reason: fmt.Sprintf("%s failed (attempt %d): %v", t.Mode, n.Attempts, err)})
+			return c.write(ctx, n, record(t, at, history.Failed, fmt.Sprintf("%s failed (attempt %d, %s): %v", t.Mode, n.Attempts, class, err)))
 		}
-		n.Phase, n.DueAt = Grace, now.Add(time.Duration(n.Attempts)*c.cfg.PollInterval)
-		c.log.Warn("workspace reset failed; will retry", "workspace", t.ID, "mode", t.Mode, "attempt", n.Attempts, "err", err)
+		n.Phase, n.DueAt = Grace, at.Add(fault.Call.Delay(n.Attempts, class))
+		c.log.Warn("workspace reset failed; will retry", "workspace", t.ID, "mode", t.Mode, "attempt", n.Attempts, "class", class, "retry_at", n.DueAt, "err", err)
 		return c.write(ctx, n, nil)
 	}
 	n.Phase, n.HandledLogon = InFlight, t.PendingLogon
 	c.log.Info("workspace reset", "workspace", t.ID, "user", t.UserName, "mode", t.Mode)
-	return c.write(ctx, n, &Record{At: now, WorkspaceID: t.ID, UserName: t.UserName, Mode: t.Mode, Outcome: "reset",
-		Reason: fmt.Sprintf("%s after the user logged off at %s", t.Mode, t.DisconnectedAt.UTC().Format(time.RFC3339))})
-}
-
-func isPermanent(err error) bool {
-	var p interface{ Permanent() bool }
-	return errors.As(err, &p) && p.Permanent()
+	return c.write(ctx, n, record(t, at, history.Reset, fmt.Sprintf("%s after the user logged off at %s", t.Mode, t.DisconnectedAt.UTC().Format(time.RFC3339))))
 }
 
 // write persists one WorkSpace and its record.
@@ -462,33 +499,37 @@ func (c *Controller) write(ctx context.Context, t Tracked, rec *Record) error {
 
 const digestKey = "workspaces.digest.until"
 
-// digest sends one notice listing the decisions since the last digest, every DigestInterval.
+// digest sends one notice every DigestInterval listing the decisions of the period [since,
+// until): since is the watermark, where the last period ended, and until is now. Both bounds
+// are kept to the millisecond, the resolution records are stored with, so that each record
+// falls in exactly one period, even one written in the pass that sends the digest.
 func (c *Controller) digest(ctx context.Context, now time.Time) error {
+	until := now.Truncate(time.Millisecond)
 	if c.digestSince.IsZero() {
 		// The watermark is read from the store once, then kept in memory.
 		raw, err := c.store.Meta(ctx, digestKey)
 		if err != nil {
 			return err
 		}
-		if c.digestSince, _ = time.Parse(time.RFC3339Nano, raw); c.digestSince.IsZero() {
-			return c.setDigestSince(ctx, now)
+		if c.digestSince = parseWatermark(raw); c.digestSince.IsZero() {
+			return c.setDigestSince(ctx, until)
 		}
 	}
 	since := c.digestSince
-	if now.Sub(since) < c.cfg.DigestInterval {
+	if until.Sub(since) < c.cfg.DigestInterval {
 		return nil
 	}
-	records, err := c.store.Records(ctx, since, 0)
+	records, err := c.store.RecordsBetween(ctx, since, until)
 	if err != nil {
 		return err
 	}
 	var items []notice.Item
-	counts := map[string]int{}
+	counts := map[history.Kind]int{}
 	for _, r := range records {
-		if r.Outcome == "logoff" || !r.At.Before(now) {
+		if r.Outcome == string(history.Logoff) {
 			continue
 		}
-		counts[r.Outcome]++
+		counts[history.Kind(r.Outcome)]++
 		items = append(items, notice.Item{Name: r.WorkspaceID + " (" + r.UserName + ")", Status: r.Outcome, Detail: r.At.UTC().Format("15:04 MST") + ": " + r.Reason})
 	}
 	if len(items) > 0 {
@@ -496,12 +537,12 @@ func (c *Controller) digest(ctx context.Context, now time.Time) error {
 			// Named by the period's start, so that enqueueing it again after a crash (before the
 			// watermark moved) is a no-op in the outbox.
 			ID: "workspaces/digest/" + since.UTC().Format("20060102T150405Z"), Kind: "workspaces.digest", Severity: notice.SeverityInfo,
-			Subject: fmt.Sprintf("WorkSpaces reset: %d reset, %d skipped, %d failed", counts["reset"], counts["skipped"], counts["failed"]),
+			Subject: fmt.Sprintf("WorkSpaces reset: %d reset, %d skipped, %d failed", counts[history.Reset], counts[history.Skipped], counts[history.Failed]),
 			Summary: fmt.Sprintf("Since %s: %s.", since.UTC().Format("Mon 2006-01-02 15:04 MST"), summarize(counts)),
 			Items:   items,
 			Time:    now,
 		}
-		if counts["failed"] > 0 {
+		if counts[history.Failed] > 0 {
 			n.Severity = notice.SeverityWarning
 		}
 		var ds []Delivery
@@ -512,7 +553,22 @@ func (c *Controller) digest(ctx context.Context, now time.Time) error {
 			return err
 		}
 	}
-	return c.setDigestSince(ctx, now)
+	return c.setDigestSince(ctx, until)
+}
+
+// parseWatermark reads the stored digest watermark, the end of the last period (zero if there
+// is none). One written with nanoseconds, before periods were kept to the millisecond, ended a
+// period that held every record up to its millisecond: the next period starts at the following
+// one.
+func parseWatermark(raw string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, raw)
+	if err != nil {
+		return time.Time{}
+	}
+	if ms := t.Truncate(time.Millisecond); !ms.Equal(t) {
+		return ms.Add(time.Millisecond)
+	}
+	return t
 }
 
 func (c *Controller) setDigestSince(ctx context.Context, t time.Time) error {
@@ -523,9 +579,9 @@ func (c *Controller) setDigestSince(ctx context.Context, t time.Time) error {
 	return nil
 }
 
-func summarize(counts map[string]int) string {
+func summarize(counts map[history.Kind]int) string {
 	var parts []string
-	for _, k := range []string{"reset", "cancelled", "skipped", "failed"} {
+	for _, k := range []history.Kind{history.Reset, history.Cancelled, history.Skipped, history.Failed} {
 		if counts[k] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
 		}

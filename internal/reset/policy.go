@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/deskpilot/deskpilot/internal/history"
 )
 
 // API is the part of WorkSpaces the controller uses.
@@ -78,10 +80,11 @@ func Baseline(ws WorkSpace, c Connection) Tracked {
 	return t
 }
 
-// Observe folds one poll's connection status into a tracked WorkSpace. A logoff is a CONNECTED
-// → not-connected change, or a LastKnownUserConnectionTimestamp newer than the last handled
-// session while not connected (a session that began and ended between two polls). A logoff
-// starts the grace period; the user coming back ends it.
+// Observe folds one poll's connection status into a tracked WorkSpace; now is when the status
+// was observed (read after the answer arrived). A logoff is a CONNECTED → not-connected change,
+// or a LastKnownUserConnectionTimestamp newer than the last handled session while not connected
+// (a session that began and ended between two polls). A logoff starts the grace period; the
+// user coming back ends it.
 func Observe(t Tracked, c Connection, now time.Time, grace time.Duration) (Tracked, *Record) {
 	prevState := t.LastState
 	t.LastState = c.State
@@ -98,13 +101,13 @@ func Observe(t Tracked, c Connection, now time.Time, grace time.Duration) (Track
 	switch {
 	case c.State == connConnected && t.Phase == Grace:
 		t.Phase, t.DueAt = Idle, time.Time{}
-		return t, &Record{At: now, WorkspaceID: t.ID, UserName: t.UserName, Mode: t.Mode, Outcome: "cancelled", Reason: "the user reconnected within the grace period"}
+		return t, record(t, now, history.Cancelled, "the user reconnected within the grace period")
 	case t.Phase == Grace && t.LastConnected.After(t.PendingLogon):
 		// The user came back and left again between two polls: the grace starts over from
 		// this logoff, so a reset never follows a session's end by less than the grace.
-		t.DisconnectedAt, t.DueAt, t.PendingLogon = now, now.Add(grace), t.LastConnected
-		return t, &Record{At: now, WorkspaceID: t.ID, UserName: t.UserName, Mode: t.Mode, Outcome: "logoff",
-			Reason: "another session ended during the grace period; reset due at " + t.DueAt.UTC().Format(time.RFC3339)}
+		at := loggedOffAt(now, t.LastConnected)
+		t.DisconnectedAt, t.DueAt, t.PendingLogon = at, at.Add(grace), t.LastConnected
+		return t, record(t, at, history.Logoff, "another session ended during the grace period; reset due at "+t.DueAt.UTC().Format(time.RFC3339))
 	case c.State == connConnected || t.Phase != Idle:
 		return t, nil
 	}
@@ -112,13 +115,29 @@ func Observe(t Tracked, c Connection, now time.Time, grace time.Duration) (Track
 	if prevState != connConnected && !newSession {
 		return t, nil
 	}
-	t.Phase, t.DisconnectedAt, t.DueAt, t.PendingLogon, t.Attempts = Grace, now, now.Add(grace), t.LastConnected, 0
-	return t, &Record{At: now, WorkspaceID: t.ID, UserName: t.UserName, Mode: t.Mode, Outcome: "logoff",
-		Reason: "the user logged off or disconnected; reset due at " + t.DueAt.UTC().Format(time.RFC3339) + " unless they come back"}
+	at := loggedOffAt(now, t.LastConnected)
+	t.Phase, t.DisconnectedAt, t.DueAt, t.PendingLogon, t.Attempts = Grace, at, at.Add(grace), t.LastConnected, 0
+	return t, record(t, at, history.Logoff, "the user logged off or disconnected; reset due at "+t.DueAt.UTC().Format(time.RFC3339)+" unless they come back")
+}
+
+// loggedOffAt is when a logoff is taken to have happened: when it was observed, or when the
+// session that ended began (by AWS's clock) if that is later, since a logoff cannot precede its
+// session. Never earlier than the logoff, so the grace is never cut short.
+func loggedOffAt(observed, logon time.Time) time.Time {
+	if logon.After(observed) {
+		return logon
+	}
+	return observed
+}
+
+// record is a decision about t, made at at.
+func record(t Tracked, at time.Time, outcome history.Kind, why string) *Record {
+	return &Record{At: at, WorkspaceID: t.ID, UserName: t.UserName, Mode: t.Mode, Outcome: string(outcome), Reason: why}
 }
 
 // Check is what the controller read right before a due reset.
 type Check struct {
+	// Now is when Conn was read (the clock read after its answer arrived).
 	Now   time.Time
 	WS    WorkSpace
 	Found bool
@@ -152,15 +171,14 @@ func Allowed(m Mode, state string) bool {
 }
 
 // Decide settles a WorkSpace whose grace period is over: reset it now (act), wait, or drop the
-// reset and say why. It never acts while the user is connected.
+// reset and say why. It never acts while the user is connected. The controller decides twice:
+// once with the pass's reads, and again, after writing the intent, with the connection state of
+// that WorkSpace read once more right before the call; only if both say act is the call made.
 func Decide(t Tracked, ch Check, poll time.Duration) (next Tracked, act bool, rec *Record) {
-	record := func(outcome, why string) *Record {
-		return &Record{At: ch.Now, WorkspaceID: t.ID, UserName: t.UserName, Mode: t.Mode, Outcome: outcome, Reason: why}
-	}
-	done := func(outcome, why string) (Tracked, bool, *Record) {
+	done := func(outcome history.Kind, why string) (Tracked, bool, *Record) {
 		n := t
 		n.Phase, n.DueAt, n.HandledLogon = Idle, time.Time{}, t.PendingLogon
-		return n, false, record(outcome, why)
+		return n, false, record(t, ch.Now, outcome, why)
 	}
 	wait := func(until time.Time) (Tracked, bool, *Record) {
 		n := t
@@ -169,27 +187,29 @@ func Decide(t Tracked, ch Check, poll time.Duration) (next Tracked, act bool, re
 	}
 	switch {
 	case !ch.Found:
-		return done("skipped", "the WorkSpace no longer exists")
+		return done(history.Skipped, "the WorkSpace no longer exists")
 	case ch.Conn.State == connConnected:
+		// Back to tracking: the end of this session is a logoff like any other.
 		n := t
 		n.Phase, n.DueAt = Idle, time.Time{}
 		n.LastState = connConnected
-		return n, false, record("cancelled", "the user is connected again")
+		return n, false, record(t, ch.Now, history.Cancelled, "the user is connected again")
 	case ch.Conn.LastConnected.After(t.PendingLogon):
 		// A session began and ended since the logoff being handled: start the grace over.
 		n := t
-		n.PendingLogon, n.LastConnected, n.DisconnectedAt, n.DueAt = ch.Conn.LastConnected, ch.Conn.LastConnected, ch.Now, ch.Now.Add(ch.Grace)
-		return n, false, record("logoff", "another session ended during the grace period; reset due at "+n.DueAt.UTC().Format(time.RFC3339))
+		at := loggedOffAt(ch.Now, ch.Conn.LastConnected)
+		n.PendingLogon, n.LastConnected, n.DisconnectedAt, n.DueAt = ch.Conn.LastConnected, ch.Conn.LastConnected, at, at.Add(ch.Grace)
+		return n, false, record(t, at, history.Logoff, "another session ended during the grace period; reset due at "+n.DueAt.UTC().Format(time.RFC3339))
 	case ch.Conn.State != connDisconnected && !(ch.Conn.State == connUnknown && ch.WS.State == "STOPPED"):
 		// UNKNOWN on a running WorkSpace (or no answer) says nothing about the user: wait
 		// until the state is known rather than risk wiping a working desktop.
 		return wait(ch.Now.Add(poll))
 	case ch.Mode == Off:
-		return done("skipped", "the WorkSpace is no longer opted in")
+		return done(history.Skipped, "the WorkSpace is no longer opted in")
 	case slices.Contains(goneStates, ch.WS.State):
-		return done("skipped", "the WorkSpace is "+ch.WS.State)
+		return done(history.Skipped, "the WorkSpace is "+ch.WS.State)
 	case slices.Contains(resettingStates, ch.WS.State):
-		return done("skipped", "the WorkSpace is already "+ch.WS.State)
+		return done(history.Skipped, "the WorkSpace is already "+ch.WS.State)
 	case !ch.QuietUntil.IsZero():
 		return wait(ch.QuietUntil)
 	case !Allowed(ch.Mode, ch.WS.State):
@@ -203,6 +223,23 @@ func Decide(t Tracked, ch Check, poll time.Duration) (next Tracked, act bool, re
 	return n, true, nil
 }
 
+// Follow tracks a WorkSpace whose reset AWS accepted (InFlight): c is its connection status,
+// read before ws. The reset is over when the WorkSpace is gone or no longer rebuilding,
+// restoring or pending. Until then nobody can connect to it, so a session c shows began before
+// the reset, which ended it: that session counts as handled and its end is never a new logoff.
+// (A user who connected in the instant between the last check and the call is one.)
+func Follow(t Tracked, c Connection, ws WorkSpace, found bool) Tracked {
+	n := t
+	if !found || !slices.Contains(resettingStates, ws.State) && ws.State != "PENDING" {
+		n.Phase = Idle
+		return n
+	}
+	if c.LastConnected.After(n.HandledLogon) {
+		n.HandledLogon = c.LastConnected
+	}
+	return n
+}
+
 // Recover settles a WorkSpace found in Resetting after a restart: the reset call may or may not
 // have reached AWS. A rebuild or restore in progress, or (for a rebuild) a new IP address, says
 // it did. A restore keeps the IP address, so once it has finished nothing tells; it is not
@@ -210,20 +247,18 @@ func Decide(t Tracked, ch Check, poll time.Duration) (next Tracked, act bool, re
 // every check (the user connected? still opted in? quiet hours? limits?) is made again before a
 // new call. Recover never calls AWS itself.
 func Recover(t Tracked, ws WorkSpace, found bool, now time.Time) (Tracked, *Record) {
-	rec := func(outcome, why string) *Record {
-		return &Record{At: now, WorkspaceID: t.ID, UserName: t.UserName, Mode: t.Mode, Outcome: outcome, Reason: why}
-	}
+	rec := func(outcome history.Kind, why string) *Record { return record(t, now, outcome, why) }
 	n := t
 	switch {
 	case !found:
 		n.Phase, n.HandledLogon = Idle, t.PendingLogon
-		return n, rec("skipped", "the WorkSpace no longer exists")
+		return n, rec(history.Skipped, "the WorkSpace no longer exists")
 	case slices.Contains(resettingStates, ws.State) || (t.Mode != Restore && t.IPBefore != "" && ws.IPAddress != "" && ws.IPAddress != t.IPBefore):
 		n.Phase, n.HandledLogon = InFlight, t.PendingLogon
-		return n, rec("reset", "confirmed after a restart (the WorkSpace was "+ws.State+")")
+		return n, rec(history.Reset, "confirmed after a restart (the WorkSpace was "+ws.State+")")
 	case t.Mode == Restore:
 		n.Phase, n.HandledLogon = Idle, t.PendingLogon
-		return n, rec("failed", "deskpilot stopped while restoring; a finished restore cannot be told from none, so it is not repeated: check the WorkSpace")
+		return n, rec(history.Failed, "deskpilot stopped while restoring; a finished restore cannot be told from none, so it is not repeated: check the WorkSpace")
 	}
 	n.Phase, n.DueAt = Grace, now
 	return n, nil

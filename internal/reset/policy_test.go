@@ -3,6 +3,8 @@ package reset
 import (
 	"testing"
 	"time"
+
+	"github.com/deskpilot/deskpilot/internal/history"
 )
 
 var t0 = time.Date(2026, 11, 23, 17, 0, 0, 0, time.UTC)
@@ -169,5 +171,86 @@ func TestRecover(t *testing.T) {
 		if got.Phase == Grace && !got.DueAt.Equal(t0) {
 			t.Errorf("%s: due %v, want now", tt.name, got.DueAt)
 		}
+	}
+}
+
+// A logoff is timed when it was observed, or at the start of the session that ended when AWS's
+// clock puts that later: never earlier than it can have happened. The grace and the record
+// both count from that time.
+func TestObserve_logoffNeverTimedBeforeItHappened(t *testing.T) {
+	grace := 5 * time.Second
+	connected := Tracked{ID: "ws-1", Mode: Rebuild, Phase: Idle, LastState: "CONNECTED", LastConnected: t0.Add(-time.Hour), HandledLogon: t0.Add(-2 * time.Hour)}
+	inGrace := connected
+	inGrace.Phase, inGrace.LastState, inGrace.PendingLogon, inGrace.DueAt = Grace, "DISCONNECTED", connected.LastConnected, t0.Add(time.Second)
+	tests := []struct {
+		name    string
+		tracked Tracked
+		logon   time.Time
+		want    time.Time
+	}{
+		{"observed after the session began", connected, t0.Add(-time.Minute), t0},
+		{"session stamped after our clock", connected, t0.Add(2 * time.Second), t0.Add(2 * time.Second)},
+		{"a session between polls, stamped after our clock", inGrace, t0.Add(3 * time.Second), t0.Add(3 * time.Second)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, rec := Observe(tt.tracked, Connection{ID: "ws-1", State: "DISCONNECTED", LastConnected: tt.logon}, t0, grace)
+			if rec == nil || rec.Outcome != string(history.Logoff) {
+				t.Fatalf("record %+v, want a logoff", rec)
+			}
+			if !got.DisconnectedAt.Equal(tt.want) || !got.DueAt.Equal(tt.want.Add(grace)) || !rec.At.Equal(tt.want) {
+				t.Errorf("logoff at %v, due %v, recorded at %v; want %v, due %v", got.DisconnectedAt, got.DueAt, rec.At, tt.want, tt.want.Add(grace))
+			}
+		})
+	}
+}
+
+func TestDecide_newerSessionTimedNeverBeforeItHappened(t *testing.T) {
+	due := Tracked{ID: "ws-1", Mode: Rebuild, Phase: Grace, DueAt: t0, PendingLogon: t0.Add(-time.Hour)}
+	ch := Check{Now: t0, WS: WorkSpace{ID: "ws-1", State: "AVAILABLE"}, Found: true, Mode: Rebuild, Grace: 5 * time.Second,
+		Conn: Connection{State: "DISCONNECTED", LastConnected: t0.Add(2 * time.Second)}} // AWS's clock is ahead
+	got, act, rec := Decide(due, ch, time.Minute)
+	if act || rec == nil || rec.Outcome != string(history.Logoff) {
+		t.Fatalf("act %v record %+v, want the grace started over", act, rec)
+	}
+	if want := t0.Add(2 * time.Second); !got.DisconnectedAt.Equal(want) || !got.DueAt.Equal(want.Add(5*time.Second)) || !rec.At.Equal(want) {
+		t.Errorf("logoff at %v due %v recorded at %v; want %v due %v", got.DisconnectedAt, got.DueAt, rec.At, want, want.Add(5*time.Second))
+	}
+}
+
+func TestFollow(t *testing.T) {
+	inflight := Tracked{ID: "ws-1", Mode: Rebuild, Phase: InFlight, PendingLogon: t0.Add(-time.Hour), HandledLogon: t0.Add(-time.Hour)}
+	kicked := Connection{ID: "ws-1", State: "DISCONNECTED", LastConnected: t0.Add(-time.Second)} // logged on just before the call
+	tests := []struct {
+		name        string
+		conn        Connection
+		ws          WorkSpace
+		found       bool
+		wantPhase   Phase
+		wantHandled time.Time
+	}{
+		{"rebuilding: the session it ended is handled", kicked, WorkSpace{State: "REBUILDING"}, true, InFlight, kicked.LastConnected},
+		{"restoring: the same", kicked, WorkSpace{State: "RESTORING"}, true, InFlight, kicked.LastConnected},
+		{"pending: the same", kicked, WorkSpace{State: "PENDING"}, true, InFlight, kicked.LastConnected},
+		{"no connection answer: nothing learnt", Connection{}, WorkSpace{State: "REBUILDING"}, true, InFlight, inflight.HandledLogon},
+		{"an older session changes nothing", Connection{State: "DISCONNECTED", LastConnected: t0.Add(-2 * time.Hour)}, WorkSpace{State: "REBUILDING"}, true, InFlight, inflight.HandledLogon},
+		// Once it is usable a new session may have begun; its end is a logoff.
+		{"available again: over, the session seen is not marked", kicked, WorkSpace{State: "AVAILABLE"}, true, Idle, inflight.HandledLogon},
+		{"gone: over", Connection{}, WorkSpace{}, false, Idle, inflight.HandledLogon},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Follow(inflight, tt.conn, tt.ws, tt.found)
+			if got.Phase != tt.wantPhase || !got.HandledLogon.Equal(tt.wantHandled) {
+				t.Errorf("phase %s handled %v, want %s %v", got.Phase, got.HandledLogon, tt.wantPhase, tt.wantHandled)
+			}
+		})
+	}
+	// The session the reset ended never counts as a logoff once the reset is over.
+	n := Follow(inflight, kicked, WorkSpace{State: "REBUILDING"}, true)
+	n = Follow(n, kicked, WorkSpace{State: "AVAILABLE"}, true)
+	n.LastState = "DISCONNECTED"
+	if got, rec := Observe(n, kicked, t0.Add(time.Hour), time.Minute); got.Phase != Idle || rec != nil {
+		t.Errorf("the session the reset ended became a logoff: %+v %+v", got, rec)
 	}
 }

@@ -89,7 +89,8 @@ type Record struct {
 	WorkspaceID string
 	UserName    string
 	Mode        Mode
-	// Outcome is "reset", "skipped", "cancelled" or "failed".
+	// Outcome is the kind of decision, a history.Kind: logoff (the grace began), reset,
+	// cancelled, skipped or failed.
 	Outcome string
 	Reason  string
 }
@@ -107,9 +108,10 @@ type Store interface {
 	// SaveResets writes trackers (upserted by ID), deletes trackers, appends records and
 	// enqueues deliveries, in one transaction.
 	SaveResets(ctx context.Context, save []Tracked, remove []string, records []Record, deliveries []Delivery) error
-	// Records returns the history since a time (inclusive), oldest first, at most limit rows
-	// (limit <= 0: all).
-	Records(ctx context.Context, since time.Time, limit int) ([]Record, error)
+	// RecordsBetween returns the history of the period [since, until), oldest first, both bounds
+	// taken at the resolution records are stored with: periods that share a bound share no
+	// record and together miss none.
+	RecordsBetween(ctx context.Context, since, until time.Time) ([]Record, error)
 	// Meta and SetMeta keep small named values (the digest watermark).
 	Meta(ctx context.Context, key string) (string, error)
 	SetMeta(ctx context.Context, key, value string) error

@@ -159,9 +159,20 @@ func insertRecords(ctx context.Context, tx *sql.Tx, records []reset.Record, now 
 // means all of them.
 func (s *Store) Records(ctx context.Context, since time.Time, limit int) ([]reset.Record, error) {
 	// The zero time's milliseconds are below any stored time's: all of it.
+	return s.records(ctx, `WHERE at >= $1 ORDER BY at, id`+limitClause(limit), since.UnixMilli())
+}
+
+// RecordsBetween returns the reset history of the period [since, until), oldest first (by At,
+// then by order written). Both bounds are taken to the millisecond, as the records' times are
+// stored (anything finer is dropped), so that periods sharing a bound, [a, b) and [b, c), share
+// no record and together miss none: a record written at b's millisecond is in the second.
+func (s *Store) RecordsBetween(ctx context.Context, since, until time.Time) ([]reset.Record, error) {
+	return s.records(ctx, `WHERE at >= $1 AND at < $2 ORDER BY at, id`, since.UnixMilli(), until.UnixMilli())
+}
+
+func (s *Store) records(ctx context.Context, where string, args ...any) ([]reset.Record, error) {
 	rows, err := s.r.QueryContext(ctx, `
-		SELECT at, workspace_id, user_name, mode, outcome, reason FROM resets
-		WHERE at >= $1 ORDER BY at, id`+limitClause(limit), since.UnixMilli())
+		SELECT at, workspace_id, user_name, mode, outcome, reason FROM resets `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read reset records: %w", err)
 	}

@@ -180,6 +180,61 @@ func TestStore_Records(t *testing.T) {
 	}
 }
 
+// TestStore_RecordsBetween checks that periods are half-open at the stored resolution: a
+// bound finer than a millisecond is taken to its millisecond, like the records' own times, so
+// that consecutive periods [a, b) and [b, c) list every record exactly once.
+func TestStore_RecordsBetween(t *testing.T) {
+	s := openTest(t)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	rec := func(d time.Duration, ws string) reset.Record {
+		return reset.Record{At: at(d), WorkspaceID: ws, Mode: reset.Rebuild, Outcome: "reset"}
+	}
+	// b is the boundary, with a sub-millisecond part as the wall clock has; one record was written
+	// at b itself, one just before it in the same millisecond, one a millisecond before.
+	b := 2*time.Second + 400*time.Microsecond
+	records := []reset.Record{rec(time.Second, "ws-1"), rec(b-time.Millisecond, "ws-2"), rec(b-100*time.Microsecond, "ws-3"),
+		rec(b, "ws-4"), rec(b+time.Millisecond, "ws-5"), rec(3*time.Second, "ws-6")}
+	saveResets(t, s, nil, nil, records, nil)
+	ids := func(since, until time.Time) []string {
+		t.Helper()
+		got, err := s.RecordsBetween(context.Background(), since, until)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkUTC(t, got)
+		var out []string
+		for _, r := range got {
+			out = append(out, r.WorkspaceID)
+		}
+		return out
+	}
+	tests := []struct {
+		name         string
+		since, until time.Time
+		want         []string
+	}{
+		{"before the boundary's millisecond", at(0), at(b), []string{"ws-1", "ws-2"}},
+		{"from the boundary's millisecond", at(b), at(4 * time.Second), []string{"ws-3", "ws-4", "ws-5", "ws-6"}},
+		{"the zero time is the start of the history", time.Time{}, at(b), []string{"ws-1", "ws-2"}},
+		{"until is excluded", at(time.Second), at(3 * time.Second), []string{"ws-1", "ws-2", "ws-3", "ws-4", "ws-5"}},
+		{"empty period", at(b), at(b), nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, ids(tc.since, tc.until)); diff != "" {
+				t.Errorf("RecordsBetween (-want +got):\n%s", diff)
+			}
+		})
+	}
+	// Periods that share their bounds partition the history, wherever the bounds fall.
+	for _, bound := range []time.Duration{b, b - 100*time.Microsecond, b + 999*time.Microsecond, time.Second} {
+		got := append(ids(at(0), at(bound)), ids(at(bound), at(time.Hour))...)
+		if diff := cmp.Diff([]string{"ws-1", "ws-2", "ws-3", "ws-4", "ws-5", "ws-6"}, got); diff != "" {
+			t.Errorf("periods split at %v (-want +got):\n%s", bound, diff)
+		}
+	}
+}
+
 // TestStore_SaveResets_deliveriesDedup checks that reset deliveries share the outbox, and its
 // (notice ID, sender) dedup, with rollout deliveries.
 func TestStore_SaveResets_deliveriesDedup(t *testing.T) {
