@@ -327,7 +327,7 @@ func (c *Controller) runSteps(ctx context.Context) (time.Time, error) {
 		for j := range r.Steps {
 			s := &r.Steps[j]
 			if !s.State.Final() && !s.NextAt.After(p.now.Add(horizon)) && !c.heldBack(fleetKey(s.Fleet), p.now.Add(horizon)) &&
-				!c.heldBack(rolloutKey(r.ID), p.now.Add(horizon)) {
+				!(needsImage(s.State) && c.heldBack(rolloutKey(r.ID), p.now.Add(horizon))) {
 				due = append(due, s)
 			}
 		}
@@ -362,7 +362,7 @@ func (c *Controller) runSteps(ctx context.Context) (time.Time, error) {
 			if h, ok := c.held[fleetKey(s.Fleet)]; ok && h.until.After(at) {
 				at = h.until
 			}
-			if h, ok := c.held[rolloutKey(r.ID)]; ok && h.until.After(at) {
+			if h, ok := c.held[rolloutKey(r.ID)]; ok && h.until.After(at) && needsImage(s.State) {
 				at = h.until
 			}
 			if next.IsZero() || at.Before(next) {
@@ -375,6 +375,10 @@ func (c *Controller) runSteps(ctx context.Context) (time.Time, error) {
 	}
 	return next, errors.Join(errs...)
 }
+
+// needsImage reports whether a step in state s reads its rollout's image (to start, or to
+// apply it); drains and restores do not, so a failing image read never delays them.
+func needsImage(s StepState) bool { return s == StepWaiting || s == StepApplying }
 
 func fleetKey(name string) string { return "fleet/" + name }
 func rolloutKey(id int64) string  { return fmt.Sprintf("rollout/%d", id) }
@@ -404,7 +408,7 @@ func (c *Controller) read(ctx context.Context, p *pass, due []*Step) error {
 			seen[s.Fleet] = true
 			names = append(names, s.Fleet)
 		}
-		if s.State == StepWaiting || s.State == StepApplying {
+		if needsImage(s.State) {
 			needImage[s.RolloutID] = true
 		}
 	}
@@ -457,6 +461,7 @@ func (c *Controller) read(ctx context.Context, p *pass, due []*Step) error {
 			continue
 		}
 		p.images[id], p.found[id] = img, ok && img.ARN == r.ImageARN // a new image with the same name is another image
+		delete(c.held, rolloutKey(id))
 	}
 	keys := make([]StepKey, len(due))
 	for i, s := range due {
@@ -487,7 +492,7 @@ func (c *Controller) advance(ctx context.Context, p *pass, s *Step) error {
 	if c.heldBack(fleetKey(s.Fleet), p.now) {
 		return nil // its read failed this pass
 	}
-	if _, ok := p.images[r.ID]; !ok && (s.State == StepWaiting || s.State == StepApplying) {
+	if _, ok := p.images[r.ID]; !ok && needsImage(s.State) {
 		return nil // needs the image, which could not be read; drains and restores do not
 	}
 	delete(c.held, fleetKey(s.Fleet))
