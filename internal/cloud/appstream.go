@@ -220,9 +220,6 @@ type Error struct {
 func (e *Error) Error() string { return e.Op + ": " + e.Err.Error() }
 func (e *Error) Unwrap() error { return e.Err }
 
-// Permanent reports whether retrying cannot help, for consumers that ask the error itself.
-func (e *Error) Permanent() bool { return !fault.Classify(e.Err).Retryable() }
-
 // wrap names the operation of an SDK error; nil stays nil.
 func wrap(op string, err error) error {
 	if err == nil {
