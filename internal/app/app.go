@@ -68,7 +68,7 @@ type Main struct {
 	lastPrune time.Time
 
 	// The daemon's loops: rollouts, resets, outbox, housekeeping (see loops.go).
-	rolloutLoop, resetLoop, outboxLoop, housekeepingLoop *component
+	scanLoop, rolloutLoop, resetLoop, outboxLoop, housekeepingLoop *component
 
 	listener net.Listener
 	server   *http.Server
@@ -148,8 +148,11 @@ func (m *Main) buildLoops() {
 	m.outboxLoop = newComponent("outbox", false, m.flushPass)
 	wakeOutbox := m.outboxLoop.poke
 	if m.Rollouts != nil {
-		m.rolloutLoop = newComponent("rollouts", true, m.Rollouts.Reconcile)
+		m.rolloutLoop = newComponent("rollouts", true, m.Rollouts.StepsPass)
 		m.rolloutLoop.after = wakeOutbox
+		// A scan may plan a rollout whose window is open: the steps look at it at once.
+		m.scanLoop = newComponent("scan", true, m.Rollouts.ScanPass)
+		m.scanLoop.after = func() { wakeOutbox(); m.rolloutLoop.poke() }
 	}
 	if m.Resets != nil {
 		m.resetLoop = newComponent("resets", false, m.Resets.Reconcile)
@@ -160,7 +163,7 @@ func (m *Main) buildLoops() {
 
 func (m *Main) components() []*component {
 	var out []*component
-	for _, c := range []*component{m.rolloutLoop, m.resetLoop, m.outboxLoop, m.housekeepingLoop} {
+	for _, c := range []*component{m.scanLoop, m.rolloutLoop, m.resetLoop, m.outboxLoop, m.housekeepingLoop} {
 		if c != nil {
 			out = append(out, c)
 		}
@@ -297,8 +300,8 @@ func (m *Main) senders(awsCfg aws.Config) ([]notify.Sender, error) {
 	return out, nil
 }
 
-// Tick runs one pass of every part of the daemon, one after the other (rollouts, resets, the
-// outbox, housekeeping), and returns when the earliest part next wants to run. Tests drive the
+// Tick runs one pass of every part of the daemon, one after the other (the image scan, the
+// rollout steps, resets, the outbox, housekeeping), and returns when the earliest part next wants to run. Tests drive the
 // daemon with it and a fake clock; Run runs the same passes, each in its own loop.
 func (m *Main) Tick(ctx context.Context) (time.Time, error) {
 	var next time.Time
@@ -316,7 +319,7 @@ func (m *Main) Tick(ctx context.Context) (time.Time, error) {
 }
 
 // Run serves until ctx ends: the HTTP server in its own goroutine, and each part of the daemon
-// (rollouts, resets, outbox, housekeeping) in a loop of its own, so that an error or a slow call
+// (the image scan, the rollout steps, resets, outbox, housekeeping) in a loop of its own, so that an error or a slow call
 // in one never delays another.
 func (m *Main) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)

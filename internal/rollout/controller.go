@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/deskpilot/deskpilot/internal/fault"
@@ -92,6 +93,9 @@ type Controller struct {
 	planner Planner
 	policy  Policy
 
+	// mu serialises the scan's decisions with the steps pass: both read and write rollouts.
+	mu sync.Mutex
+
 	scanAt       time.Time // the next scan; zero: at once
 	scanFailures int
 	// stepsAt is when the steps may next be looked at after a failed pass (store or a whole
@@ -106,6 +110,7 @@ type Controller struct {
 type holdBack struct {
 	until    time.Time
 	failures int
+	cause    string
 }
 
 // New returns a controller. now is its clock (tests pass a fake one).
@@ -140,42 +145,56 @@ func (c *Controller) zoneOf(fleet string) *time.Location {
 	return c.cfg.DefaultWindow.Location()
 }
 
-// Reconcile runs one pass: a scan of the images if one is due, then every due step, then the
-// rollouts whose state follows from their steps. It returns when the next pass is due; the
-// error is for the log, since every part has already scheduled its own retry.
+// Reconcile runs one scan pass (if a scan is due) and one steps pass, one after the other, and
+// returns when the next is due. Tests drive the controller with it; the daemon runs ScanPass
+// and StepsPass in loops of their own.
 func (c *Controller) Reconcile(ctx context.Context) (time.Time, error) {
+	scanNext, scanErr := c.ScanPass(ctx)
+	stepsNext, stepsErr := c.StepsPass(ctx)
+	if stepsNext.Before(scanNext) {
+		scanNext = stepsNext
+	}
+	return scanNext, errors.Join(scanErr, stepsErr)
+}
+
+// ScanPass scans the images if a scan is due (every ScanInterval; after a failed scan, sooner,
+// on the loop schedule) and returns when the next scan is due. The slow part, reading every
+// image's tags, runs without holding up the steps; only the decisions and their commits are
+// serialised with them.
+func (c *Controller) ScanPass(ctx context.Context) (time.Time, error) {
 	now := c.now()
-	var errs []error
-	if !now.Before(c.scanAt) {
-		if err := c.Scan(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("scan: %w", err))
-			c.scanFailures++
-			c.scanAt = now.Add(min(c.cfg.ScanInterval, fault.Loop.Delay(c.scanFailures, fault.Classify(err))))
-		} else {
-			c.scanFailures = 0
-			c.scanAt = now.Add(c.cfg.ScanInterval)
-		}
+	if now.Before(c.scanAt) {
+		return c.scanAt, nil
 	}
-	next := c.scanAt
-	if !now.Before(c.stepsAt) {
-		stepsNext, err := c.runSteps(ctx)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		if err != nil && stepsNext.IsZero() {
-			c.stepsFailures++
-			c.stepsAt = now.Add(fault.Loop.Delay(c.stepsFailures, fault.Classify(err)))
-		} else {
-			c.stepsFailures, c.stepsAt = 0, time.Time{}
-		}
-		if !stepsNext.IsZero() && stepsNext.Before(next) {
-			next = stepsNext
-		}
+	if err := c.Scan(ctx); err != nil {
+		c.scanFailures++
+		c.scanAt = now.Add(min(c.cfg.ScanInterval, fault.Loop.Delay(c.scanFailures, fault.Classify(err))))
+		return c.scanAt, fmt.Errorf("scan: %w", err)
 	}
-	if !c.stepsAt.IsZero() && c.stepsAt.Before(next) {
-		next = c.stepsAt
+	c.scanFailures = 0
+	c.scanAt = now.Add(c.cfg.ScanInterval)
+	return c.scanAt, nil
+}
+
+// StepsPass advances every due step and settles the rollouts, and returns when a step is next
+// due. The error is for the log: each failing fleet or rollout has already been scheduled for
+// its own retry; only a pass that failed as a whole (the store, a read of every fleet) backs
+// off the steps on the loop schedule.
+func (c *Controller) StepsPass(ctx context.Context) (time.Time, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	if now.Before(c.stepsAt) {
+		return c.stepsAt, nil
 	}
-	return next, errors.Join(errs...)
+	next, err := c.runSteps(ctx)
+	if err != nil && next.IsZero() {
+		c.stepsFailures++
+		c.stepsAt = now.Add(fault.Loop.Delay(c.stepsFailures, fault.Classify(err)))
+		return c.stepsAt, err
+	}
+	c.stepsFailures, c.stepsAt = 0, time.Time{}
+	return next, err
 }
 
 // Scan reads every image's tags and brings the store's rollouts in line with them (DecideImage
@@ -185,6 +204,8 @@ func (c *Controller) Scan(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	latest, err := c.store.LatestRollouts(ctx)
 	if err != nil {
 		return err
@@ -392,6 +413,7 @@ func (c *Controller) holdBack(key string, now time.Time, err error) {
 	h := c.held[key]
 	h.failures++
 	h.until = now.Add(fault.Loop.Delay(h.failures, fault.Classify(err)))
+	h.cause = err.Error()
 	c.held[key] = h
 	c.log.Warn("read failed; holding back", "what", key, "failures", h.failures, "retry_in", h.until.Sub(now), "err", err)
 }
@@ -489,8 +511,19 @@ func (c *Controller) world(p *pass, r *Rollout, s *Step) World {
 // to maxChain), then makes the one call the last decision asks for.
 func (c *Controller) advance(ctx context.Context, p *pass, s *Step) error {
 	r := p.byID[s.RolloutID]
-	if c.heldBack(fleetKey(s.Fleet), p.now) {
-		return nil // its read failed this pass
+	if h, held := c.held[fleetKey(s.Fleet)]; held && h.until.After(p.now) {
+		// Its read failed this pass: nothing can be decided about the fleet, but a drained
+		// fleet that stays unreadable is escalated.
+		params := Params{DrainTimeout: c.cfg.DrainTimeout}
+		n, esc := Unreadable(*s, h.failures, h.cause, p.now, params)
+		if esc != EscalateNone {
+			p.batch.Steps = append(p.batch.Steps, n)
+			p.batch.Deliveries = append(p.batch.Deliveries, c.stepNotices(r, *s, n, Decision{}, esc, p.now)...)
+			p.batch.Events = append(p.batch.Events, Event{At: p.now, Kind: history.Escalated, RolloutID: r.ID, Account: c.cfg.Account,
+				Region: c.cfg.Region, Fleet: s.Fleet, State: string(n.State), Reason: n.Message})
+			*s = n
+		}
+		return nil
 	}
 	if _, ok := p.images[r.ID]; !ok && needsImage(s.State) {
 		return nil // needs the image, which could not be read; drains and restores do not
@@ -535,6 +568,9 @@ func (c *Controller) record(p *pass, r *Rollout, prev Step, d Decision, now time
 		p.batch.Forget = append(p.batch.Forget, FleetRef{c.cfg.Account, c.cfg.Region, prev.Fleet})
 	}
 	p.batch.Events = append(p.batch.Events, c.stepEvents(r, prev, d, now)...)
+	if esc == EscalateResolved {
+		p.batch.Events = append(p.batch.Events, c.resolvedEvent(r, next, now))
+	}
 	p.batch.Deliveries = append(p.batch.Deliveries, c.stepNotices(r, prev, next, d, esc, now)...)
 }
 
@@ -544,6 +580,11 @@ func (c *Controller) stepEvents(r *Rollout, prev Step, d Decision, now time.Time
 	}
 	return []Event{{At: now, Kind: history.Step, RolloutID: r.ID, Account: c.cfg.Account, Region: c.cfg.Region, Fleet: prev.Fleet,
 		State: string(d.Next.State), Reason: d.Event}}
+}
+
+func (c *Controller) resolvedEvent(r *Rollout, s Step, now time.Time) Event {
+	return Event{At: now, Kind: history.Resolved, RolloutID: r.ID, Account: c.cfg.Account, Region: c.cfg.Region, Fleet: s.Fleet,
+		State: string(s.State), Reason: "the fleet has its Min/Max " + Capacity{s.SavedMin, s.SavedMax}.String() + " again"}
 }
 
 func (c *Controller) stepNotices(r *Rollout, prev, next Step, d Decision, esc Escalation, now time.Time) []Delivery {
@@ -592,6 +633,10 @@ func (c *Controller) act(ctx context.Context, p *pass, r *Rollout, s *Step, w Wo
 				Fleet: s.Fleet, State: string(f.Next.State), Reason: f.Next.Message})
 		}
 		ch.Deliveries = c.stepNotices(r, *s, f.Next, Decision{}, f.Escalate, p.now)
+		if f.Escalate == EscalateOpen || f.Escalate == EscalateRemind {
+			ch.Events = append(ch.Events, Event{At: p.now, Kind: history.Escalated, RolloutID: r.ID, Account: c.cfg.Account, Region: c.cfg.Region,
+				Fleet: s.Fleet, State: string(f.Next.State), Reason: f.Next.Message})
+		}
 		if err := c.store.Apply(ctx, ch); err != nil {
 			return err
 		}
@@ -612,6 +657,9 @@ func (c *Controller) act(ctx context.Context, p *pass, r *Rollout, s *Step, w Wo
 		ch.Forget = []FleetRef{{c.cfg.Account, c.cfg.Region, s.Fleet}}
 	}
 	ch.Deliveries = c.stepNotices(r, prev, next, d, esc, p.now)
+	if esc == EscalateResolved {
+		ch.Events = append(ch.Events, c.resolvedEvent(r, next, p.now))
+	}
 	if err := c.store.Apply(ctx, ch); err != nil {
 		return err
 	}

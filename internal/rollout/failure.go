@@ -105,3 +105,20 @@ func resolved(prev, next Step) (Step, Escalation) {
 	}
 	return next, EscalateNone
 }
+
+// Unreadable decides about a step whose fleet could not be read failures times in a row:
+// nothing can be done to the fleet meanwhile, but a drained fleet that deskpilot cannot see is
+// an incident like a restore that keeps failing, and a person must hear of it.
+func Unreadable(s Step, failures int, cause string, now time.Time, p Params) (Step, Escalation) {
+	if s.State != StepDraining && s.State != StepRestoring {
+		return s, EscalateNone
+	}
+	probe := s
+	probe.Attempts = max(s.Attempts, failures)
+	n, e := escalate(probe, now, p)
+	n.Attempts = s.Attempts
+	if e != EscalateNone {
+		n.Message = fmt.Sprintf("the fleet could not be read %d times in a row: %s", failures, cause)
+	}
+	return n, e
+}
