@@ -825,6 +825,7 @@ func (s *Sim) startSession(fleetName, stackName, userID, authType string) (*sess
 		instance: chosen, start: s.now, maxExpiration: s.now.Add(lifetime),
 	}
 	chosen.session = ss
+	s.touch(f)
 	s.sessions[ss.id] = ss
 	s.after(lifetime, func() {
 		if s.sessions[ss.id] == ss {

@@ -60,6 +60,9 @@ type fleet struct {
 	// not complete a later one.
 	transition                            int
 	vpcSubnets, vpcSecurityGroups, errors []string
+	// timeline records the fleet's capacity over time for measurements (GET
+	// /_sim/appstream/fleets/{name}/timeline).
+	timeline timeline
 }
 
 type instance struct {
@@ -156,6 +159,7 @@ func (s *Sim) launch(f *fleet) *instance {
 	s.after(s.timings.InstanceProvision, func() {
 		if in.state == InstancePending {
 			in.state = InstanceRunning
+			s.touch(f)
 		}
 	})
 	return in
@@ -166,6 +170,7 @@ func (s *Sim) launchReady(f *fleet) {
 	in := s.launch(f)
 	in.state = InstanceRunning
 	in.ready = s.now
+	s.touch(f)
 }
 
 func (s *Sim) terminate(f *fleet, in *instance, recycled bool) {
@@ -175,10 +180,12 @@ func (s *Sim) terminate(f *fleet, in *instance, recycled bool) {
 	wasPending := in.state == InstancePending
 	in.state = InstanceTerminating
 	in.recycled = recycled || wasPending
+	s.touch(f)
 	s.after(s.timings.InstanceTerminate, func() {
 		for i, x := range f.instances {
 			if x == in {
 				f.instances = append(f.instances[:i], f.instances[i+1:]...)
+				s.touch(f)
 				break
 			}
 		}
@@ -195,6 +202,7 @@ func (s *Sim) endSession(ss *session) {
 		return
 	}
 	in.session = nil
+	s.touch(f)
 	s.terminate(f, in, true)
 	s.reconcile(f)
 }
@@ -254,16 +262,19 @@ func (s *Sim) startFleet(f *fleet) {
 	f.errors = nil
 	f.transition++
 	gen := f.transition
+	s.touch(f)
 	s.reconcile(f)
 	s.after(s.timings.FleetStart, func() {
 		if f.state == FleetStarting && f.transition == gen {
 			f.state = FleetRunning
+			s.touch(f)
 		}
 	})
 }
 
 func (s *Sim) stopFleet(f *fleet) {
 	f.state = FleetStopping
+	s.touch(f)
 	for _, ss := range s.sessions {
 		if ss.fleetName == f.name {
 			ss.instance.session = nil
@@ -279,6 +290,7 @@ func (s *Sim) stopFleet(f *fleet) {
 		if f.state == FleetStopping && f.transition == gen {
 			f.state = FleetStopped
 			f.instances = nil
+			s.touch(f)
 		}
 	})
 }

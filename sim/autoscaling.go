@@ -111,6 +111,7 @@ func (s *Sim) registerScalableTarget(body []byte) (any, error) {
 			created:    s.now,
 		}
 	}
+	oldMin, oldMax := t.min, t.max
 	newMin, newMax := t.min, t.max
 	if in.MinCapacity != nil {
 		newMin = *in.MinCapacity
@@ -137,6 +138,9 @@ func (s *Sim) registerScalableTarget(body []byte) (any, error) {
 		}
 	}
 	s.targets[t.resourceID] = t
+	if !exists || newMin != oldMin || newMax != oldMax {
+		s.noteTarget(f, TargetChange{MinCapacity: newMin, MaxCapacity: newMax})
+	}
 	s.clampToTarget(f, t, in.MinCapacity != nil, in.MaxCapacity != nil)
 	return map[string]any{"ScalableTargetARN": t.arn}, nil
 }
@@ -255,6 +259,9 @@ func (s *Sim) deregisterScalableTarget(body []byte) (any, error) {
 			*in.ServiceNamespace, *in.ResourceId, *in.ScalableDimension)
 	}
 	delete(s.targets, t.resourceID)
+	if f := s.fleets[strings.TrimPrefix(t.resourceID, "fleet/")]; f != nil {
+		s.noteTarget(f, TargetChange{Deregistered: true})
+	}
 	return struct{}{}, nil
 }
 

@@ -293,6 +293,13 @@ func (s *Sim) controlMux() *http.ServeMux {
 		ins, err := s.Instances(r.PathValue("name"))
 		respond(w, http.StatusOK, map[string]any{"FleetName": r.PathValue("name"), "Instances": ins}, err)
 	})
+	mux.HandleFunc("GET /_sim/appstream/fleets/{name}/timeline", func(w http.ResponseWriter, r *http.Request) {
+		tl, err := s.Timeline(r.PathValue("name"))
+		respond(w, http.StatusOK, tl, err)
+	})
+	mux.HandleFunc("GET /_sim/appstream/timelines", func(w http.ResponseWriter, r *http.Request) {
+		writeControl(w, http.StatusOK, map[string]any{"Timelines": s.Timelines()})
+	})
 	mux.HandleFunc("GET /_sim/ses/messages", func(w http.ResponseWriter, r *http.Request) {
 		writeControl(w, http.StatusOK, map[string]any{"Messages": s.Messages()})
 	})
@@ -348,6 +355,8 @@ var controlEndpoints = []string{
 	"POST /_sim/appstream/sessions",
 	"DELETE /_sim/appstream/sessions/{id}",
 	"GET /_sim/appstream/fleets/{name}/instances",
+	"GET /_sim/appstream/fleets/{name}/timeline",
+	"GET /_sim/appstream/timelines",
 	"GET /_sim/ses/messages",
 	"POST /_sim/workspaces",
 	"GET /_sim/workspaces/{id}",

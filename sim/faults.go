@@ -15,6 +15,16 @@ type Fault struct {
 	Service string
 	// Operation matches an operation name such as "UpdateFleet"; "" or "*" matches all.
 	Operation string
+	// Resource, when set, limits the fault to calls whose request names that resource: an
+	// AppStream fleet, stack or image name, an AppStream ARN (arn:aws:appstream:…:fleet/NAME),
+	// an Application Auto Scaling ResourceId (fleet/NAME), or a WorkSpace, directory or bundle
+	// id. A bare name matches a resource of any kind with that name; an ARN or fleet/NAME only
+	// that kind. A call naming several resources (DescribeFleets with several Names,
+	// DescribeScalableTargets with several ResourceIds) is hit as a whole when one of them
+	// matches, as AWS fails a whole request for one bad name. Calls that name no resource (a
+	// DescribeFleets without Names lists every fleet but names none) and calls of the query and
+	// REST services (SES, SESv2, STS, SNS) never match a Resource fault.
+	Resource string `json:",omitempty"`
 	// ErrorCode is the AWS error code to answer with, e.g. "ThrottlingException". Empty means
 	// the call is only delayed.
 	ErrorCode string `json:",omitempty"`
@@ -32,6 +42,8 @@ type Fault struct {
 
 type fault struct {
 	Fault
+	// resource is Resource parsed once, when the fault is added.
+	resource resourceRef
 }
 
 func (f *fault) matches(service, op string) bool {
@@ -50,6 +62,8 @@ func (f Fault) validate() error {
 		return fmt.Errorf("LatencyMs must be between 0 and 60000, got %d", f.LatencyMs)
 	case f.ErrorCode == "" && f.LatencyMs == 0:
 		return fmt.Errorf("a fault needs an ErrorCode, a LatencyMs, or both")
+	case len(f.Resource) > 1600:
+		return fmt.Errorf("Resource must be at most 1600 characters, got %d", len(f.Resource))
 	}
 	return nil
 }
@@ -61,7 +75,7 @@ func (s *Sim) AddFault(f Fault) error {
 	}
 	f.Injected = 0
 	s.mu.Lock()
-	s.faults = append(s.faults, &fault{f})
+	s.faults = append(s.faults, &fault{Fault: f, resource: parseResource(f.Resource)})
 	s.mu.Unlock()
 	return nil
 }
@@ -85,13 +99,25 @@ func (s *Sim) Faults() []Fault {
 }
 
 // injectFault applies the first fault that matches the call. It reports whether it answered
-// the request (with an error); latency alone delays the call and lets it proceed.
-func (s *Sim) injectFault(w http.ResponseWriter, service, op string, p wire.Protocol, xmlns string) bool {
+// the request (with an error); latency alone delays the call and lets it proceed. body is the
+// request of a JSON 1.1 call (nil for other protocols), read for the resources it names only
+// when a fault with a Resource could apply.
+func (s *Sim) injectFault(w http.ResponseWriter, service, op string, p wire.Protocol, xmlns string, body []byte) bool {
 	s.mu.Lock()
 	var hit *Fault
+	var named []resourceRef
+	parsed := false
 	for i, f := range s.faults {
 		if !f.matches(service, op) {
 			continue
+		}
+		if f.Resource != "" {
+			if !parsed {
+				named, parsed = requestResources(service, op, body), true
+			}
+			if !f.resource.in(named) {
+				continue
+			}
 		}
 		if f.Probability > 0 && s.rng.Float64() >= f.Probability {
 			continue

@@ -104,7 +104,7 @@ func (s *Sim) route(w *recorder, r *http.Request) (service, op string) {
 	}
 	if strings.HasPrefix(r.URL.Path, "/v2/email/") {
 		op := ses.OperationV2(r)
-		if s.injectFault(w, ServiceSESv2, op, wire.RestJSON, "") {
+		if s.injectFault(w, ServiceSESv2, op, wire.RestJSON, "", nil) {
 			return ServiceSESv2, op
 		}
 		s.ses.ServeV2(w, r)
@@ -113,7 +113,7 @@ func (s *Sim) route(w *recorder, r *http.Request) (service, op string) {
 	if r.Method == http.MethodGet {
 		switch action := r.URL.Query().Get("Action"); action {
 		case "ConfirmSubscription", "Unsubscribe":
-			if !s.injectFault(w, ServiceSNS, action, wire.Query, sns.Namespace) {
+			if !s.injectFault(w, ServiceSNS, action, wire.Query, sns.Namespace, nil) {
 				s.sns.ServeQuery(w, r)
 			}
 			return ServiceSNS, action
@@ -124,17 +124,17 @@ func (s *Sim) route(w *recorder, r *http.Request) (service, op string) {
 			action := r.PostForm.Get("Action")
 			switch r.PostForm.Get("Version") {
 			case "2010-12-01":
-				if !s.injectFault(w, ServiceSES, action, wire.Query, ses.QueryNamespace) {
+				if !s.injectFault(w, ServiceSES, action, wire.Query, ses.QueryNamespace, nil) {
 					s.ses.ServeQuery(w, r)
 				}
 				return ServiceSES, action
 			case "2011-06-15":
-				if !s.injectFault(w, ServiceSTS, action, wire.Query, sts.QueryNamespace) {
+				if !s.injectFault(w, ServiceSTS, action, wire.Query, sts.QueryNamespace, nil) {
 					s.sts.ServeQuery(w, r)
 				}
 				return ServiceSTS, action
 			case sns.Version:
-				if !s.injectFault(w, ServiceSNS, action, wire.Query, sns.Namespace) {
+				if !s.injectFault(w, ServiceSNS, action, wire.Query, sns.Namespace, nil) {
 					s.sns.ServeQuery(w, r)
 				}
 				return ServiceSNS, action
@@ -150,15 +150,7 @@ func (s *Sim) route(w *recorder, r *http.Request) (service, op string) {
 }
 
 func (s *Sim) serveJSON(w *recorder, r *http.Request, svc *jsonService, opName string) {
-	if s.injectFault(w, svc.name, opName, wire.JSON11, "") {
-		return
-	}
-	op, ok := svc.ops[opName]
-	if !ok {
-		wire.WriteJSONError(w, wire.JSON11, &wire.Error{Code: "UnknownOperationException", Status: 400,
-			Message: "The action or operation requested is invalid. Verify that the action is typed correctly."})
-		return
-	}
+	// The body is read first so that a fault scoped to a resource can see what the call names.
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		wire.WriteJSONError(w, wire.JSON11, &wire.Error{Code: "SerializationException", Status: 400, Message: err.Error()})
@@ -166,6 +158,15 @@ func (s *Sim) serveJSON(w *recorder, r *http.Request, svc *jsonService, opName s
 	}
 	if len(body) == 0 {
 		body = []byte("{}")
+	}
+	if s.injectFault(w, svc.name, opName, wire.JSON11, "", body) {
+		return
+	}
+	op, ok := svc.ops[opName]
+	if !ok {
+		wire.WriteJSONError(w, wire.JSON11, &wire.Error{Code: "UnknownOperationException", Status: 400,
+			Message: "The action or operation requested is invalid. Verify that the action is typed correctly."})
+		return
 	}
 	out, err := s.runOp(op, body)
 	if err != nil {

@@ -155,6 +155,7 @@ func (s *Sim) seedFleet(sf SeedFleet) error {
 		s.lock()
 		f := s.fleets[sf.Name]
 		f.state = FleetRunning
+		s.touch(f)
 		for range f.desired {
 			s.launchReady(f)
 		}

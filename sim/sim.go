@@ -57,6 +57,9 @@ type Options struct {
 	// MaxCallLog bounds how many calls /_sim/calls keeps in full (counts are kept for all).
 	// Default 10000.
 	MaxCallLog int
+	// MaxTimeline bounds how many target changes, and how many capacity changes, a fleet's
+	// timeline keeps (the oldest are dropped first). Default 1000.
+	MaxTimeline int
 }
 
 // Sim is a running emulator. It is an http.Handler; all methods are safe for concurrent use.
@@ -85,6 +88,9 @@ type Sim struct {
 	activity []*scalingActivity
 	faults   []*fault
 	calls    callLog
+	// touched are the fleets whose capacity may have changed since it was last recorded in
+	// their timeline.
+	touched map[*fleet]struct{}
 
 	workspaces    map[string]*workspace
 	wsOrder       []string // every WorkSpace id; sorted when wsSorted
@@ -112,6 +118,9 @@ func New(opts Options) *Sim {
 	}
 	if opts.MaxCallLog <= 0 {
 		opts.MaxCallLog = 10000
+	}
+	if opts.MaxTimeline <= 0 {
+		opts.MaxTimeline = 1000
 	}
 	seed := opts.RandSeed
 	if seed == 0 {
@@ -162,6 +171,7 @@ func (s *Sim) resetLocked() {
 	s.activity = nil
 	s.faults = nil
 	s.calls = callLog{max: s.opts.MaxCallLog, counts: map[string]int{}}
+	s.touched = map[*fleet]struct{}{}
 	s.workspaces = map[string]*workspace{}
 	s.wsOrder, s.wsSorted = nil, true
 	s.wsDirectories = map[string]*wsDirectory{}
@@ -178,14 +188,17 @@ func (s *Sim) lock() {
 }
 
 // advance fires due events in time order; each runs with s.now set to its own instant so that
-// the changes it makes are dated correctly.
+// the changes it makes are dated correctly. Fleet timelines are brought up to date before the
+// clock moves: first with what the calls since the last advance changed, then after each event.
 func (s *Sim) advance(to time.Time) {
+	s.flushCapacity()
 	for len(s.events) > 0 && !s.events[0].at.After(to) {
 		ev := heap.Pop(&s.events).(*event)
 		if ev.at.After(s.now) {
 			s.now = ev.at
 		}
 		ev.fire()
+		s.flushCapacity()
 	}
 	if to.After(s.now) {
 		s.now = to
