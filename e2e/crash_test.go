@@ -181,9 +181,9 @@ func demoWindowString(start time.Time, d time.Duration) string {
 }
 
 type outcome struct {
-	images   map[string]string
-	targets  map[string]rollout.Capacity
-	tags     map[string]map[string]string
+	images  map[string]string
+	targets map[string]rollout.Capacity
+	tags    map[string]map[string]string
 	// subjects are the distinct subjects of the mail sent; resent counts the copies beyond the
 	// first. Mail is at-least-once: the outbox runs in its own loop, so a kill can land while a
 	// send is in flight, and that one notice goes out again after the restart (with the same
