@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/deskpilot/deskpilot/internal/fault"
@@ -95,6 +96,9 @@ type Controller struct {
 
 	// mu serialises the scan's decisions with the steps pass: both read and write rollouts.
 	mu sync.Mutex
+	// settled counts the rollout-level commits of the steps pass (a rollout started or ended),
+	// so that a scan knows whether the image tags it read may be out of date.
+	settled atomic.Int64
 
 	scanAt       time.Time // the next scan; zero: at once
 	scanFailures int
@@ -200,12 +204,20 @@ func (c *Controller) StepsPass(ctx context.Context) (time.Time, error) {
 // Scan reads every image's tags and brings the store's rollouts in line with them (DecideImage
 // for each image, DecideVanished for the rollouts of images that are gone).
 func (c *Controller) Scan(ctx context.Context) error {
+	gen := c.settled.Load()
 	images, err := c.aws.Images(ctx)
 	if err != nil {
 		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.settled.Load() != gen {
+		// A rollout ended (and changed its image's tags) while the images were read: the tags
+		// read may be from before, and would plan the finished request again. Read them anew.
+		if images, err = c.aws.Images(ctx); err != nil {
+			return err
+		}
+	}
 	latest, err := c.store.LatestRollouts(ctx)
 	if err != nil {
 		return err
@@ -712,6 +724,7 @@ func (c *Controller) settle(ctx context.Context, now time.Time, r *Rollout) erro
 	}
 	if cmd.Change != nil && cmd.Change.Update != nil {
 		r.State = cmd.Change.Update.State
+		c.settled.Add(1)
 	}
 	return nil
 }
