@@ -34,7 +34,7 @@ var (
 )
 
 // deskpilotBinary builds cmd/deskpilot once for the tests that run it as a real process.
-func deskpilotBinary(t *testing.T) string {
+func deskpilotBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "deskpilot-e2e-")

@@ -47,22 +47,7 @@ var rpEnv = []string{"AWS_NEW_RETRIES_2026=true", "AWS_MAX_ATTEMPTS=3", "AWS_RET
 // crash_test.go's buildOnce.
 func rpBinary(tb testing.TB) string {
 	tb.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "deskpilot-e2e-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binary = filepath.Join(dir, "deskpilot")
-		out, err := exec.Command("go", "build", "-o", binary, "github.com/deskpilot/deskpilot/cmd/deskpilot").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		tb.Fatal(buildErr)
-	}
-	return binary
+	return deskpilotBinary(tb)
 }
 
 // rpDaemon is a deskpilot serve process that can be stopped more than once (the test stops it

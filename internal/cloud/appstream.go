@@ -64,17 +64,10 @@ func (a *AppStream) Images(ctx context.Context) ([]rollout.Image, error) {
 
 // Image returns one image with its tags.
 func (a *AppStream) Image(ctx context.Context, name string) (rollout.Image, bool, error) {
-	out, err := a.api.DescribeImages(ctx, &appstream.DescribeImagesInput{Names: []string{name}})
-	if IsNotFound(err) {
-		return rollout.Image{}, false, nil
+	img, ok, err := a.ImageState(ctx, name)
+	if err != nil || !ok {
+		return img, ok, err
 	}
-	if err != nil {
-		return rollout.Image{}, false, wrap("describe image "+name, err)
-	}
-	if len(out.Images) == 0 {
-		return rollout.Image{}, false, nil
-	}
-	img := imageOf(out.Images[0])
 	if img.Tags, err = a.tags(ctx, img.ARN); err != nil {
 		return rollout.Image{}, false, err
 	}
