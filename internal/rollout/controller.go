@@ -359,8 +359,7 @@ func (c *Controller) runSteps(ctx context.Context) (time.Time, error) {
 		p.byID[r.ID] = r
 		for j := range r.Steps {
 			s := &r.Steps[j]
-			if !s.State.Final() && !s.NextAt.After(p.now.Add(horizon)) && !c.heldBack(fleetKey(s.Fleet), p.now.Add(horizon)) &&
-				!(needsImage(s.State) && c.heldBack(rolloutKey(r.ID), p.now.Add(horizon))) {
+			if !s.State.Final() && !c.readyAt(r.ID, *s).After(p.now.Add(horizon)) {
 				due = append(due, s)
 			}
 		}
@@ -391,13 +390,7 @@ func (c *Controller) runSteps(ctx context.Context) (time.Time, error) {
 			if s.State.Final() {
 				continue
 			}
-			at := s.NextAt
-			if h, ok := c.held[fleetKey(s.Fleet)]; ok && h.until.After(at) {
-				at = h.until
-			}
-			if h, ok := c.held[rolloutKey(r.ID)]; ok && h.until.After(at) && needsImage(s.State) {
-				at = h.until
-			}
+			at := c.readyAt(r.ID, s)
 			if next.IsZero() || at.Before(next) {
 				next = at
 			}
@@ -412,6 +405,19 @@ func (c *Controller) runSteps(ctx context.Context) (time.Time, error) {
 // needsImage reports whether a step in state s reads its rollout's image (to start, or to
 // apply it); drains and restores do not, so a failing image read never delays them.
 func needsImage(s StepState) bool { return s == StepWaiting || s == StepApplying }
+
+// readyAt is when a step may next be looked at: its NextAt, or later while its fleet (or, for a
+// step that needs the image, its rollout) is held back after a failed read.
+func (c *Controller) readyAt(rolloutID int64, s Step) time.Time {
+	at := s.NextAt
+	if h, ok := c.held[fleetKey(s.Fleet)]; ok && h.until.After(at) {
+		at = h.until
+	}
+	if h, ok := c.held[rolloutKey(rolloutID)]; ok && h.until.After(at) && needsImage(s.State) {
+		at = h.until
+	}
+	return at
+}
 
 func fleetKey(name string) string { return "fleet/" + name }
 func rolloutKey(id int64) string  { return fmt.Sprintf("rollout/%d", id) }
@@ -531,8 +537,7 @@ func (c *Controller) advance(ctx context.Context, p *pass, s *Step) error {
 		if esc != EscalateNone {
 			p.batch.Steps = append(p.batch.Steps, n)
 			p.batch.Deliveries = append(p.batch.Deliveries, c.stepNotices(r, *s, n, Decision{}, esc, p.now)...)
-			p.batch.Events = append(p.batch.Events, Event{At: p.now, Kind: history.Escalated, RolloutID: r.ID, Account: c.cfg.Account,
-				Region: c.cfg.Region, Fleet: s.Fleet, State: string(n.State), Reason: n.Message})
+			p.batch.Events = append(p.batch.Events, c.fleetEvent(r, n, history.Escalated, n.Message, p.now))
 			*s = n
 		}
 		return nil
@@ -590,13 +595,17 @@ func (c *Controller) stepEvents(r *Rollout, prev Step, d Decision, now time.Time
 	if d.Event == "" {
 		return nil
 	}
-	return []Event{{At: now, Kind: history.Step, RolloutID: r.ID, Account: c.cfg.Account, Region: c.cfg.Region, Fleet: prev.Fleet,
-		State: string(d.Next.State), Reason: d.Event}}
+	return []Event{c.fleetEvent(r, d.Next, history.Step, d.Event, now)}
+}
+
+// fleetEvent is a history event about one fleet of r, in the controller's account and region.
+func (c *Controller) fleetEvent(r *Rollout, s Step, kind history.Kind, reason string, now time.Time) Event {
+	return Event{At: now, Kind: kind, RolloutID: r.ID, Account: c.cfg.Account, Region: c.cfg.Region, Fleet: s.Fleet,
+		State: string(s.State), Reason: reason}
 }
 
 func (c *Controller) resolvedEvent(r *Rollout, s Step, now time.Time) Event {
-	return Event{At: now, Kind: history.Resolved, RolloutID: r.ID, Account: c.cfg.Account, Region: c.cfg.Region, Fleet: s.Fleet,
-		State: string(s.State), Reason: "the fleet has its Min/Max " + Capacity{s.SavedMin, s.SavedMax}.String() + " again"}
+	return c.fleetEvent(r, s, history.Resolved, "the fleet has its Min/Max "+Capacity{s.SavedMin, s.SavedMax}.String()+" again", now)
 }
 
 func (c *Controller) stepNotices(r *Rollout, prev, next Step, d Decision, esc Escalation, now time.Time) []Delivery {
@@ -641,13 +650,11 @@ func (c *Controller) act(ctx context.Context, p *pass, r *Rollout, s *Step, w Wo
 		call.Result, call.Error = class.String(), err.Error()
 		ch := &Change{Steps: []Step{f.Next}, Events: []Event{call}}
 		if f.Next.State != s.State {
-			ch.Events = append(ch.Events, Event{At: p.now, Kind: history.Step, RolloutID: r.ID, Account: c.cfg.Account, Region: c.cfg.Region,
-				Fleet: s.Fleet, State: string(f.Next.State), Reason: f.Next.Message})
+			ch.Events = append(ch.Events, c.fleetEvent(r, f.Next, history.Step, f.Next.Message, p.now))
 		}
 		ch.Deliveries = c.stepNotices(r, *s, f.Next, Decision{}, f.Escalate, p.now)
 		if f.Escalate == EscalateOpen || f.Escalate == EscalateRemind {
-			ch.Events = append(ch.Events, Event{At: p.now, Kind: history.Escalated, RolloutID: r.ID, Account: c.cfg.Account, Region: c.cfg.Region,
-				Fleet: s.Fleet, State: string(f.Next.State), Reason: f.Next.Message})
+			ch.Events = append(ch.Events, c.fleetEvent(r, f.Next, history.Escalated, f.Next.Message, p.now))
 		}
 		if err := c.store.Apply(ctx, ch); err != nil {
 			return err
