@@ -3,9 +3,11 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -246,6 +248,8 @@ type rpConfig struct {
 	MaxParallel                                   int
 	// Workspaces is the YAML of the workspaces section, "" for none.
 	Workspaces string
+	// ServerAddr is the daemon's API address, "" for none.
+	ServerAddr string
 }
 
 // write writes the configuration for a daemon talking to w, with its store in a new
@@ -268,12 +272,12 @@ func (c rpConfig) write(tb testing.TB, w *rpWorld) string {
 	}
 	cfg := fmt.Sprintf(`aws: {region: us-east-1, endpoint: %q}
 store: {path: %q}
-server: {addr: ""}
+server: {addr: %q}
 rollouts: {%s}
 notify:
   email: {from: deskpilot@example.com, to: [euc-admins@example.com], via: ses}
 %s
-`, w.srv.URL, filepath.Join(dir, "deskpilot.db"), strings.Join(r, ", "), c.Workspaces)
+`, w.srv.URL, filepath.Join(dir, "deskpilot.db"), c.ServerAddr, strings.Join(r, ", "), c.Workspaces)
 	path := filepath.Join(dir, "deskpilot.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		tb.Fatal(err)
@@ -406,6 +410,7 @@ func faultRun(t *testing.T, faults []sim.Fault) faultOutcome {
 		drainPoll = 5 * time.Second // the default
 		slack     = 3               // drain polls a restore may take beyond the drain
 		limit     = 75 * time.Second
+		mailLimit = 3 * time.Minute
 	)
 	name := "calm"
 	if len(faults) > 0 {
@@ -423,7 +428,8 @@ func faultRun(t *testing.T, faults []sim.Fault) faultOutcome {
 	}
 	// The image is tagged before the daemon starts, so the first scan that succeeds plans the
 	// rollout. A failed scan is tried again a scan_interval later, hence a short one.
-	cfg := rpConfig{ScanInterval: 5 * time.Second, PollInterval: time.Second, DrainPollInterval: drainPoll, MaxParallel: 20,
+	api := freeAddr(t)
+	cfg := rpConfig{ScanInterval: 5 * time.Second, PollInterval: time.Second, DrainPollInterval: drainPoll, MaxParallel: 20, ServerAddr: api,
 		Workspaces: "workspaces:\n  reset: {enabled: true, grace: 2s, poll_interval: 5s, max_concurrent: 10, max_per_minute: 120}"}.write(t, w)
 
 	// Users log on and off while the rollout runs (control calls: never faulted).
@@ -452,17 +458,26 @@ func faultRun(t *testing.T, faults []sim.Fault) faultOutcome {
 
 	start := time.Now()
 	d := rpStartDaemon(t, rpBinary(t), cfg)
-	fin, ok := w.waitFinished("img-new", d, limit)
+	state, ok := waitRolloutEnded(t, d, api, "img-new", limit)
 	took := time.Since(start)
 	stopUsers()
 	users.Wait()
-	d.stop()
-	w.sim.ClearFaults()
-	if !ok {
-		t.Errorf("%s: the rollout did not finish within %s", name, limit)
-	} else if !strings.HasPrefix(fin.Subject, "Image img-new rolled out") {
-		t.Errorf("%s: the rollout ended with %q", name, fin.Subject)
+	switch {
+	case !ok:
+		t.Errorf("%s: the rollout did not end within %s", name, limit)
+	case state != rollout.Succeeded:
+		t.Errorf("%s: the rollout ended %s", name, state)
 	}
+	// The final notice may be waiting for its retry after SES throttled it (fault.Delivery:
+	// 2 min after a throttled attempt), so it is waited for apart from the rollout, with SES
+	// answering again; it must still go out.
+	w.sim.ClearFaults()
+	if fin, ok := w.waitFinished("img-new", d, mailLimit); !ok {
+		t.Errorf("%s: the final notice was not sent within %s of the rollout's end", name, mailLimit)
+	} else if !strings.HasPrefix(fin.Subject, "Image img-new rolled out") {
+		t.Errorf("%s: the final notice is %q", name, fin.Subject)
+	}
+	d.stop()
 
 	// 1. Every fleet runs the new image, with exactly its Min/Max.
 	as, aas := w.awsClients()
@@ -548,4 +563,54 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// freeAddr returns a loopback host:port nothing listens on now.
+func freeAddr(tb testing.TB) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// waitRolloutEnded polls the daemon's API at addr until the latest rollout of image is no
+// longer active, and returns its state; ok is false if limit passes or the daemon exits first.
+func waitRolloutEnded(tb testing.TB, d *rpDaemon, addr, image string, limit time.Duration) (state rollout.State, ok bool) {
+	tb.Helper()
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-d.done:
+			d.done <- err
+			return "", false
+		case <-time.After(200 * time.Millisecond):
+		}
+		resp, err := http.Get("http://" + addr + "/api/v1/rollouts?limit=10")
+		if err != nil {
+			continue // not listening yet
+		}
+		var body struct {
+			Rollouts []struct {
+				ImageName string
+				State     rollout.State
+			}
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil {
+			tb.Fatalf("GET /api/v1/rollouts: %v", err)
+		}
+		for _, r := range body.Rollouts { // newest first
+			if r.ImageName == image {
+				if !r.State.Active() {
+					return r.State, true
+				}
+				break
+			}
+		}
+	}
+	return "", false
 }

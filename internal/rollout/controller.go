@@ -371,13 +371,22 @@ func (c *Controller) runSteps(ctx context.Context) (time.Time, error) {
 		}
 		// Started steps first: a restore must never wait behind new work.
 		sort.SliceStable(due, func(i, j int) bool { return due[i].State.Started() && !due[j].State.Started() })
+		var calls []stepCall
+		calling := map[string]bool{}
 		for _, s := range due {
-			if err := c.advance(ctx, p, s); err != nil {
-				errs = append(errs, fmt.Errorf("fleet %s: %w", s.Fleet, err))
+			call, ok := c.advance(p, s)
+			if !ok || calling[s.Fleet] {
+				continue // a fleet gets at most one call a pass; the other is decided again next pass
 			}
+			calling[s.Fleet] = true
+			calls = append(calls, call)
 		}
+		// Every decision taken so far is written before any call is made.
 		if err := c.flush(ctx, p); err != nil {
-			return time.Time{}, errors.Join(append(errs, err)...)
+			return time.Time{}, err
+		}
+		if err := c.callAll(ctx, p, calls); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	var next time.Time
@@ -526,8 +535,9 @@ func (c *Controller) world(p *pass, r *Rollout, s *Step) World {
 }
 
 // advance decides one step, and again while a decision moves it on without an AWS call (up
-// to maxChain), then makes the one call the last decision asks for.
-func (c *Controller) advance(ctx context.Context, p *pass, s *Step) error {
+// to maxChain). It returns the call the last decision asks for, if any; the decisions before it
+// are in the pass's batch.
+func (c *Controller) advance(p *pass, s *Step) (stepCall, bool) {
 	r := p.byID[s.RolloutID]
 	if h, held := c.held[fleetKey(s.Fleet)]; held && h.until.After(p.now) {
 		// Its read failed this pass: nothing can be decided about the fleet, but a drained
@@ -540,10 +550,10 @@ func (c *Controller) advance(ctx context.Context, p *pass, s *Step) error {
 			p.batch.Events = append(p.batch.Events, c.fleetEvent(r, n, history.Escalated, n.Message, p.now))
 			*s = n
 		}
-		return nil
+		return stepCall{}, false
 	}
 	if _, ok := p.images[r.ID]; !ok && needsImage(s.State) {
-		return nil // needs the image, which could not be read; drains and restores do not
+		return stepCall{}, false // needs the image, which could not be read; drains and restores do not
 	}
 	delete(c.held, fleetKey(s.Fleet))
 	w := c.world(p, r, s)
@@ -552,7 +562,7 @@ func (c *Controller) advance(ctx context.Context, p *pass, s *Step) error {
 		prev := *s
 		d := Decide(prev, w, params)
 		if d.Action != ActNone {
-			return c.act(ctx, p, r, s, w, d, params)
+			return stepCall{r: r, s: s, w: w, d: d, params: params}, true
 		}
 		c.record(p, r, prev, d, w.Now)
 		*s = d.Next
@@ -563,10 +573,10 @@ func (c *Controller) advance(ctx context.Context, p *pass, s *Step) error {
 			w.Saved, w.SavedFound = SavedCapacity{}, false
 		}
 		if s.State.Final() || s.NextAt.After(p.now) || (s.State == prev.State && d.Save == nil && !d.Forget) {
-			return nil
+			return stepCall{}, false
 		}
 	}
-	return nil
+	return stepCall{}, false
 }
 
 // record adds a decision without an AWS call to the pass's batch.
@@ -635,56 +645,142 @@ func (c *Controller) flush(ctx context.Context, p *pass) error {
 	return c.store.Apply(ctx, &b)
 }
 
-// act commits what the step decided so far, makes the decision's AWS call, and commits its
-// result (or its failure, decided by OnFailure).
-func (c *Controller) act(ctx context.Context, p *pass, r *Rollout, s *Step, w World, d Decision, params Params) error {
-	if err := c.flush(ctx, p); err != nil {
-		return err
+// stepCall is one step's decision that needs an AWS call, with what it was decided on.
+type stepCall struct {
+	r      *Rollout
+	s      *Step
+	w      World
+	d      Decision
+	params Params
+}
+
+// callResult is a stepCall made: the change that records its outcome and the step it leaves.
+type callResult struct {
+	call   stepCall
+	change *Change
+	next   Step
+	err    error // the call's error, recorded in change
+	// escalate is what the failure escalated (EscalateNone when the call succeeded).
+	escalate Escalation
+}
+
+// maxConcurrentCalls bounds the AWS calls of one steps pass in flight at once: enough that
+// 500 fleets coming back from 0/0 in one pass are restored within a drain poll, few enough to
+// stay inside the services' request rates (the SDK backs off when throttled).
+const maxConcurrentCalls = 8
+
+// callAll makes the pass's calls, up to maxConcurrentCalls at a time, restores first (they are
+// first in calls), and commits their outcomes as they come back: one transaction for all the
+// outcomes that are ready together, so that the commits do not queue the calls behind fsyncs.
+func (c *Controller) callAll(ctx context.Context, p *pass, calls []stepCall) error {
+	if len(calls) == 0 {
+		return nil
 	}
-	err := c.perform(ctx, r, s, w, d)
-	call := Event{At: p.now, Kind: history.Call, RolloutID: r.ID, Account: c.cfg.Account, Region: c.cfg.Region, Fleet: s.Fleet,
+	work := make(chan stepCall)
+	results := make(chan callResult)
+	var wg sync.WaitGroup
+	for range min(maxConcurrentCalls, len(calls)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for call := range work {
+				results <- c.makeCall(ctx, p.now, call)
+			}
+		}()
+	}
+	go func() {
+		for _, call := range calls {
+			work <- call
+		}
+		close(work)
+		wg.Wait()
+		close(results)
+	}()
+	var errs []error
+	for res := range results {
+		ready := []callResult{res}
+	more:
+		for {
+			select {
+			case r, ok := <-results:
+				if !ok {
+					break more
+				}
+				ready = append(ready, r)
+			default:
+				break more
+			}
+		}
+		var ch Change
+		for _, r := range ready {
+			ch.Steps = append(ch.Steps, r.change.Steps...)
+			ch.Events = append(ch.Events, r.change.Events...)
+			ch.Saves = append(ch.Saves, r.change.Saves...)
+			ch.Forget = append(ch.Forget, r.change.Forget...)
+			ch.Deliveries = append(ch.Deliveries, r.change.Deliveries...)
+		}
+		if err := c.store.Apply(ctx, &ch); err != nil {
+			// The calls were made but not recorded: the steps stay as stored and decide the
+			// same (idempotent) calls again next pass.
+			errs = append(errs, err)
+			continue
+		}
+		for _, r := range ready {
+			c.logCall(r)
+			*r.call.s = r.next
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// makeCall makes one step's AWS call and builds the change that records its result (or its
+// failure, decided by OnFailure).
+func (c *Controller) makeCall(ctx context.Context, now time.Time, sc stepCall) callResult {
+	r, s, d := sc.r, sc.s, sc.d
+	err := c.perform(ctx, r, s, sc.w, d)
+	call := Event{At: now, Kind: history.Call, RolloutID: r.ID, Account: c.cfg.Account, Region: c.cfg.Region, Fleet: s.Fleet,
 		Call: d.Action.Call(), Result: history.ResultOK, Reason: d.Action.String()}
 	if err != nil {
 		class := fault.Classify(err)
-		f := OnFailure(*s, d, class, err.Error(), p.now, params)
+		f := OnFailure(*s, d, class, err.Error(), now, sc.params)
 		call.Result, call.Error = class.String(), err.Error()
 		ch := &Change{Steps: []Step{f.Next}, Events: []Event{call}}
 		if f.Next.State != s.State {
-			ch.Events = append(ch.Events, c.fleetEvent(r, f.Next, history.Step, f.Next.Message, p.now))
+			ch.Events = append(ch.Events, c.fleetEvent(r, f.Next, history.Step, f.Next.Message, now))
 		}
-		ch.Deliveries = c.stepNotices(r, *s, f.Next, Decision{}, f.Escalate, p.now)
+		ch.Deliveries = c.stepNotices(r, *s, f.Next, Decision{}, f.Escalate, now)
 		if f.Escalate == EscalateOpen || f.Escalate == EscalateRemind {
-			ch.Events = append(ch.Events, c.fleetEvent(r, f.Next, history.Escalated, f.Next.Message, p.now))
+			ch.Events = append(ch.Events, c.fleetEvent(r, f.Next, history.Escalated, f.Next.Message, now))
 		}
-		if err := c.store.Apply(ctx, ch); err != nil {
-			return err
-		}
-		c.log.Warn("rollout action failed", "rollout", r.ID, "fleet", s.Fleet, "action", d.Action.String(), "attempt", f.Next.Attempts,
-			"class", class.String(), "retry_at", f.Next.NextAt, "escalation", f.Escalate, "err", err)
-		*s = f.Next
-		return nil
+		return callResult{call: sc, change: ch, next: f.Next, err: err, escalate: f.Escalate}
 	}
 	prev := *s
 	next, esc := resolved(prev, d.Next)
-	ch := &Change{Steps: []Step{next}, Events: append([]Event{call}, c.stepEvents(r, prev, d, p.now)...)}
+	ch := &Change{Steps: []Step{next}, Events: append([]Event{call}, c.stepEvents(r, prev, d, now)...)}
 	if d.Save != nil {
-		sc := *d.Save
-		sc.Account, sc.Region = c.cfg.Account, c.cfg.Region
-		ch.Saves = []SavedCapacity{sc}
+		saved := *d.Save
+		saved.Account, saved.Region = c.cfg.Account, c.cfg.Region
+		ch.Saves = []SavedCapacity{saved}
 	}
 	if d.Forget {
 		ch.Forget = []FleetRef{{c.cfg.Account, c.cfg.Region, s.Fleet}}
 	}
-	ch.Deliveries = c.stepNotices(r, prev, next, d, esc, p.now)
+	ch.Deliveries = c.stepNotices(r, prev, next, d, esc, now)
 	if esc == EscalateResolved {
-		ch.Events = append(ch.Events, c.resolvedEvent(r, next, p.now))
+		ch.Events = append(ch.Events, c.resolvedEvent(r, next, now))
 	}
-	if err := c.store.Apply(ctx, ch); err != nil {
-		return err
+	return callResult{call: sc, change: ch, next: next}
+}
+
+// logCall logs a committed call outcome.
+func (c *Controller) logCall(res callResult) {
+	r, s, d := res.call.r, res.call.s, res.call.d
+	if res.err != nil {
+		c.log.Warn("rollout action failed", "rollout", r.ID, "fleet", s.Fleet, "action", d.Action.String(), "attempt", res.next.Attempts,
+			"class", fault.Classify(res.err).String(), "retry_at", res.next.NextAt, "escalation", res.escalate, "err", res.err)
+		return
 	}
-	c.log.Info("rollout step", "rollout", r.ID, "fleet", s.Fleet, "state", next.State, "action", d.Action.String(), "msg", d.Event)
-	*s = next
-	return nil
+	c.log.Info("rollout step", "rollout", r.ID, "fleet", s.Fleet, "state", res.next.State, "action", d.Action.String(), "msg", d.Event)
 }
 
 func (c *Controller) perform(ctx context.Context, r *Rollout, s *Step, w World, d Decision) error {
