@@ -22,6 +22,26 @@ const (
 	ImageAvailable = "AVAILABLE"
 )
 
+// Image defects, which the control API can give an image (ImageSpec.Defect) so that tests can
+// see how a controller copes with a bad image. AWS has no such attribute: these are the
+// symptoms a broken image shows in AWS, applied to the instances launched from it.
+const (
+	// ImageDefectInstancesFail: instances launched from the image never become available. They
+	// stay PENDING (never counted as running), and a fleet that uses the image and wants capacity
+	// reports a FleetErrors entry.
+	ImageDefectInstancesFail = "instances-fail"
+	// ImageDefectSlowStart: instances launched from the image take slowStartFactor times
+	// InstanceProvision to become available.
+	ImageDefectSlowStart = "slow-start"
+)
+
+// slowStartFactor is how many times longer than InstanceProvision a slow-start image takes.
+const slowStartFactor = 10
+
+// imageDefectError is the FleetErrorCode (from the AppStream model) a fleet reports while its
+// image's instances fail.
+const imageDefectError = "INTERNAL_SERVICE_ERROR"
+
 // Instance states, as the control API reports them (AppStream does not expose instances).
 const (
 	InstancePending     = "PENDING"
@@ -40,6 +60,8 @@ type image struct {
 	state, platform, visibility                       string
 	created                                           time.Time
 	tags                                              map[string]string
+	// defect is one of the ImageDefect constants, or "" (control API only).
+	defect string
 }
 
 type fleet struct {
@@ -71,7 +93,10 @@ type instance struct {
 	state    string
 	session  *session
 	launched time.Time
-	ready    time.Time
+	// ready is when a PENDING instance becomes (or became) RUNNING; zero for a failing one.
+	ready time.Time
+	// failing marks an instance launched from an instances-fail image: it stays PENDING.
+	failing bool
 	// recycled marks an instance terminating because its session ended: it no longer counts as
 	// running capacity. Idle instances being scaled in keep counting until they are gone,
 	// which is why Available reaches 0 only after InstanceTerminate.
@@ -147,16 +172,26 @@ func (s *Sim) reconcile(f *fleet) {
 	}
 }
 
+// launch adds a PENDING instance on the fleet's current image, which becomes RUNNING after
+// InstanceProvision, ten times that on a slow-start image, or never on an instances-fail image.
 func (s *Sim) launch(f *fleet) *instance {
 	in := &instance{
 		id:       fmt.Sprintf("i-%017x", s.nextID()),
 		imageArn: f.imageArn,
 		state:    InstancePending,
 		launched: s.now,
-		ready:    s.now.Add(s.timings.InstanceProvision),
 	}
 	f.instances = append(f.instances, in)
-	s.after(s.timings.InstanceProvision, func() {
+	provision := s.timings.InstanceProvision
+	switch s.fleetImageDefect(f) {
+	case ImageDefectInstancesFail:
+		in.failing = true
+		return in
+	case ImageDefectSlowStart:
+		provision *= slowStartFactor
+	}
+	in.ready = s.now.Add(provision)
+	s.after(provision, func() {
 		if in.state == InstancePending {
 			in.state = InstanceRunning
 			s.touch(f)
@@ -165,9 +200,13 @@ func (s *Sim) launch(f *fleet) *instance {
 	return in
 }
 
-// launchReady adds an instance that is already running, for seeded steady-state fleets.
+// launchReady adds an instance that is already running, for seeded steady-state fleets. An
+// instance on an instances-fail image stays PENDING even there.
 func (s *Sim) launchReady(f *fleet) {
 	in := s.launch(f)
+	if in.failing {
+		return
+	}
 	in.state = InstanceRunning
 	in.ready = s.now
 	s.touch(f)
@@ -190,6 +229,22 @@ func (s *Sim) terminate(f *fleet, in *instance, recycled bool) {
 			}
 		}
 	})
+}
+
+// fleetImage returns the image a fleet uses, or nil (an ELASTIC fleet has none).
+func (s *Sim) fleetImage(f *fleet) *image {
+	if img, ok := s.images[f.imageName]; ok && img.arn == f.imageArn {
+		return img
+	}
+	return nil
+}
+
+// fleetImageDefect returns the defect of the image a fleet uses ("" for none).
+func (s *Sim) fleetImageDefect(f *fleet) string {
+	if img := s.fleetImage(f); img != nil {
+		return img.defect
+	}
+	return ""
 }
 
 // endSession ends a streaming session. Its single-session instance is recycled, as AppStream
@@ -414,6 +469,13 @@ func (s *Sim) wireFleet(f *fleet) wireFleet {
 	}
 	for _, code := range f.errors {
 		out.FleetErrors = append(out.FleetErrors, map[string]string{"ErrorCode": code, "ErrorMessage": fleetErrorMessage(code)})
+	}
+	// A fleet that wants capacity from an instances-fail image reports it for as long as it
+	// uses that image; pointing it at a good image clears the error.
+	wantsCapacity := (f.state == FleetStarting || f.state == FleetRunning) && f.desired > 0
+	if img := s.fleetImage(f); wantsCapacity && img != nil && img.defect == ImageDefectInstancesFail {
+		out.FleetErrors = append(out.FleetErrors, map[string]string{"ErrorCode": imageDefectError,
+			"ErrorMessage": fmt.Sprintf("Streaming instances launched from image %s failed to become available (image defect %s, set by the emulator's control API).", img.name, img.defect)})
 	}
 	if len(f.vpcSubnets) > 0 || len(f.vpcSecurityGroups) > 0 {
 		out.VpcConfig = &wireVpcConfig{SubnetIds: f.vpcSubnets, SecurityGroupIds: f.vpcSecurityGroups}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -72,7 +73,15 @@ type ImageSpec struct {
 	BaseImageArn   string `json:",omitempty" yaml:"BaseImageArn"`
 	// Tags are set on the image, as TagResource would (and validated the same way).
 	Tags map[string]string `json:",omitempty" yaml:"Tags"`
+	// Defect makes the image bad in a way AWS images can be: "instances-fail" (instances
+	// launched from it never become available, and fleets using it report FleetErrors) or
+	// "slow-start" (they take ten times InstanceProvision). Empty means none. It is not
+	// visible through the AWS API.
+	Defect string `json:",omitempty" yaml:"Defect"`
 }
+
+// imageDefects are the values ImageSpec.Defect accepts besides "".
+var imageDefects = []string{ImageDefectInstancesFail, ImageDefectSlowStart}
 
 func (spec *ImageSpec) normalize() error {
 	if spec.Platform == "" {
@@ -95,6 +104,9 @@ func (spec *ImageSpec) normalize() error {
 	v.appStreamTags(spec.Tags, "Tags", 0)
 	if err := v.err(); err != nil {
 		return badRequestf("%s", strings.TrimPrefix(err.Error(), "ValidationException: "))
+	}
+	if spec.Defect != "" && !slices.Contains(imageDefects, spec.Defect) {
+		return badRequestf("Defect must be %q, %q or empty (no defect), not %q", ImageDefectInstancesFail, ImageDefectSlowStart, spec.Defect)
 	}
 	return nil
 }
@@ -120,7 +132,7 @@ func (s *Sim) CreateImage(spec ImageSpec) (json.RawMessage, error) {
 		name: spec.Name, arn: fmt.Sprintf("arn:aws:appstream:%s:%s:image/%s", s.opts.Region, account, spec.Name),
 		baseImageArn: spec.BaseImageArn, displayName: spec.DisplayName, description: spec.Description,
 		state: spec.State, platform: spec.Platform, visibility: spec.Visibility, created: s.now,
-		tags: map[string]string{},
+		tags: map[string]string{}, defect: spec.Defect,
 	}
 	for k, val := range spec.Tags {
 		img.tags[k] = val
@@ -207,7 +219,9 @@ type Instance struct {
 	ImageArn   string
 	SessionId  string `json:",omitempty"`
 	LaunchTime time.Time
-	ReadyTime  time.Time
+	// ReadyTime is when a PENDING instance becomes (or became) RUNNING. It is left out for an
+	// instance on an instances-fail image, which never does.
+	ReadyTime time.Time `json:",omitzero"`
 }
 
 // Instances returns a fleet's instances in launch order.

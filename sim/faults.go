@@ -99,25 +99,18 @@ func (s *Sim) Faults() []Fault {
 }
 
 // injectFault applies the first fault that matches the call. It reports whether it answered
-// the request (with an error); latency alone delays the call and lets it proceed. body is the
-// request of a JSON 1.1 call (nil for other protocols), read for the resources it names only
-// when a fault with a Resource could apply.
-func (s *Sim) injectFault(w http.ResponseWriter, service, op string, p wire.Protocol, xmlns string, body []byte) bool {
+// the request (with an error); latency alone delays the call and lets it proceed. named are
+// the resources the request names (requestResources; nil for the query and REST services),
+// which a fault with a Resource must find there.
+func (s *Sim) injectFault(w http.ResponseWriter, service, op string, p wire.Protocol, xmlns string, named []resourceRef) bool {
 	s.mu.Lock()
 	var hit *Fault
-	var named []resourceRef
-	parsed := false
 	for i, f := range s.faults {
 		if !f.matches(service, op) {
 			continue
 		}
-		if f.Resource != "" {
-			if !parsed {
-				named, parsed = requestResources(service, op, body), true
-			}
-			if !f.resource.in(named) {
-				continue
-			}
+		if f.Resource != "" && !f.resource.in(named) {
+			continue
 		}
 		if f.Probability > 0 && s.rng.Float64() >= f.Probability {
 			continue

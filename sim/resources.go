@@ -143,3 +143,42 @@ func requestResources(service, op string, body []byte) []resourceRef {
 	}
 	return out
 }
+
+// soleResource is the name of the one resource among named (the same resource listed twice is
+// one), or "" when there is none or there are several: the Resource of a logged call.
+func soleResource(named []resourceRef) string {
+	var one *resourceRef
+	for i := range named {
+		r := &named[i]
+		switch {
+		case r.name == "":
+			continue
+		case one == nil:
+			one = r
+		case *one != *r:
+			return ""
+		}
+	}
+	if one == nil {
+		return ""
+	}
+	return one.name
+}
+
+// requestedImage is the image an UpdateFleet request gives the fleet: its ImageName, else the
+// name in its ImageArn (arn:aws:appstream:…:image/NAME), else "".
+func requestedImage(body []byte) string {
+	var in struct{ ImageName, ImageArn *string }
+	if json.Unmarshal(body, &in) != nil {
+		return ""
+	}
+	if in.ImageName != nil {
+		return *in.ImageName
+	}
+	if in.ImageArn != nil {
+		if ref, ok := appStreamARN(*in.ImageArn); ok && ref.kind == kindImage {
+			return ref.name
+		}
+	}
+	return ""
+}

@@ -82,33 +82,34 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 	rec := &recorder{ResponseWriter: w}
 	rec.Header().Set("X-Amzn-Requestid", wire.RequestID())
-	service, op := s.route(rec, r)
-	if service != "" {
-		s.recordCall(service, op, rec.code)
+	c := s.route(rec, r)
+	if c.Service != "" {
+		c.ErrorCode = rec.code
+		s.recordCall(c)
 	}
 }
 
-// route answers the request and returns the service and operation it was for ("" when the
-// request was not an AWS call at all).
-func (s *Sim) route(w *recorder, r *http.Request) (service, op string) {
+// route answers the request and returns the call to log, without its error code and time
+// (Service "" when the request was not an AWS call at all).
+func (s *Sim) route(w *recorder, r *http.Request) Call {
 	if target := r.Header.Get("X-Amz-Target"); target != "" {
 		prefix, op, _ := strings.Cut(target, ".")
 		svc, ok := jsonServices[prefix]
 		if !ok {
 			wire.WriteJSONError(w, wire.JSON11, &wire.Error{Code: "UnknownOperationException", Status: 400,
 				Message: "The action or operation requested is invalid. Verify that the action is typed correctly."})
-			return "unknown", target
+			return Call{Service: "unknown", Operation: target}
 		}
-		s.serveJSON(w, r, svc, op)
-		return svc.name, op
+		c := Call{Service: svc.name, Operation: op}
+		s.serveJSON(w, r, svc, &c)
+		return c
 	}
 	if strings.HasPrefix(r.URL.Path, "/v2/email/") {
 		op := ses.OperationV2(r)
-		if s.injectFault(w, ServiceSESv2, op, wire.RestJSON, "", nil) {
-			return ServiceSESv2, op
+		if !s.injectFault(w, ServiceSESv2, op, wire.RestJSON, "", nil) {
+			s.ses.ServeV2(w, r)
 		}
-		s.ses.ServeV2(w, r)
-		return ServiceSESv2, op
+		return Call{Service: ServiceSESv2, Operation: op}
 	}
 	if r.Method == http.MethodGet {
 		switch action := r.URL.Query().Get("Action"); action {
@@ -116,7 +117,7 @@ func (s *Sim) route(w *recorder, r *http.Request) (service, op string) {
 			if !s.injectFault(w, ServiceSNS, action, wire.Query, sns.Namespace, nil) {
 				s.sns.ServeQuery(w, r)
 			}
-			return ServiceSNS, action
+			return Call{Service: ServiceSNS, Operation: action}
 		}
 	}
 	if r.Method == http.MethodPost {
@@ -127,29 +128,32 @@ func (s *Sim) route(w *recorder, r *http.Request) (service, op string) {
 				if !s.injectFault(w, ServiceSES, action, wire.Query, ses.QueryNamespace, nil) {
 					s.ses.ServeQuery(w, r)
 				}
-				return ServiceSES, action
+				return Call{Service: ServiceSES, Operation: action}
 			case "2011-06-15":
 				if !s.injectFault(w, ServiceSTS, action, wire.Query, sts.QueryNamespace, nil) {
 					s.sts.ServeQuery(w, r)
 				}
-				return ServiceSTS, action
+				return Call{Service: ServiceSTS, Operation: action}
 			case sns.Version:
 				if !s.injectFault(w, ServiceSNS, action, wire.Query, sns.Namespace, nil) {
 					s.sns.ServeQuery(w, r)
 				}
-				return ServiceSNS, action
+				return Call{Service: ServiceSNS, Operation: action}
 			}
 			wire.WriteQueryError(w, "", &wire.Error{Code: "InvalidAction", Status: 400,
 				Message: "The action " + action + " is not valid for this web service (unknown Version " + r.PostForm.Get("Version") + ")."})
-			return "unknown", action
+			return Call{Service: "unknown", Operation: action}
 		}
 	}
 	wire.WriteJSONError(w, wire.JSON11, &wire.Error{Code: "UnknownOperationException", Status: 404,
 		Message: "deskpilot sim: no AWS service is routed at " + r.Method + " " + r.URL.Path + " (send X-Amz-Target, an Action form, or a /v2/email/ path)"})
-	return "", ""
+	return Call{}
 }
 
-func (s *Sim) serveJSON(w *recorder, r *http.Request, svc *jsonService, opName string) {
+// serveJSON answers a JSON 1.1 call and notes in c the resource (and, for UpdateFleet, the
+// image) the request names, so that the call log has them whether the call succeeds or not.
+func (s *Sim) serveJSON(w *recorder, r *http.Request, svc *jsonService, c *Call) {
+	opName := c.Operation
 	// The body is read first so that a fault scoped to a resource can see what the call names.
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -159,7 +163,12 @@ func (s *Sim) serveJSON(w *recorder, r *http.Request, svc *jsonService, opName s
 	if len(body) == 0 {
 		body = []byte("{}")
 	}
-	if s.injectFault(w, svc.name, opName, wire.JSON11, "", body) {
+	named := requestResources(svc.name, opName, body)
+	c.Resource = soleResource(named)
+	if svc.name == ServiceAppStream && opName == "UpdateFleet" {
+		c.ImageName = requestedImage(body)
+	}
+	if s.injectFault(w, svc.name, opName, wire.JSON11, "", named) {
 		return
 	}
 	op, ok := svc.ops[opName]
@@ -211,6 +220,16 @@ func decode(body []byte, v any) error {
 type Call struct {
 	Service   string
 	Operation string
+	// Resource is the name of the one resource the request names, read from the members a
+	// resource-scoped Fault reads (see requestResources): a fleet, stack or image name (the name
+	// in a ResourceArn; NAME of an Application Auto Scaling fleet/NAME), or a WorkSpace id.
+	// Empty when the request names none or several, and for the query and REST services. It is
+	// kept for failed calls too.
+	Resource string `json:",omitempty"`
+	// ImageName is, for UpdateFleet, the image the request gives the fleet: its ImageName, or
+	// the name in its ImageArn. Empty when the request changes no image. It is kept for failed
+	// calls too, which changed nothing: look at ErrorCode.
+	ImageName string `json:",omitempty"`
 	// ErrorCode is empty when the call succeeded.
 	ErrorCode string `json:",omitempty"`
 	Time      time.Time
@@ -223,21 +242,23 @@ type callLog struct {
 	total  int
 }
 
-func (s *Sim) recordCall(service, op, code string) {
-	at := s.clock.Now()
+// recordCall logs an answered call, dated now.
+func (s *Sim) recordCall(call Call) {
+	call.Time = s.clock.Now()
+	key := call.Service + "." + call.Operation
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := &s.calls
 	c.total++
-	c.counts[service+"."+op]++
-	if code != "" {
-		c.counts[service+"."+op+"!"+code]++
+	c.counts[key]++
+	if call.ErrorCode != "" {
+		c.counts[key+"!"+call.ErrorCode]++
 	}
 	if len(c.calls) >= c.max {
 		copy(c.calls, c.calls[1:])
 		c.calls = c.calls[:len(c.calls)-1]
 	}
-	c.calls = append(c.calls, Call{Service: service, Operation: op, ErrorCode: code, Time: at})
+	c.calls = append(c.calls, call)
 }
 
 // CallReport is what /_sim/calls returns: the most recent calls in order, and counts of every

@@ -55,11 +55,20 @@ const (
 	// Skipped: a due reset was not made (the user came back, the WorkSpace is not in a state
 	// that allows it, it opted out).
 	Skipped Kind = "skipped"
+	// Wave: a wave of a progressive rollout was released (its fleets may start).
+	Wave Kind = "wave"
+	// Gate: a wave's health gate passed, failed, or is waiting (bake, approval).
+	Gate Kind = "gate"
+	// Approved: a person approved a rollout (API, CLI or the Approve tag).
+	Approved Kind = "approved"
+	// RolledBack: a rollout's fleets went back to their previous images.
+	RolledBack Kind = "rolled-back"
 )
 
 var kinds = map[Kind]bool{
 	Planned: true, Refused: true, Started: true, Cancelled: true, Superseded: true, Succeeded: true, Failed: true,
 	Step: true, Call: true, Escalated: true, Resolved: true, Logoff: true, Reset: true, Skipped: true,
+	Wave: true, Gate: true, Approved: true, RolledBack: true,
 }
 
 // Valid reports whether k is one of the kinds above.
@@ -67,7 +76,7 @@ func (k Kind) Valid() bool { return kinds[k] }
 
 // Kinds returns every kind, for documentation and validation in other packages.
 func Kinds() []Kind {
-	return []Kind{Planned, Refused, Started, Cancelled, Superseded, Succeeded, Failed, Step, Call, Escalated, Resolved, Logoff, Reset, Skipped}
+	return []Kind{Planned, Refused, Started, Cancelled, Superseded, Succeeded, Failed, Step, Call, Escalated, Resolved, Logoff, Reset, Skipped, Wave, Gate, Approved, RolledBack}
 }
 
 // ResultOK is a Call event's Result when the call succeeded.

@@ -51,6 +51,11 @@ type Config struct {
 	Senders []string
 	// PerFleetNotices sends one notice per fleet result besides the rollout's summary.
 	PerFleetNotices bool
+	// Waves are the settings of progressive rollouts (rollouts.waves, rollouts.health,
+	// rollouts.rollback).
+	Waves WaveSettings
+	// Health checks a fleet's check_url (nil: no URL check).
+	Health HealthChecker
 }
 
 func (c *Config) defaults() {
@@ -72,6 +77,10 @@ func (c *Config) defaults() {
 	set(&c.StartMargin, DefaultStartMargin)
 	if c.MaxParallel <= 0 {
 		c.MaxParallel = DefaultMaxParallel
+	}
+	set(&c.Waves.HealthTimeout, DefaultHealthTimeout)
+	if c.Waves.CanaryBake < 0 {
+		c.Waves.CanaryBake = 0
 	}
 }
 
@@ -831,3 +840,13 @@ func (c *Controller) settle(ctx context.Context, now time.Time, r *Rollout) erro
 	}
 	return nil
 }
+
+// Request performs a person's request on rollout id (approve, cancel, rollback) and returns
+// the rollout as committed. It returns an error wrapping ErrNoRollout or ErrConflict when the
+// request cannot apply; nothing is changed then.
+func (c *Controller) Request(ctx context.Context, id int64, kind RequestKind, by string) (Rollout, error) {
+	return Rollout{}, fmt.Errorf("%w: not built yet", ErrConflict)
+}
+
+// Plan returns r's waves as planned, with when each is expected to start.
+func (c *Controller) Plan(r Rollout) []WavePlan { return PlanWaves(r, c.cfg.Waves) }

@@ -22,6 +22,14 @@ type TagKeys struct {
 	MaintenanceWindow string
 	// SavedMin and SavedMax on a drained fleet: its Min/Max before the drain.
 	SavedMin, SavedMax string
+	// Canary on an image: fleets (as in FleetName, a subset of it) that form wave 1.
+	Canary string
+	// Waves on an image: the most fleets in each later wave.
+	Waves string
+	// Approval on an image: "Manual" waits for a person after the canary wave is healthy.
+	Approval string
+	// Approve on an image: "True" is a person's approval.
+	Approve string
 }
 
 // DefaultTagKeys are the recipe's tag names.
@@ -29,6 +37,7 @@ func DefaultTagKeys() TagKeys {
 	return TagKeys{
 		FleetName: "FleetName", ScaleImmediately: "ScaleImmediately", Status: "Status",
 		MaintenanceWindow: "MaintenanceWindow", SavedMin: "Min", SavedMax: "Max",
+		Canary: "Canary", Waves: "Waves", Approval: "Approval", Approve: "Approve",
 	}
 }
 

@@ -47,6 +47,9 @@ const (
 	// Refused: the tag could not be planned (unknown fleet, Elastic fleet, bad window…);
 	// nothing was changed. Fix the tag to try again.
 	Refused State = "refused"
+	// RolledBack: the fleets the rollout changed went back to their previous images, after a
+	// failed health gate or on request.
+	RolledBack State = "rolled-back"
 )
 
 // Active reports whether a rollout in state s still has work to do.
@@ -77,12 +80,15 @@ const (
 	StepFailed StepState = "failed"
 	// StepCancelled: the rollout was cancelled or superseded before this fleet started.
 	StepCancelled StepState = "cancelled"
+	// StepRolledBack: the fleet is back on the image it ran before the rollout (Min/Max
+	// restored exactly when it was drained).
+	StepRolledBack StepState = "rolled-back"
 )
 
 // Final reports whether a step in state s is finished.
 func (s StepState) Final() bool {
 	switch s {
-	case StepDone, StepSkipped, StepFailed, StepCancelled:
+	case StepDone, StepSkipped, StepFailed, StepCancelled, StepRolledBack:
 		return true
 	}
 	return false
@@ -121,7 +127,60 @@ type Rollout struct {
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	Steps     []Step
+
+	// Progressive rollouts (Canary, Waves and Approval tags; see waves.go).
+
+	// Canary is the Canary tag as written ("" for none); its fleets are wave 1.
+	Canary string
+	// WaveSize is the Waves tag (0: rollouts.waves.size).
+	WaveSize int
+	// Approval is set by Approval=Manual: after the canary wave is healthy the rollout waits
+	// for a person.
+	Approval bool
+	// Waves is how many waves the steps form (1 for a rollout without Canary or Waves), and
+	// Wave the highest released one: steps of later waves do not start.
+	Waves, Wave int
+	// Gate is where the current wave is after its fleets finished; GateSince when it got
+	// there; WaveAt when the current wave was released.
+	Gate      Gate
+	GateSince time.Time
+	WaveAt    time.Time
+	// NextAt is when the rollout's gate is next looked at (zero: at every pass).
+	NextAt time.Time
+	// Approved records a person's approval (API, CLI or Approve=True); ApprovedBy who.
+	Approved   bool
+	ApprovedBy string
+	// Checks lists the health checks that failed at the latest look, "; "-joined.
+	Checks string
 }
+
+// Progressive reports whether the rollout has health gates: it has a canary or more than one
+// wave. A rollout without either runs as the recipe's did.
+func (r Rollout) Progressive() bool { return r.Canary != "" || r.Waves > 1 }
+
+// Gate is where a progressive rollout's current wave is once its fleets finished (and where a
+// rollout is that is being rolled back or cancelled on request).
+type Gate string
+
+// Gates.
+const (
+	// GateNone: the current wave's fleets are being updated.
+	GateNone Gate = ""
+	// GateChecking: the wave's fleets finished; their health is checked until
+	// rollouts.health.timeout.
+	GateChecking Gate = "checking"
+	// GateBaking: the wave was healthy; the bake time runs, then health is checked again.
+	GateBaking Gate = "baking"
+	// GateApproval: the canary wave passed; waiting for a person to approve the next wave.
+	GateApproval Gate = "awaiting-approval"
+	// GateHalted: a wave failed its gate with rollouts.rollback: off; waiting for a person to
+	// approve (go on), roll back or cancel.
+	GateHalted Gate = "halted"
+	// GateRollingBack: the fleets the rollout changed are going back to their previous images.
+	GateRollingBack Gate = "rolling-back"
+	// GateCancelling: cancelled on request; fleets in progress finish, nothing else starts.
+	GateCancelling Gate = "cancelling"
+)
 
 // Step is one fleet's part of a rollout.
 type Step struct {
@@ -149,6 +208,13 @@ type Step struct {
 	EscalatedAt, RemindedAt time.Time
 	// Message is the latest thing worth telling about this step.
 	Message string
+	// Wave is the step's wave (1 is the canary wave when the rollout has one).
+	Wave int
+	// PreviousImageARN is the image the fleet ran when the step started: the way back.
+	PreviousImageARN string
+	// RollingBack says the step is taking its fleet back to PreviousImageARN (with the same
+	// drain as the forward step); it ends in StepRolledBack.
+	RollingBack bool
 }
 
 // SavedCapacity is a fleet's Min/Max saved before a drain. There is at most one per fleet and
