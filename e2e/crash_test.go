@@ -66,6 +66,7 @@ var mutating = map[string]bool{
 // crashWorld is an emulator on the wall clock (sped up) behind a handler that can kill the
 // daemon process right after the Nth mutating call took effect, before the daemon hears back.
 type crashWorld struct {
+	sc       crashScenario
 	sim      *sim.Sim
 	srv      *httptest.Server
 	crashAt  int64 // 0: never
@@ -77,15 +78,39 @@ type crashWorld struct {
 	mu       sync.Mutex
 }
 
-func newCrashWorld(t *testing.T, crashAt int64) *crashWorld {
+// crashScenario is a rollout the crash test interrupts: the image to roll out (tagged before
+// the daemon starts), the subject prefix of its final mail, and extra rollouts settings.
+type crashScenario struct {
+	image  sim.ImageSpec
+	final  string
+	config string
+}
+
+// crashPlain is the recipe's rollout: both fleets, drained.
+var crashPlain = crashScenario{
+	image: sim.ImageSpec{Name: "img-2", Tags: map[string]string{"FleetName": "fleet-a/fleet-b", "ScaleImmediately": "True"}},
+	final: "Image img-2 rolled out",
+}
+
+// crashCanaryRollback is a canary rollout of a defective image: the canary (fleet-a) is
+// updated and drained, fails its health gate, and is rolled back and drained again; fleet-b
+// is never touched.
+var crashCanaryRollback = crashScenario{
+	image: sim.ImageSpec{Name: "img-2", Defect: sim.ImageDefectInstancesFail,
+		Tags: map[string]string{"FleetName": "fleet-a/fleet-b", "Canary": "fleet-a", "ScaleImmediately": "True"}},
+	final:  "Image img-2 rolled back",
+	config: ", health: {timeout: 2s}",
+}
+
+func newCrashWorld(t *testing.T, sc crashScenario, crashAt int64) *crashWorld {
 	t.Helper()
 	s := sim.New(sim.Options{Speed: 600, RandSeed: 1})
 	seed := estate
-	seed.Images = []sim.ImageSpec{{Name: "img-1"}, {Name: "img-2", Tags: map[string]string{"FleetName": "fleet-a/fleet-b", "ScaleImmediately": "True"}}}
+	seed.Images = []sim.ImageSpec{{Name: "img-1"}, sc.image}
 	if err := s.ApplySeed(seed); err != nil {
 		t.Fatal(err)
 	}
-	w := &crashWorld{sim: s, crashAt: crashAt, killed: make(chan struct{}), finished: make(chan struct{}), first: make(chan *daemon, 1)}
+	w := &crashWorld{sc: sc, sim: s, crashAt: crashAt, killed: make(chan struct{}), finished: make(chan struct{}), first: make(chan *daemon, 1)}
 	w.srv = httptest.NewServer(http.HandlerFunc(w.serve))
 	t.Cleanup(w.srv.Close)
 	return w
@@ -96,7 +121,7 @@ func (w *crashWorld) serve(rw http.ResponseWriter, r *http.Request) {
 		w.sim.ServeHTTP(rw, r)
 		if strings.HasPrefix(r.URL.Path, "/v2/email/outbound-emails") {
 			msgs := w.sim.Messages()
-			if len(msgs) > 0 && strings.HasPrefix(msgs[len(msgs)-1].Subject, "Image img-2 rolled out") {
+			if len(msgs) > 0 && strings.HasPrefix(msgs[len(msgs)-1].Subject, w.sc.final) {
 				w.once.Do(func() { close(w.finished) })
 			}
 		}
@@ -197,20 +222,20 @@ type outcome struct {
 
 // crashRun runs one rollout to completion, killing the daemon after the crashAt-th mutating
 // call (0: never) and starting it again, and returns the end state of the world.
-func crashRun(t *testing.T, crashAt int64) outcome {
+func crashRun(t *testing.T, sc crashScenario, crashAt int64) outcome {
 	t.Helper()
 	bin := deskpilotBinary(t)
-	w := newCrashWorld(t, crashAt)
+	w := newCrashWorld(t, sc, crashAt)
 	dir := t.TempDir()
 	db := filepath.Join(dir, "deskpilot.db")
 	cfgPath := filepath.Join(dir, "deskpilot.yaml")
 	cfg := fmt.Sprintf(`aws: {region: us-east-1, endpoint: %q}
 store: {path: %q}
 server: {addr: ""}
-rollouts: {window: %q, scan_interval: 1s, poll_interval: 200ms, drain_poll_interval: 100ms, start_margin: 1m}
+rollouts: {window: %q, scan_interval: 1s, poll_interval: 200ms, drain_poll_interval: 100ms, start_margin: 1m%s}
 notify:
   email: {from: deskpilot@example.com, to: [euc-admins@example.com], via: ses}
-`, w.srv.URL, db, openNow())
+`, w.srv.URL, db, openNow(), sc.config)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -268,6 +293,11 @@ func observe(t *testing.T, w *crashWorld, db string) outcome {
 		t.Fatal(err)
 	}
 	o.tags["img-2"] = tags.Tags
+	if st, ok := tags.Tags["Status"]; ok {
+		// Status carries the time of its change (RolledBack/<time>), which differs per run.
+		kind, _, _ := strings.Cut(st, "/")
+		o.tags["img-2"]["Status"] = kind + "/…"
+	}
 	for _, m := range w.sim.Messages() {
 		if slices.Contains(o.subjects, m.Subject) {
 			o.resent++
@@ -302,11 +332,35 @@ func TestCrashAfterEverySideEffect(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the deskpilot binary many times")
 	}
-	want := crashRun(t, 0)
 	img2 := imageARN("img-2")
-	if want.state != rollout.Succeeded || want.images["fleet-a"] != img2 || want.images["fleet-b"] != img2 ||
-		want.targets["fleet-a"] != (rollout.Capacity{Min: 3, Max: 8}) || want.targets["fleet-b"] != (rollout.Capacity{Min: 2, Max: 5}) {
-		t.Fatalf("the uninterrupted run did not succeed: %+v", want)
+	crashEverywhere(t, crashPlain, func(want outcome) bool {
+		return want.state == rollout.Succeeded && want.images["fleet-a"] == img2 && want.images["fleet-b"] == img2
+	})
+}
+
+// TestCrashAfterEverySideEffect_CanaryRolledBack is the crash test on a canary rollout of a
+// defective image that is rolled back: the same end state after a kill at any mutating call
+// (both fleets on img-1, Min/Max exact, no fleet at 0/0, Status=RolledBack/…, each notice
+// sent once).
+func TestCrashAfterEverySideEffect_CanaryRolledBack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the deskpilot binary many times")
+	}
+	img1 := imageARN("img-1")
+	crashEverywhere(t, crashCanaryRollback, func(want outcome) bool {
+		return want.state == rollout.RolledBack && want.images["fleet-a"] == img1 && want.images["fleet-b"] == img1 &&
+			want.tags["img-2"]["Status"] == "RolledBack/…"
+	})
+}
+
+// crashEverywhere runs sc uninterrupted (its end state must satisfy ok, with both fleets at
+// their original Min/Max), then once per mutating call with a kill right after it, and
+// compares each end state with the uninterrupted one.
+func crashEverywhere(t *testing.T, sc crashScenario, ok func(outcome) bool) {
+	t.Helper()
+	want := crashRun(t, sc, 0)
+	if !ok(want) || want.targets["fleet-a"] != (rollout.Capacity{Min: 3, Max: 8}) || want.targets["fleet-b"] != (rollout.Capacity{Min: 2, Max: 5}) || want.saved != 0 {
+		t.Fatalf("the uninterrupted run did not end as it should: %+v", want)
 	}
 	if want.resent != 0 {
 		t.Fatalf("the uninterrupted run sent %d mails twice", want.resent)
@@ -316,7 +370,7 @@ func TestCrashAfterEverySideEffect(t *testing.T) {
 	want.calls = 0
 	for n := int64(1); n <= total; n++ {
 		t.Run(fmt.Sprintf("crash after call %d", n), func(t *testing.T) {
-			got := crashRun(t, n)
+			got := crashRun(t, sc, n)
 			got.calls = 0
 			if got.resent > 1 {
 				t.Errorf("%d mails sent again after one kill; at most the one in flight may be", got.resent)

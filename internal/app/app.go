@@ -46,7 +46,9 @@ type Main struct {
 	// AWSOptions are extra options for the AWS SDK configuration (tests add static
 	// credentials and retry settings here).
 	AWSOptions []func(*awsconfig.LoadOptions) error
-	// HTTPClient is used by webhook senders; nil means a client with a 10 s timeout.
+	// HTTPClient is used by webhook senders and by the health check of
+	// rollouts.health.check_url; nil means a client with a 10 s timeout for webhooks and
+	// http.DefaultClient for the check (each check is bounded by HealthCheckTimeout).
 	HTTPClient *http.Client
 
 	// Account and Region are where the daemon's AWS calls go (from STS and the SDK's
@@ -115,7 +117,7 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	if cfg.Rollouts.Enabled {
-		rc := rolloutConfig(cfg, names)
+		rc := rolloutConfig(cfg, names, m.HTTPClient)
 		rc.Account, rc.Region = m.Account, m.Region
 		m.Rollouts = rollout.New(rc,
 			cloud.NewAppStream(appstream.NewFromConfig(awsCfg)),
@@ -137,6 +139,10 @@ func (m *Main) Open(ctx context.Context) error {
 		}
 		m.listener = ln
 		m.server = &http.Server{Handler: m.handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
+		if cfg.Server.Token == "" {
+			m.Logger.Info("no API token: approving, cancelling and rolling back rollouts through the API answer 403",
+				"fix", "set server.token or "+config.TokenEnv)
+		}
 	}
 	m.buildLoops()
 	return nil
@@ -197,17 +203,19 @@ func (m *Main) housekeepingPass(ctx context.Context) (time.Time, error) {
 	return m.lastPrune.Add(PruneInterval), nil
 }
 
-// rolloutConfig maps the file's settings onto the controller's.
-func rolloutConfig(cfg config.Config, senders []string) rollout.Config {
+// rolloutConfig maps the file's settings onto the controller's. client sends the requests of
+// the health check (nil: http.DefaultClient).
+func rolloutConfig(cfg config.Config, senders []string, client *http.Client) rollout.Config {
 	r := cfg.Rollouts
 	fleetWindows := make(map[string]window.Window, len(r.FleetWindows))
 	for name, w := range r.FleetWindows {
 		fleetWindows[name] = w.Window
 	}
-	return rollout.Config{
+	rc := rollout.Config{
 		Keys: rollout.TagKeys{
 			FleetName: r.Tags.FleetName, ScaleImmediately: r.Tags.ScaleImmediately, Status: r.Tags.Status,
 			MaintenanceWindow: r.Tags.MaintenanceWindow, SavedMin: r.Tags.SavedMin, SavedMax: r.Tags.SavedMax,
+			Canary: r.Tags.Canary, Waves: r.Tags.Waves, Approval: r.Tags.Approval, Approve: r.Tags.Approve,
 		},
 		DefaultWindow:     r.Window.Window,
 		FleetWindows:      fleetWindows,
@@ -219,7 +227,19 @@ func rolloutConfig(cfg config.Config, senders []string) rollout.Config {
 		MaxParallel:       r.MaxParallel,
 		Senders:           senders,
 		PerFleetNotices:   cfg.Notify.PerFleet,
+		Waves: rollout.WaveSettings{
+			Size:          r.Waves.Size,
+			CanaryBake:    r.Waves.CanaryBake.Duration,
+			Bake:          r.Waves.Bake.Duration,
+			HealthTimeout: r.Health.Timeout.Duration,
+			CheckURL:      r.Health.CheckURL,
+			NoRollback:    r.Rollback == config.RollbackOff,
+		},
 	}
+	if r.Health.CheckURL != "" {
+		rc.Health = &healthCheck{URL: r.Health.CheckURL, Client: client}
+	}
+	return rc
 }
 
 // newSNSHandler builds the endpoint that receives CloudWatch SessionDisconnect alarms through

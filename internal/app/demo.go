@@ -90,6 +90,9 @@ func RunDemo(ctx context.Context, opts DemoOptions, logger *slog.Logger) error {
 		if cfg, err = config.Load(opts.ConfigPath); err != nil {
 			return err
 		}
+	} else {
+		// Load reads the token from the environment; without a file, so does the demo.
+		cfg.Server.Token = os.Getenv(config.TokenEnv)
 	}
 	start := time.Now().UTC().Add(opts.WindowIn).Truncate(time.Minute).Add(time.Minute)
 	w, err := window.Parse(demoWindow(start, time.Hour))

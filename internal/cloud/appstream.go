@@ -172,10 +172,15 @@ func (a *AppStream) describeFleets(ctx context.Context, names []string) ([]rollo
 			if c == nil {
 				c = &astypes.ComputeCapacityStatus{}
 			}
+			var errs []string
+			for _, e := range f.FleetErrors {
+				errs = append(errs, string(e.ErrorCode)+": "+aws.ToString(e.ErrorMessage))
+			}
 			fleets = append(fleets, rollout.Fleet{
 				Name: aws.ToString(f.Name), ARN: aws.ToString(f.Arn), State: string(f.State), Type: string(f.FleetType),
 				ImageARN: aws.ToString(f.ImageArn), Platform: string(f.Platform),
 				Desired: aws.ToInt32(c.Desired), Running: aws.ToInt32(c.Running), InUse: aws.ToInt32(c.InUse), Available: aws.ToInt32(c.Available),
+				Errors: errs,
 			})
 		}
 		if token = page.NextToken; token == nil {

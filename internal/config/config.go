@@ -29,6 +29,16 @@ const (
 	DefaultMaintenanceWindowTag = "MaintenanceWindow"
 	DefaultSavedMinTag          = "Min"
 	DefaultSavedMaxTag          = "Max"
+	DefaultCanaryTag            = "Canary"
+	DefaultWavesTag             = "Waves"
+	DefaultApprovalTag          = "Approval"
+	DefaultApproveTag           = "Approve"
+
+	// Progressive rollouts. The default wave size, 0, puts every fleet after the canary in
+	// one wave; the default bake between later waves is 0.
+	DefaultCanaryBake    = 10 * time.Minute
+	DefaultHealthTimeout = 30 * time.Minute
+	DefaultRollback      = RollbackFailedWave
 
 	DefaultVia      = ViaSES
 	DefaultSMTPPort = 587
@@ -56,6 +66,19 @@ const (
 	// workspaces.reset.max_concurrent.
 	MaxParallel = 1000
 )
+
+// Values of Rollouts.Rollback.
+const (
+	// RollbackFailedWave rolls back a wave that fails its health gate.
+	RollbackFailedWave = "failed-wave"
+	// RollbackOff halts a rollout whose wave fails its health gate and waits for a person
+	// to approve (go on), roll back or cancel it.
+	RollbackOff = "off"
+)
+
+// TokenEnv names the environment variable that sets Server.Token. When it is set and not
+// empty it wins over the file.
+const TokenEnv = "DESKPILOT_TOKEN"
 
 // Values of Email.Via.
 const (
@@ -122,8 +145,13 @@ type Store struct {
 type Server struct {
 	// Addr is the host:port to listen on. Empty turns the server off (and
 	// with it the operator commands and the SNS endpoint). Listen on a
-	// loopback or private address: the API can start and cancel rollouts.
+	// loopback or private address: the API can approve, cancel and roll back rollouts.
 	Addr string `yaml:"addr"`
+	// Token is the bearer token the mutating API (approve, cancel and roll back a rollout)
+	// requires: "Authorization: Bearer <token>". Empty turns that API off: it answers 403.
+	// The environment variable TokenEnv, when set and not empty, wins over this key, so that
+	// the token need not be in the file. Visible ASCII characters only, without spaces.
+	Token string `yaml:"token"`
 }
 
 // Rollouts governs how images are applied to AppStream fleets.
@@ -155,6 +183,14 @@ type Rollouts struct {
 	StartMargin Duration `yaml:"start_margin"`
 	// MaxParallel is how many fleets are updated at once, 1 to MaxParallel.
 	MaxParallel int `yaml:"max_parallel"`
+	// Waves shape progressive rollouts (an image with a Canary or Waves tag): see
+	// docs/rollouts.md#progressive-rollouts.
+	Waves Waves `yaml:"waves"`
+	// Health is the gate each wave of a progressive rollout must pass before the next starts.
+	Health Health `yaml:"health"`
+	// Rollback is what happens when a wave fails its health gate: RollbackFailedWave or
+	// RollbackOff.
+	Rollback string `yaml:"rollback"`
 	// Tags are the tag keys of the rollout protocol.
 	Tags Tags `yaml:"tags"`
 }
@@ -184,6 +220,41 @@ type Tags struct {
 	// holding the fleet's Min and Max capacity until they are restored.
 	SavedMin string `yaml:"saved_min"`
 	SavedMax string `yaml:"saved_max"`
+	// Canary, on an image, names the fleets (written as in FleetName, among the fleets it
+	// names) that form the first wave of a progressive rollout, the canary.
+	Canary string `yaml:"canary"`
+	// Waves, on an image, is the most fleets in each wave after the canary; it overrides
+	// Rollouts.Waves.Size.
+	Waves string `yaml:"waves"`
+	// Approval, on an image, set to "Manual", makes the rollout wait for a person after the
+	// canary wave is healthy.
+	Approval string `yaml:"approval"`
+	// Approve, on an image, set to "True", is a person's approval of that wait.
+	Approve string `yaml:"approve"`
+}
+
+// Waves shape progressive rollouts: the canary wave first, then waves of at most Size fleets,
+// each released when the one before has passed its health gate and baked.
+type Waves struct {
+	// Size is the most fleets in each wave after the canary when the image has no Waves
+	// tag; 0 puts all remaining fleets in one wave. At least 0.
+	Size int `yaml:"size"`
+	// CanaryBake is how long to wait, once the canary wave is healthy, before the next wave.
+	// At least 0.
+	CanaryBake Duration `yaml:"canary_bake"`
+	// Bake is the same wait between later waves. At least 0.
+	Bake Duration `yaml:"bake"`
+}
+
+// Health is the gate a wave of a progressive rollout must pass.
+type Health struct {
+	// Timeout is how long a wave whose fleets finished may take to become healthy; a wave
+	// not healthy by then has failed. Positive.
+	Timeout Duration `yaml:"timeout"`
+	// CheckURL, when set, is asked about each fleet of a wave: GET
+	// <CheckURL>?fleet=<fleet>&image=<image> must answer 2xx for the fleet to pass. It is an
+	// absolute http or https URL; a query it already has is kept, with fleet and image added.
+	CheckURL string `yaml:"check_url"`
 }
 
 // Notify says whom deskpilot tells what it did, and how. Notices are kept in
@@ -321,6 +392,9 @@ func Default() Config {
 			DrainTimeout:      Duration{DefaultDrainTimeout},
 			StartMargin:       Duration{DefaultStartMargin},
 			MaxParallel:       DefaultMaxParallel,
+			Waves:             Waves{CanaryBake: Duration{DefaultCanaryBake}},
+			Health:            Health{Timeout: Duration{DefaultHealthTimeout}},
+			Rollback:          DefaultRollback,
 			Tags: Tags{
 				FleetName:         DefaultFleetNameTag,
 				ScaleImmediately:  DefaultScaleImmediatelyTag,
@@ -328,6 +402,10 @@ func Default() Config {
 				MaintenanceWindow: DefaultMaintenanceWindowTag,
 				SavedMin:          DefaultSavedMinTag,
 				SavedMax:          DefaultSavedMaxTag,
+				Canary:            DefaultCanaryTag,
+				Waves:             DefaultWavesTag,
+				Approval:          DefaultApprovalTag,
+				Approve:           DefaultApproveTag,
 			},
 		},
 		Notify: Notify{

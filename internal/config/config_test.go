@@ -23,6 +23,7 @@ var update = flag.Bool("update", false, "rewrite the testdata/*.golden files wit
 // else the exact error text. Run with -update to rewrite the golden files.
 func TestParse_golden(t *testing.T) {
 	t.Setenv("AWS_REGION", "")
+	t.Setenv(TokenEnv, "")
 	inputs, err := filepath.Glob("testdata/*.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +52,7 @@ func TestParse_golden(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Parse(YAML()): %v", err)
 				}
-				if diff := cmp.Diff(c, again, cmpopts.EquateEmpty()); diff != "" {
+				if diff := cmp.Diff(c, again, cmpopts.EquateEmpty(), ignoreToken); diff != "" {
 					t.Errorf("Parse(YAML()) differs (-first +again):\n%s", diff)
 				}
 			}
@@ -93,6 +94,7 @@ func TestConfig_Validate_zero(t *testing.T) {
 
 func TestParse_emptyIsDefault(t *testing.T) {
 	t.Setenv("AWS_REGION", "")
+	t.Setenv(TokenEnv, "")
 	for _, in := range []string{"", "\n", "# only a comment\n", "---\n", "~\n", "rollouts:\n"} {
 		c, err := Parse([]byte(in))
 		if err != nil {
@@ -134,6 +136,7 @@ func TestParse_awsRegionEnv(t *testing.T) {
 
 func TestParse_errors(t *testing.T) {
 	t.Setenv("AWS_REGION", "")
+	t.Setenv(TokenEnv, "")
 	tests := []struct{ file, want string }{
 		{"rollouts: [1]", "rollouts: want a mapping, got a list"},
 		{"rollouts:\n  max_parallel: [1]\n", "rollouts.max_parallel: want an integer, got a list"},
@@ -152,6 +155,9 @@ func TestParse_errors(t *testing.T) {
 		{"workspaces: {sns: {topics: [arn:aws:sns:us-east-1:123456789012:t]}}\nserver: {addr: ''}\n", "workspaces.sns.topics: set, but server.addr is empty, so no notification can arrive"},
 		{"rollouts: {tags: {status: Min}}", `rollouts.tags.saved_min: "Min" is also rollouts.tags.status; every tag key must differ`},
 		{"notify: {webhook_secret_env: $SECRET}", `notify.webhook_secret_env: "$SECRET" is not the name of an environment variable (write the name, without $)`},
+		{"rollouts: {waves: {sise: 2}}", "rollouts.waves.sise: unknown key"},
+		{"rollouts: {health: {timeout: 30}}", `rollouts.health.timeout: "30" has no unit; write 30s, 30m or 30h`},
+		{"rollouts: {waves: {size: two}}", `rollouts.waves.size: want an integer, got a string "two"`},
 	}
 	// Past 20, the decoder's errors are counted, not listed.
 	var many, want strings.Builder
@@ -176,8 +182,146 @@ func TestParse_errors(t *testing.T) {
 	}
 }
 
+// ignoreToken leaves server.token out of comparisons of a Config with the
+// Config its YAML dump reads back as: the dump writes it empty.
+var ignoreToken = cmpopts.IgnoreFields(Server{}, "Token")
+
+// The keys of progressive rollouts and the API token: good values are read,
+// and each bad one is reported with its key.
+func TestParse_progressive(t *testing.T) {
+	t.Setenv("AWS_REGION", "")
+	t.Setenv(TokenEnv, "")
+	tests := []struct {
+		name, file string
+		check      func(Config) bool // for a good file
+		wantErr    string            // for a bad one
+	}{
+		{name: "defaults", file: "", check: func(c Config) bool {
+			r := c.Rollouts
+			return r.Waves == Waves{Size: 0, CanaryBake: Duration{10 * time.Minute}, Bake: Duration{0}} &&
+				r.Health == Health{Timeout: Duration{30 * time.Minute}} && r.Rollback == "failed-wave" &&
+				r.Tags.Canary == "Canary" && r.Tags.Waves == "Waves" && r.Tags.Approval == "Approval" && r.Tags.Approve == "Approve" &&
+				c.Server.Token == ""
+		}},
+		{name: "every key", file: `
+rollouts:
+  waves: {size: 3, canary_bake: 1h, bake: 5m}
+  health: {timeout: 45m, check_url: "https://health.example.com/check?key=abc"}
+  rollback: "off"
+  tags: {canary: dp:canary, waves: dp:waves, approval: dp:approval, approve: dp:approve}
+server: {token: s3cr3t-t0ken}
+`, check: func(c Config) bool {
+			r := c.Rollouts
+			return r.Waves == Waves{Size: 3, CanaryBake: Duration{time.Hour}, Bake: Duration{5 * time.Minute}} &&
+				r.Health == Health{Timeout: Duration{45 * time.Minute}, CheckURL: "https://health.example.com/check?key=abc"} &&
+				r.Rollback == RollbackOff &&
+				r.Tags.Canary == "dp:canary" && r.Tags.Waves == "dp:waves" && r.Tags.Approval == "dp:approval" && r.Tags.Approve == "dp:approve" &&
+				c.Server.Token == "s3cr3t-t0ken"
+		}},
+		{name: "zero bakes", file: "rollouts: {waves: {canary_bake: 0s, bake: 0s}}", check: func(c Config) bool {
+			return c.Rollouts.Waves.CanaryBake.Duration == 0 && c.Rollouts.Waves.Bake.Duration == 0
+		}},
+		{name: "plain http check", file: "rollouts: {health: {check_url: 'http://127.0.0.1:9000/healthy'}}", check: func(c Config) bool {
+			return c.Rollouts.Health.CheckURL == "http://127.0.0.1:9000/healthy"
+		}},
+		{name: "failed-wave", file: "rollouts: {rollback: failed-wave}", check: func(c Config) bool {
+			return c.Rollouts.Rollback == RollbackFailedWave
+		}},
+		// YAML 1.1 reads a bare off as false; into a string the decoder reads it as written.
+		{name: "bare off", file: "rollouts: {rollback: off}", check: func(c Config) bool {
+			return c.Rollouts.Rollback == RollbackOff
+		}},
+
+		{name: "negative size", file: "rollouts: {waves: {size: -1}}",
+			wantErr: "rollouts.waves.size: must be 0 (all remaining fleets in one wave) or more, got -1"},
+		{name: "negative canary bake", file: "rollouts: {waves: {canary_bake: -1m}}",
+			wantErr: "rollouts.waves.canary_bake: must not be negative, got -1m"},
+		{name: "negative bake", file: "rollouts: {waves: {bake: -30s}}",
+			wantErr: "rollouts.waves.bake: must not be negative, got -30s"},
+		{name: "zero timeout", file: "rollouts: {health: {timeout: 0s}}",
+			wantErr: "rollouts.health.timeout: must be positive, got 0s"},
+		{name: "negative timeout", file: "rollouts: {health: {timeout: -5m}}",
+			wantErr: "rollouts.health.timeout: must be positive, got -5m"},
+		{name: "relative check URL", file: "rollouts: {health: {check_url: /healthy}}",
+			wantErr: "rollouts.health.check_url: not an absolute http or https URL"},
+		{name: "check URL without scheme", file: "rollouts: {health: {check_url: 'health.example.com/check?key=abc'}}",
+			wantErr: "rollouts.health.check_url: not an absolute http or https URL"},
+		{name: "check URL of another scheme", file: "rollouts: {health: {check_url: 'ftp://health.example.com/'}}",
+			wantErr: "rollouts.health.check_url: not an absolute http or https URL"},
+		{name: "unknown rollback", file: "rollouts: {rollback: all}",
+			wantErr: `rollouts.rollback: "all" is not "failed-wave" or "off"`},
+		{name: "empty rollback", file: "rollouts: {rollback: ''}",
+			wantErr: `rollouts.rollback: "" is not "failed-wave" or "off"`},
+		{name: "empty tag", file: "rollouts: {tags: {canary: ''}}",
+			wantErr: "rollouts.tags.canary: empty"},
+		{name: "reserved tag", file: "rollouts: {tags: {waves: 'aws:waves'}}",
+			wantErr: `rollouts.tags.waves: "aws:waves" starts with "aws:", which AWS reserves`},
+		{name: "bad tag", file: "rollouts: {tags: {approval: 'needs*approval'}}",
+			wantErr: `rollouts.tags.approval: "needs*approval" is not a tag key (letters, digits, spaces and _ . : / = + - @)`},
+		{name: "long tag", file: "rollouts: {tags: {approve: " + strings.Repeat("a", 129) + "}}",
+			wantErr: `rollouts.tags.approve: "` + strings.Repeat("a", 129) + `" is longer than 128 characters`},
+		{name: "tag like an older one", file: "rollouts: {tags: {canary: FleetName}}",
+			wantErr: `rollouts.tags.canary: "FleetName" is also rollouts.tags.fleet_name; every tag key must differ`},
+		{name: "tags alike", file: "rollouts: {tags: {approval: Approve}}",
+			wantErr: `rollouts.tags.approve: "Approve" is also rollouts.tags.approval; every tag key must differ`},
+		{name: "token with a space", file: "server: {token: 'two words'}",
+			wantErr: "server.token: must be visible ASCII characters without spaces (it is sent as Authorization: Bearer <token>)"},
+		{name: "token not ASCII", file: "server: {token: 'pässword'}",
+			wantErr: "server.token: must be visible ASCII characters without spaces (it is sent as Authorization: Bearer <token>)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(tt.file))
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("Parse error:\n got %v\nwant %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if !tt.check(c) {
+				t.Errorf("Parse gave rollouts %+v, server %+v", c.Rollouts, c.Server)
+			}
+		})
+	}
+}
+
+// DESKPILOT_TOKEN wins over server.token when it is set; a bad one is
+// reported under its own name, without its value.
+func TestParse_tokenEnv(t *testing.T) {
+	t.Setenv("AWS_REGION", "")
+	tests := []struct {
+		name, env, file string
+		want            string // token, or the error
+	}{
+		{"neither", "", "", ""},
+		{"file only", "", "server: {token: from-file}", "from-file"},
+		{"env only", "from-env", "", "from-env"},
+		{"env wins", "from-env", "server: {token: from-file}", "from-env"},
+		{"bad env", "from env", "server: {token: from-file}", "DESKPILOT_TOKEN: must be visible ASCII characters without spaces (it is sent as Authorization: Bearer <token>)"},
+		{"bad env, bad file", "from\tenv", "server: {token: 'from file'}", "DESKPILOT_TOKEN: must be visible ASCII characters without spaces (it is sent as Authorization: Bearer <token>)\n" +
+			"server.token: must be visible ASCII characters without spaces (it is sent as Authorization: Bearer <token>)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(TokenEnv, tt.env)
+			c, err := Parse([]byte(tt.file))
+			got := c.Server.Token
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestLoad(t *testing.T) {
 	t.Setenv("AWS_REGION", "")
+	t.Setenv(TokenEnv, "")
 	c, err := Load("testdata/full.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -326,16 +470,24 @@ func TestNotify_secrets(t *testing.T) {
 	}
 }
 
-// The dump never contains the value of a secret, only the variable's name.
+// The dump never contains the value of a secret, only the variable's name,
+// nor the API token.
 func TestConfig_YAML_noSecrets(t *testing.T) {
 	t.Setenv("TEST_SMTP_PASSWORD", "hunter2")
 	c := Default()
 	c.Notify.Email.SMTP.PasswordEnv = "TEST_SMTP_PASSWORD"
+	c.Server.Token = "api-t0ken"
 	out, err := c.YAML()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if bytes.Contains(out, []byte("hunter2")) {
 		t.Errorf("YAML() contains the password:\n%s", out)
+	}
+	if bytes.Contains(out, []byte("api-t0ken")) {
+		t.Errorf("YAML() contains the token:\n%s", out)
+	}
+	if c.Server.Token != "api-t0ken" {
+		t.Errorf("YAML() changed the Config's token")
 	}
 }

@@ -17,6 +17,7 @@ const docsPath = "../../docs/configuration.md"
 // valid file that sets every key.
 func TestDocs_example(t *testing.T) {
 	t.Setenv("AWS_REGION", "")
+	t.Setenv(TokenEnv, "")
 	doc := readDocs(t)
 	_, after, ok := strings.Cut(doc, "## 2. Full example")
 	m := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindStringSubmatch(after)

@@ -32,7 +32,8 @@ func Load(path string) (Config, error) {
 //  2. lays the YAML in data over it: keys present replace the defaults,
 //     keys absent or null keep them, unknown keys and values of the wrong
 //     type are errors;
-//  3. takes the region from AWS_REGION if the file names none;
+//  3. takes the region from AWS_REGION if the file names none, and the API
+//     token from TokenEnv (DESKPILOT_TOKEN) if that is set, whatever the file says;
 //  4. validates the result.
 //
 // All problems are reported at once, joined with errors.Join, each naming its
@@ -74,6 +75,13 @@ func Parse(data []byte) (Config, error) {
 			} else {
 				errs = append(errs, fmt.Errorf("AWS_REGION: %q is not an AWS region name such as us-east-1 (the file names no aws.region, so the environment would set it)", r))
 			}
+		}
+	}
+	if t := os.Getenv(TokenEnv); t != "" {
+		if validToken(t) {
+			c.Server.Token = t
+		} else {
+			errs = append(errs, fmt.Errorf("%s: %s", TokenEnv, badToken))
 		}
 	}
 
@@ -133,9 +141,11 @@ func unjoin(err error) []error {
 
 // YAML returns c as a canonical configuration file: every key, in the order
 // of the types, with durations and windows in their shortest form. Parse
-// reads it back as c. It holds no secrets: the file only names the
-// environment variables that do (webhook URLs are shown as written).
+// reads it back as c, apart from server.token. It holds no secrets:
+// server.token is written empty, and otherwise the file only names the
+// environment variables that hold them (webhook URLs are shown as written).
 func (c Config) YAML() ([]byte, error) {
+	c.Server.Token = ""
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)

@@ -47,6 +47,10 @@ func (c Config) Validate() error {
 	if a := c.Server.Addr; a != "" && !hostPort(a) {
 		p.add("server.addr", "%q is not host:port, such as 127.0.0.1:8080 (empty turns the server off)", a)
 	}
+	// The token is not repeated: it is a secret.
+	if t := c.Server.Token; t != "" && !validToken(t) {
+		p.add("server.token", "%s", badToken)
+	}
 	c.Rollouts.validate(&p)
 	c.Notify.validate(&p)
 	c.WorkSpaces.validate(&p, c.Server)
@@ -101,7 +105,22 @@ func (r Rollouts) validate(p *problems) {
 	positive(p, "rollouts.start_margin", r.StartMargin)
 	between(p, "rollouts.max_parallel", r.MaxParallel, 1, MaxParallel)
 
-	// 3. Tag keys: valid, and distinct because each means something else.
+	// 3. Progressive rollouts.
+	if r.Waves.Size < 0 {
+		p.add("rollouts.waves.size", "must be 0 (all remaining fleets in one wave) or more, got %d", r.Waves.Size)
+	}
+	notNegative(p, "rollouts.waves.canary_bake", r.Waves.CanaryBake)
+	notNegative(p, "rollouts.waves.bake", r.Waves.Bake)
+	positive(p, "rollouts.health.timeout", r.Health.Timeout)
+	// The URL is not repeated: it may hold a token.
+	if u := r.Health.CheckURL; u != "" && !httpURL(u) {
+		p.add("rollouts.health.check_url", "not an absolute http or https URL")
+	}
+	if r.Rollback != RollbackFailedWave && r.Rollback != RollbackOff {
+		p.add("rollouts.rollback", "%q is not %q or %q", r.Rollback, RollbackFailedWave, RollbackOff)
+	}
+
+	// 4. Tag keys: valid, and distinct because each means something else.
 	tags := []struct{ name, key string }{
 		{"fleet_name", r.Tags.FleetName},
 		{"scale_immediately", r.Tags.ScaleImmediately},
@@ -109,6 +128,10 @@ func (r Rollouts) validate(p *problems) {
 		{"maintenance_window", r.Tags.MaintenanceWindow},
 		{"saved_min", r.Tags.SavedMin},
 		{"saved_max", r.Tags.SavedMax},
+		{"canary", r.Tags.Canary},
+		{"waves", r.Tags.Waves},
+		{"approval", r.Tags.Approval},
+		{"approve", r.Tags.Approve},
 	}
 	for i, t := range tags {
 		path := "rollouts.tags." + t.name
@@ -214,6 +237,12 @@ func positive(p *problems, path string, d Duration) {
 	}
 }
 
+func notNegative(p *problems, path string, d Duration) {
+	if d.Duration < 0 {
+		p.add(path, "must not be negative, got %s", d)
+	}
+}
+
 func between(p *problems, path string, v, lo, hi int) {
 	if v < lo || v > hi {
 		p.add(path, "must be from %d to %d, got %d", lo, hi, v)
@@ -242,6 +271,19 @@ func envName(p *problems, path, name string) {
 	if name != "" && !envNameRE.MatchString(name) {
 		p.add(path, "%q is not the name of an environment variable (write the name, without $)", name)
 	}
+}
+
+// badToken says what a bearer token may hold.
+const badToken = "must be visible ASCII characters without spaces (it is sent as Authorization: Bearer <token>)"
+
+// validToken reports whether s can be sent as a bearer token as it is.
+func validToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func hostPort(s string) bool {

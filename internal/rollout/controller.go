@@ -59,8 +59,18 @@ type Config struct {
 }
 
 func (c *Config) defaults() {
-	if c.Keys == (TagKeys{}) {
-		c.Keys = DefaultTagKeys()
+	def := DefaultTagKeys()
+	for _, k := range []struct {
+		key *string
+		def string
+	}{
+		{&c.Keys.FleetName, def.FleetName}, {&c.Keys.ScaleImmediately, def.ScaleImmediately}, {&c.Keys.Status, def.Status},
+		{&c.Keys.MaintenanceWindow, def.MaintenanceWindow}, {&c.Keys.SavedMin, def.SavedMin}, {&c.Keys.SavedMax, def.SavedMax},
+		{&c.Keys.Canary, def.Canary}, {&c.Keys.Waves, def.Waves}, {&c.Keys.Approval, def.Approval}, {&c.Keys.Approve, def.Approve},
+	} {
+		if *k.key == "" {
+			*k.key = k.def
+		}
 	}
 	if c.DefaultWindow.IsZero() {
 		c.DefaultWindow = window.MustParse("sun:02:00-sun:05:00")
@@ -130,8 +140,9 @@ type holdBack struct {
 func New(cfg Config, as AppStream, scaler Scaler, store Store, now func() time.Time, log *slog.Logger) *Controller {
 	cfg.defaults()
 	c := &Controller{cfg: cfg, aws: as, scaler: scaler, store: store, now: now, log: log, held: map[string]holdBack{}}
-	c.planner = Planner{Keys: cfg.Keys, Margin: cfg.StartMargin, WindowFor: c.windowFor}
-	c.policy = Policy{Keys: cfg.Keys, Planner: c.planner, Account: cfg.Account, Region: cfg.Region, Senders: cfg.Senders, ZoneOf: c.zoneOf}
+	c.planner = Planner{Keys: cfg.Keys, Margin: cfg.StartMargin, WindowFor: c.windowFor, WaveSize: cfg.Waves.Size}
+	c.policy = Policy{Keys: cfg.Keys, Planner: c.planner, Account: cfg.Account, Region: cfg.Region, Senders: cfg.Senders, ZoneOf: c.zoneOf,
+		Waves: cfg.Waves, CheckEvery: cfg.PollInterval}
 	return c
 }
 
@@ -368,7 +379,7 @@ func (c *Controller) runSteps(ctx context.Context) (time.Time, error) {
 		p.byID[r.ID] = r
 		for j := range r.Steps {
 			s := &r.Steps[j]
-			if !s.State.Final() && !c.readyAt(r.ID, *s).After(p.now.Add(horizon)) {
+			if !s.State.Final() && released(*r, *s) && !c.readyAt(r.ID, *s).After(p.now.Add(horizon)) {
 				due = append(due, s)
 			}
 		}
@@ -405,13 +416,16 @@ func (c *Controller) runSteps(ctx context.Context) (time.Time, error) {
 			errs = append(errs, fmt.Errorf("rollout %d: %w", r.ID, err))
 		}
 		for _, s := range r.Steps {
-			if s.State.Final() {
+			if s.State.Final() || !released(*r, s) {
 				continue
 			}
 			at := c.readyAt(r.ID, s)
 			if next.IsZero() || at.Before(next) {
 				next = at
 			}
+		}
+		if r.State.Active() && r.Progressive() && !r.NextAt.IsZero() && (next.IsZero() || r.NextAt.Before(next)) {
+			next = r.NextAt // a gate's next check or the end of a bake
 		}
 	}
 	if next.IsZero() {
@@ -420,9 +434,11 @@ func (c *Controller) runSteps(ctx context.Context) (time.Time, error) {
 	return next, errors.Join(errs...)
 }
 
-// needsImage reports whether a step in state s reads its rollout's image (to start, or to
-// apply it); drains and restores do not, so a failing image read never delays them.
-func needsImage(s StepState) bool { return s == StepWaiting || s == StepApplying }
+// needsImage reports whether a step reads its rollout's image (to start, or to apply it);
+// drains, restores and rollbacks do not, so a failing image read never delays them.
+func needsImage(s Step) bool {
+	return !s.RollingBack && (s.State == StepWaiting || s.State == StepApplying)
+}
 
 // readyAt is when a step may next be looked at: its NextAt, or later while its fleet (or, for a
 // step that needs the image, its rollout) is held back after a failed read.
@@ -431,7 +447,7 @@ func (c *Controller) readyAt(rolloutID int64, s Step) time.Time {
 	if h, ok := c.held[fleetKey(s.Fleet)]; ok && h.until.After(at) {
 		at = h.until
 	}
-	if h, ok := c.held[rolloutKey(rolloutID)]; ok && h.until.After(at) && needsImage(s.State) {
+	if h, ok := c.held[rolloutKey(rolloutID)]; ok && h.until.After(at) && needsImage(s) {
 		at = h.until
 	}
 	return at
@@ -466,7 +482,7 @@ func (c *Controller) read(ctx context.Context, p *pass, due []*Step) error {
 			seen[s.Fleet] = true
 			names = append(names, s.Fleet)
 		}
-		if needsImage(s.State) {
+		if needsImage(*s) {
 			needImage[s.RolloutID] = true
 		}
 	}
@@ -561,12 +577,12 @@ func (c *Controller) advance(p *pass, s *Step) (stepCall, bool) {
 		}
 		return stepCall{}, false
 	}
-	if _, ok := p.images[r.ID]; !ok && needsImage(s.State) {
+	if _, ok := p.images[r.ID]; !ok && needsImage(*s) {
 		return stepCall{}, false // needs the image, which could not be read; drains and restores do not
 	}
 	delete(c.held, fleetKey(s.Fleet))
 	w := c.world(p, r, s)
-	params := Params{ScaleImmediately: r.ScaleImmediately, PollInterval: c.cfg.PollInterval, DrainPollInterval: c.cfg.DrainPollInterval, DrainTimeout: c.cfg.DrainTimeout}
+	params := Params{ImageARN: r.ImageARN, ScaleImmediately: r.ScaleImmediately, PollInterval: c.cfg.PollInterval, DrainPollInterval: c.cfg.DrainPollInterval, DrainTimeout: c.cfg.DrainTimeout}
 	for range maxChain {
 		prev := *s
 		d := Decide(prev, w, params)
@@ -796,6 +812,9 @@ func (c *Controller) perform(ctx context.Context, r *Rollout, s *Step, w World, 
 	keys := c.cfg.Keys
 	switch d.Action {
 	case ActUpdateImage:
+		if s.RollingBack {
+			return c.aws.UpdateFleetImage(ctx, s.Fleet, s.PreviousImageARN)
+		}
 		return c.aws.UpdateFleetImage(ctx, s.Fleet, r.ImageARN)
 	case ActTagSaved:
 		return c.aws.TagResource(ctx, w.Fleet.ARN, map[string]string{
@@ -818,34 +837,132 @@ func (c *Controller) perform(ctx context.Context, r *Rollout, s *Step, w World, 
 func (c *Controller) settle(ctx context.Context, now time.Time, r *Rollout) error {
 	in := RolloutInput{Now: now, Rollout: *r}
 	cmd := c.policy.DecideRollout(in)
-	if cmd.NeedImage {
+	for range 4 {
+		if !cmd.NeedImage && !cmd.NeedHealth && !cmd.NeedFleetTags {
+			break
+		}
 		if c.heldBack(rolloutKey(r.ID), now) {
 			return nil
 		}
-		img, ok, err := c.aws.Image(ctx, r.ImageName)
-		if err != nil {
+		if err := c.readFor(ctx, r, cmd, &in); err != nil {
 			c.holdBack(rolloutKey(r.ID), now, err)
 			return err
 		}
-		in.ImageRead, in.Image, in.ImageFound = true, img, ok
 		cmd = c.policy.DecideRollout(in)
+	}
+	if cmd.NeedImage || cmd.NeedHealth || cmd.NeedFleetTags {
+		return fmt.Errorf("rollout %d: the decision kept asking for more to read", r.ID)
 	}
 	if err := c.execute(ctx, cmd); err != nil {
 		c.holdBack(rolloutKey(r.ID), now, err)
 		return err
 	}
 	if cmd.Change != nil && cmd.Change.Update != nil {
-		r.State = cmd.Change.Update.State
+		*r = *cmd.Change.Update
 		c.settled.Add(1)
 	}
 	return nil
+}
+
+// readFor reads what a rollout-level decision asked for into in.
+func (c *Controller) readFor(ctx context.Context, r *Rollout, cmd Command, in *RolloutInput) error {
+	if cmd.NeedImage {
+		img, ok, err := c.aws.Image(ctx, r.ImageName)
+		if err != nil {
+			return fmt.Errorf("describe image %s: %w", r.ImageName, err)
+		}
+		in.ImageRead, in.Image, in.ImageFound = true, img, ok
+	}
+	if !cmd.NeedHealth && !cmd.NeedFleetTags {
+		return nil
+	}
+	fleets, err := c.aws.Fleets(ctx, cmd.FleetNames)
+	if err != nil {
+		return fmt.Errorf("describe fleets: %w", err) // a partial read too: a gate decides on every fleet
+	}
+	if cmd.NeedFleetTags {
+		in.FleetTags = map[string]map[string]string{}
+		for _, name := range cmd.FleetNames {
+			f, ok := fleets[name]
+			if !ok {
+				continue // gone: the step fails when it runs
+			}
+			tags, err := c.aws.FleetTags(ctx, f.ARN)
+			if err != nil {
+				return fmt.Errorf("list tags of fleet %s: %w", name, err)
+			}
+			in.FleetTags[name] = tags
+		}
+		in.FleetTagsRead = true
+	}
+	if cmd.NeedHealth {
+		targets, err := c.scaler.Targets(ctx, cmd.FleetNames)
+		if err != nil {
+			return fmt.Errorf("describe scalable targets: %w", err)
+		}
+		h := WaveHealth{Fleets: fleets, Targets: targets, Checks: c.checkURLs(ctx, r.ImageName, cmd.FleetNames, fleets)}
+		in.Health, in.HealthRead = HealthProblems(*r, r.Wave, h), true
+	}
+	return nil
+}
+
+// checkURLs asks the admins' check_url about each existing fleet, a few at a time; nil when no
+// check_url is set.
+func (c *Controller) checkURLs(ctx context.Context, image string, names []string, fleets map[string]Fleet) map[string]error {
+	if c.cfg.Health == nil {
+		return nil
+	}
+	out := make(map[string]error, len(names))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, maxConcurrentCalls)
+	for _, name := range names {
+		if _, ok := fleets[name]; !ok {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			err := c.cfg.Health.Check(ctx, name, image)
+			mu.Lock()
+			out[name] = err
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // Request performs a person's request on rollout id (approve, cancel, rollback) and returns
 // the rollout as committed. It returns an error wrapping ErrNoRollout or ErrConflict when the
 // request cannot apply; nothing is changed then.
 func (c *Controller) Request(ctx context.Context, id int64, kind RequestKind, by string) (Rollout, error) {
-	return Rollout{}, fmt.Errorf("%w: not built yet", ErrConflict)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok, err := c.store.Rollout(ctx, id)
+	if err != nil {
+		return Rollout{}, err
+	}
+	if !ok {
+		return Rollout{}, fmt.Errorf("%w: rollout %d", ErrNoRollout, id)
+	}
+	cmd, err := c.policy.DecideRequest(r, kind, by, c.now())
+	if err != nil {
+		return r, err
+	}
+	if err := c.execute(ctx, cmd); err != nil {
+		return r, err
+	}
+	if cmd.Change != nil && cmd.Change.Update != nil {
+		c.settled.Add(1)
+		c.stepsAt = time.Time{} // the steps pass picks the change up at once
+	}
+	if r, _, err = c.store.Rollout(ctx, id); err != nil {
+		return Rollout{}, err
+	}
+	c.log.Info("request", "rollout", id, "kind", kind, "by", by, "msg", cmd.Log)
+	return r, nil
 }
 
 // Plan returns r's waves as planned, with when each is expected to start.

@@ -25,6 +25,10 @@ type Policy struct {
 	Senders []string
 	// ZoneOf is a fleet's window's time zone, for notices.
 	ZoneOf func(fleet string) *time.Location
+	// Waves are the settings of progressive rollouts.
+	Waves WaveSettings
+	// CheckEvery is how often a wave that is not healthy yet is checked again.
+	CheckEvery time.Duration
 }
 
 // ImageAction is the one AWS call a rollout-level decision may ask for: tags on the image.
@@ -57,6 +61,8 @@ type Command struct {
 	NeedFleetTags bool
 	// NeedImage asks for the image to be read (with its tags) before deciding again.
 	NeedImage bool
+	// NeedHealth asks for the health of FleetNames (RolloutInput.Health).
+	NeedHealth bool
 	// Change is committed (nil: nothing to write).
 	Change *Change
 	// Action is made on the image. ActFirst makes it before the commit; otherwise after it.
@@ -95,8 +101,10 @@ func (p Policy) DecideImage(in ImageInput) Command {
 		switch {
 		case has && r.State == Pending:
 			return p.cancel(r, why, img.ARN, img.Tags, in.Now)
+		case has && r.State == Running && r.Gate == GateRollingBack:
+			return Command{} // a rollback finishes whatever the tags say
 		case has && r.State == Running:
-			return p.cancelWaiting(r, why+" after the rollout started; fleets not yet started are cancelled", in.Now)
+			return p.stop(r, why+" after the rollout started; fleets not yet started are cancelled", in.Now)
 		case has && !r.TagCleared:
 			r.TagCleared, r.UpdatedAt = true, in.Now
 			return Command{Change: &Change{Update: &r}, Action: clearOwnStatus(img.ARN, img.Tags, keys), Log: "tag removed after the rollout ended"}
@@ -105,8 +113,10 @@ func (p Policy) DecideImage(in ImageInput) Command {
 		}
 		return Command{}
 	}
-	same := has && r.FleetTag == req.FleetTag && r.ScaleImmediately == req.ScaleImmediately
+	same := has && req.sameShape(r)
 	switch {
+	case has && r.State.Active() && same && Approves(img.Tags, keys) && r.Approval && !r.Approved:
+		return p.approve(img, r, "the "+keys.Approve+" tag", in.Now)
 	case has && r.State.Active() && same:
 		return Command{Action: p.repairStatus(img, r)}
 	case has && r.State == Running:
@@ -150,7 +160,8 @@ func (p Policy) plan(in ImageInput, req Request, perr error) Command {
 		created = in.Latest.CreatedAt.Add(time.Millisecond)
 	}
 	nr := Rollout{Account: p.Account, Region: p.Region, ImageName: img.Name, ImageARN: img.ARN, FleetTag: req.FleetTag,
-		ScaleImmediately: req.ScaleImmediately, CreatedAt: created, UpdatedAt: now}
+		ScaleImmediately: req.ScaleImmediately, CreatedAt: created, UpdatedAt: now,
+		Canary: req.Canary, WaveSize: req.WaveSize, Approval: req.Approval, Waves: 1, Wave: 1}
 	ch := &Change{}
 	var replaced *Rollout
 	if in.HasLatest && in.Latest.State == Pending {
@@ -178,13 +189,13 @@ func (p Policy) plan(in ImageInput, req Request, perr error) Command {
 		// A replan that is refused must not leave the earlier plan's Pending status on the image.
 		return Command{Change: ch, Action: clearOwnStatus(img.ARN, img.Tags, keys), Log: "rollout refused: " + nr.Reason}
 	}
-	nr.State, nr.Steps = Pending, steps
+	nr.State, nr.Steps, nr.Waves = Pending, steps, waveCount(steps)
 	nr.Reason = "waiting for the window opening at " + nr.Start.UTC().Format(time.RFC3339)
 	ch.Create = &nr
 	ch.Events = append(ch.Events, Event{At: now, Kind: history.Planned, State: string(Pending),
 		Reason: fmt.Sprintf("image %s to %s, drain %v, start %s", img.Name, req.FleetTag, req.ScaleImmediately, nr.Start.UTC().Format(time.RFC3339))})
 	ch.Steps = append(ch.Steps, supersede(in.Active, nr, now)...)
-	ch.Deliveries = append(ch.Deliveries, p.deliver(pendingNotice(nr, keys, p.ZoneOf, replaced))...)
+	ch.Deliveries = append(ch.Deliveries, p.deliver(pendingNotice(nr, keys, p.ZoneOf, replaced, p.Waves))...)
 	act := ImageAction{ARN: img.ARN, Tag: map[string]string{keys.Status: StatusPending(nr.Start)}}
 	return Command{Change: ch, Action: act, Log: fmt.Sprintf("rollout planned: image %s to %s at %s", img.Name, strings.Join(req.Fleets, ", "), nr.Start.UTC().Format(time.RFC3339))}
 }
@@ -231,7 +242,7 @@ func (p Policy) cancelWaiting(r Rollout, why string, now time.Time) Command {
 func cancelSteps(r *Rollout, why string, now time.Time) []Step {
 	var out []Step
 	for i := range r.Steps {
-		if r.Steps[i].State == StepWaiting {
+		if r.Steps[i].State == StepWaiting && !r.Steps[i].RollingBack {
 			r.Steps[i].State, r.Steps[i].FinishedAt, r.Steps[i].NextAt, r.Steps[i].Message = StepCancelled, now, now, why
 			out = append(out, r.Steps[i])
 		}
@@ -269,7 +280,7 @@ func supersede(active []Rollout, r Rollout, now time.Time) []Step {
 func (p Policy) repairStatus(img Image, r Rollout) ImageAction {
 	switch {
 	case r.State.Active():
-		if want := StatusPending(r.Start); img.Tags[p.Keys.Status] != want {
+		if want := statusOf(r); want != "" && img.Tags[p.Keys.Status] != want {
 			return ImageAction{ARN: img.ARN, Tag: map[string]string{p.Keys.Status: want}}
 		}
 	case r.State == Cancelled || r.State == Refused || r.State == Superseded:
@@ -278,12 +289,35 @@ func (p Policy) repairStatus(img Image, r Rollout) ImageAction {
 	return ImageAction{}
 }
 
-// clearOwnStatus removes a Status tag that deskpilot wrote (Pending/…), leaving others alone.
+// clearOwnStatus removes a Status tag that deskpilot wrote while a rollout was active
+// (Pending/…, Canary/…, AwaitingApproval/…, Wave/…), leaving others alone.
 func clearOwnStatus(arn string, tags map[string]string, keys TagKeys) ImageAction {
-	if !strings.HasPrefix(tags[keys.Status], "Pending/") {
-		return ImageAction{}
+	for _, pre := range ownStatusPrefixes {
+		if strings.HasPrefix(tags[keys.Status], pre) {
+			return ImageAction{ARN: arn, Untag: []string{keys.Status}}
+		}
 	}
-	return ImageAction{ARN: arn, Untag: []string{keys.Status}}
+	return ImageAction{}
+}
+
+// statusOf is the Status an active rollout's image carries: Pending/<start> until it starts
+// (and throughout for a rollout without waves, as the recipe did); for a progressive one,
+// Canary/<time> while the canary runs, AwaitingApproval/<time>, Wave/<k>/<n>, Failed/<time>
+// when halted. Empty: leave the tag as it is (a rollback in progress).
+func statusOf(r Rollout) string {
+	switch {
+	case r.State == Pending || !r.Progressive():
+		return StatusPending(r.Start)
+	case r.Gate == GateRollingBack || r.Gate == GateCancelling:
+		return ""
+	case r.Gate == GateHalted:
+		return StatusFailed(r.GateSince)
+	case r.Gate == GateApproval:
+		return StatusAwaitingApproval(r.GateSince)
+	case r.Wave == 1 && r.Canary != "":
+		return StatusCanary(r.WaveAt)
+	}
+	return StatusWave(r.Wave, r.Waves)
 }
 
 // RolloutInput is the snapshot DecideRollout reads.
@@ -294,6 +328,13 @@ type RolloutInput struct {
 	ImageRead  bool
 	Image      Image
 	ImageFound bool
+	// HealthRead says Health was read as a Command asked: the failed checks of each fleet
+	// asked for (HealthProblems), none for a healthy fleet.
+	HealthRead bool
+	Health     map[string][]string
+	// FleetTagsRead says FleetTags were read (for the windows of the next wave's fleets).
+	FleetTagsRead bool
+	FleetTags     map[string]map[string]string
 }
 
 // DecideRollout moves a rollout to running when a step started, and ends it when every step is
@@ -307,14 +348,28 @@ func (p Policy) DecideRollout(in RolloutInput) Command {
 		anyStarted = anyStarted || s.State.Started() || s.State == StepDone || s.State == StepSkipped || s.State == StepFailed
 	}
 	if r.State == Pending && anyStarted {
-		r.State, r.UpdatedAt, r.Reason = Running, now, "running"
+		r.State, r.UpdatedAt, r.Reason, r.WaveAt = Running, now, "running", now
 		return Command{Change: &Change{Update: &r,
 			Events:     []Event{{At: now, RolloutID: r.ID, Kind: history.Started, State: string(Running), Reason: "the window opened"}},
 			Deliveries: p.deliver(startedNotice(r, now))}, Log: "rollout started: " + r.ImageName}
 	}
-	if !allFinal || len(r.Steps) == 0 || !r.State.Active() {
+	if len(r.Steps) == 0 || !r.State.Active() {
 		return Command{}
 	}
+	if r.Progressive() && r.Gate != GateRollingBack && r.Gate != GateCancelling {
+		return p.gate(in)
+	}
+	if !allFinal {
+		return Command{}
+	}
+	return p.finish(in)
+}
+
+// finish ends a rollout whose steps are all final: the image's tags are cleared as the recipe
+// does on success (or it is marked Failed or RolledBack), then the end is committed with its
+// notice.
+func (p Policy) finish(in RolloutInput) Command {
+	r, now := in.Rollout, in.Now
 	if !in.ImageRead {
 		return Command{NeedImage: true}
 	}
@@ -331,6 +386,25 @@ func (p Policy) DecideRollout(in RolloutInput) Command {
 	img, ok := in.Image, in.ImageFound && in.Image.ARN == r.ImageARN
 	var act ImageAction
 	switch {
+	case r.Gate == GateRollingBack:
+		back := 0
+		for _, s := range r.Steps {
+			if s.State == StepRolledBack {
+				back++
+			}
+		}
+		r.State = RolledBack
+		r.Reason = fmt.Sprintf("%d fleets back on their previous images (%s)", back, r.Reason)
+		if ok {
+			act = ImageAction{ARN: img.ARN, Tag: map[string]string{keys.Status: StatusRolledBack(now)}}
+		}
+	case r.Gate == GateCancelling:
+		// TagCleared stays as it is: cancelled on request, the tag is still the request that
+		// ran, and is not planned again until it is removed.
+		r.State = Cancelled
+		if ok {
+			act = clearOwnStatus(img.ARN, img.Tags, keys)
+		}
 	case failed > 0:
 		r.State, r.Reason = Failed, fmt.Sprintf("%d of %d fleets failed", failed, len(r.Steps))
 		if ok && !strings.HasPrefix(img.Tags[keys.Status], "Failed/") {
@@ -345,6 +419,11 @@ func (p Policy) DecideRollout(in RolloutInput) Command {
 			sameScale := strings.EqualFold(strings.TrimSpace(img.Tags[keys.ScaleImmediately]), "true") == r.ScaleImmediately
 			if img.Tags[keys.FleetName] == r.FleetTag && sameScale {
 				remove = append(remove, keys.FleetName, keys.ScaleImmediately)
+				for _, k := range []string{keys.Canary, keys.Waves, keys.Approval, keys.Approve} {
+					if _, ok := img.Tags[k]; ok {
+						remove = append(remove, k)
+					}
+				}
 			}
 			act = ImageAction{ARN: img.ARN, Untag: remove}
 		}
@@ -355,7 +434,8 @@ func (p Policy) DecideRollout(in RolloutInput) Command {
 		}
 	}
 	r.UpdatedAt = now
-	kind := map[State]history.Kind{Failed: history.Failed, Succeeded: history.Succeeded, Superseded: history.Superseded}[r.State]
+	kind := map[State]history.Kind{Failed: history.Failed, Succeeded: history.Succeeded, Superseded: history.Superseded,
+		RolledBack: history.RolledBack, Cancelled: history.Cancelled}[r.State]
 	ch := &Change{Update: &r, Events: []Event{{At: now, RolloutID: r.ID, Kind: kind, State: string(r.State), Reason: r.Reason}},
 		Deliveries: p.deliver(finishedNotice(r))}
 	// The tags go first: were the end committed first and the call then lost, a success would

@@ -55,7 +55,7 @@ func windowFields(r Rollout, zoneOf func(fleet string) *time.Location) []notice.
 	return fields
 }
 
-func pendingNotice(r Rollout, keys TagKeys, zoneOf func(string) *time.Location, replaced *Rollout) notice.Notice {
+func pendingNotice(r Rollout, keys TagKeys, zoneOf func(string) *time.Location, replaced *Rollout, waves WaveSettings) notice.Notice {
 	drain := "No: fleets keep their capacity; idle instances move to the new image over time."
 	if r.ScaleImmediately {
 		drain = "Yes: each running fleet with a scalable target is scaled to 0/0 after the update, so idle instances on the old image go away, then its Min/Max are restored exactly."
@@ -66,6 +66,19 @@ func pendingNotice(r Rollout, keys TagKeys, zoneOf func(string) *time.Location, 
 		{Name: "Drain (" + keys.ScaleImmediately + ")", Value: drain},
 	}
 	fields = append(fields, windowFields(r, zoneOf)...)
+	if r.Progressive() {
+		for _, w := range PlanWaves(r, waves) {
+			name := fmt.Sprintf("Wave %d", w.Wave)
+			if w.Canary {
+				name += " (canary)"
+			}
+			when := "after the previous wave's gate"
+			if !w.ExpectedStart.IsZero() {
+				when = "expected " + utc(w.ExpectedStart)
+			}
+			fields = append(fields, notice.Field{Name: name, Value: fmt.Sprintf("%s; %s; gate: %s", strings.Join(w.Fleets, ", "), when, w.Gate)})
+		}
+	}
 	fields = append(fields, notice.Field{Name: "How to cancel", Value: fmt.Sprintf("Remove the %s tag from image %s before the window opens. Changing the tag replans the rollout.", keys.FleetName, r.ImageName)})
 	kind, subject, summary := "rollout.pending", fmt.Sprintf("Image %s scheduled for %s", r.ImageName, fleetsOf(r)),
 		fmt.Sprintf("Image %s will be applied to %s in the maintenance window starting %s.", r.ImageName, fleetsOf(r), utc(r.Start))
@@ -110,13 +123,21 @@ func startedNotice(r Rollout, now time.Time) notice.Notice {
 	}
 }
 
+// fleetNoticeWhat names a fleet's result notice; a rollback's result is a notice of its own.
+func fleetNoticeWhat(s Step) string {
+	if s.RollingBack {
+		return "fleet/" + s.Fleet + "/rollback"
+	}
+	return "fleet/" + s.Fleet
+}
+
 func fleetNotice(r Rollout, s Step) notice.Notice {
 	sev := notice.SeverityInfo
 	if s.State == StepFailed {
 		sev = notice.SeverityError
 	}
 	return notice.Notice{
-		ID: noticeID(r, "fleet/"+s.Fleet), Kind: "rollout.fleet", Severity: sev,
+		ID: noticeID(r, fleetNoticeWhat(s)), Kind: "rollout.fleet", Severity: sev,
 		Subject: fmt.Sprintf("Fleet %s: %s (image %s)", s.Fleet, s.State, r.ImageName),
 		Summary: fmt.Sprintf("Fleet %s: %s.", s.Fleet, s.Message),
 		Fields:  stepFields(r, s),
@@ -167,8 +188,65 @@ func finishedNotice(r Rollout) notice.Notice {
 	case Superseded, Cancelled:
 		n.Subject = fmt.Sprintf("Rollout of image %s ended: %s", r.ImageName, r.State)
 		n.Summary += " " + r.Reason
+	case RolledBack:
+		n.Kind, n.Severity = "rollout.rolled-back", notice.SeverityError
+		n.Subject = fmt.Sprintf("Image %s rolled back", r.ImageName)
+		n.Summary = fmt.Sprintf("Rollout #%d of image %s was rolled back: %s. Drained fleets have their Min/Max restored exactly; later waves did not start.", r.ID, r.ImageName, r.Reason)
+		if r.Checks != "" {
+			n.Fields = append(n.Fields, notice.Field{Name: "Failed checks", Value: r.Checks})
+		}
+		n.Fields = append(n.Fields, notice.Field{Name: "What next", Value: "Fix the image, then remove and add its FleetName tag again to plan a new rollout."})
 	}
 	return n
+}
+
+// approvalNotice asks a person to approve the waves after a healthy canary.
+func approvalNotice(r Rollout, keys TagKeys, now time.Time) notice.Notice {
+	return notice.Notice{
+		ID: noticeID(r, "approval"), Kind: "rollout.approval", Severity: notice.SeverityWarning,
+		Subject: fmt.Sprintf("Approve image %s for the next wave", r.ImageName),
+		Summary: fmt.Sprintf("The canary wave of rollout #%d (image %s) is healthy. The next wave waits for a person's approval.", r.ID, r.ImageName),
+		Fields: []notice.Field{{Name: "Image", Value: r.ImageName}, {Name: "Canary fleets", Value: strings.Join(waveFleets(r, 1), ", ")},
+			{Name: "How to approve", Value: fmt.Sprintf("Tag image %s with %s=True, or run: deskpilot rollout approve %d (POST /api/v1/rollouts/%d/approve)", r.ImageName, keys.Approve, r.ID, r.ID)},
+			{Name: "How to stop", Value: fmt.Sprintf("POST /api/v1/rollouts/%d/rollback to take the canary back, or /cancel to stop here", r.ID)}},
+		Items: stepItems(r),
+		Time:  now,
+	}
+}
+
+// haltedNotice says a wave failed its gate and the rollout waits for a person
+// (rollouts.rollback: off).
+func haltedNotice(r Rollout, problems []string, now time.Time) notice.Notice {
+	return notice.Notice{
+		ID: noticeID(r, fmt.Sprintf("halted/%d", r.Wave)), Kind: "rollout.halted", Severity: notice.SeverityError,
+		Subject: fmt.Sprintf("Rollout of image %s stopped: wave %d failed its health gate", r.ImageName, r.Wave),
+		Summary: fmt.Sprintf("Wave %d of rollout #%d (image %s) is not healthy, and automatic rollback is off: nothing more starts until a person decides.", r.Wave, r.ID, r.ImageName),
+		Fields: []notice.Field{{Name: "Image", Value: r.ImageName}, {Name: "Failed checks", Value: strings.Join(problems, "; ")},
+			{Name: "What to do", Value: fmt.Sprintf("POST /api/v1/rollouts/%d/rollback to take the changed fleets back, /approve to go on with the next wave, or /cancel to stop here", r.ID)}},
+		Items: stepItems(r),
+		Time:  now,
+	}
+}
+
+// waveWaitsNotice says a released wave waits for a later window opening.
+func waveWaitsNotice(r Rollout, k int, at time.Time) notice.Notice {
+	return notice.Notice{
+		ID: noticeID(r, fmt.Sprintf("wave/%d", k)), Kind: "rollout.wave", Severity: notice.SeverityInfo,
+		Subject: fmt.Sprintf("Image %s: wave %d of %d waits for the window at %s", r.ImageName, k, r.Waves, utc(at)),
+		Summary: fmt.Sprintf("Wave %d of rollout #%d (image %s) passed its gate, but the window closed (or too little of it is left); wave %d starts in the opening at %s.", k-1, r.ID, r.ImageName, k, utc(at)),
+		Fields: []notice.Field{{Name: "Image", Value: r.ImageName}, {Name: fmt.Sprintf("Wave %d", k), Value: strings.Join(waveFleets(r, k), ", ")},
+			{Name: "Starts", Value: utc(at)}},
+		Time: r.UpdatedAt,
+	}
+}
+
+// waveFleets names the fleets of wave k.
+func waveFleets(r Rollout, k int) []string {
+	var out []string
+	for _, i := range waveSteps(r, k) {
+		out = append(out, r.Steps[i].Fleet)
+	}
+	return out
 }
 
 // escalationNotice tells admins, urgently, that a fleet needs a person: deskpilot keeps trying,

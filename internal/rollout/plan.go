@@ -19,6 +19,9 @@ type Planner struct {
 	WindowFor func(fleet string, tags map[string]string) (window.Window, error)
 	// Margin is how much of an open window must be left for a rollout to start in it now.
 	Margin time.Duration
+	// WaveSize is rollouts.waves.size: the most fleets of a wave after the canary when the
+	// image has no Waves tag (0: one wave).
+	WaveSize int
 }
 
 // Plan checks a request against the fleets as they are and returns its steps, ordered by
@@ -55,17 +58,81 @@ func (p Planner) Plan(req Request, img Image, fleets map[string]Fleet, fleetTags
 	if img.State == "FAILED" {
 		problems = append(problems, fmt.Sprintf("image %q is FAILED", img.Name))
 	}
+	sort.Slice(steps, func(i, j int) bool { return steps[i].Fleet < steps[j].Fleet })
+	if len(problems) == 0 {
+		problems = append(problems, p.assignWaves(req, steps)...)
+	}
 	if len(problems) > 0 {
 		return nil, time.Time{}, errors.New(strings.Join(problems, "; "))
 	}
-	sort.Slice(steps, func(i, j int) bool { return steps[i].Fleet < steps[j].Fleet })
-	first := steps[0].WindowStart
-	for _, s := range steps[1:] {
-		if s.WindowStart.Before(first) {
+	var first time.Time
+	for _, s := range steps {
+		if s.Wave == 1 && (first.IsZero() || s.WindowStart.Before(first)) {
 			first = s.WindowStart
 		}
 	}
 	return steps, first, nil
+}
+
+// assignWaves sets each step's Wave: the canary fleets are wave 1, the others follow in name
+// order in waves of at most the Waves tag's size (else the planner's; 0 is one wave). It
+// returns what is wrong with the Canary tag, if anything.
+func (p Planner) assignWaves(req Request, steps []Step) []string {
+	inRequest := map[string]bool{}
+	for _, s := range steps {
+		inRequest[s.Fleet] = true
+	}
+	canary := map[string]bool{}
+	var problems []string
+	for _, n := range req.CanaryFleets {
+		if !inRequest[n] {
+			problems = append(problems, fmt.Sprintf("canary fleet %q is not among the fleets of %s", n, p.Keys.FleetName))
+		}
+		canary[n] = true
+	}
+	for _, pre := range req.CanaryPrefixes {
+		matched := false
+		for _, s := range steps {
+			if strings.HasPrefix(s.Fleet, pre) {
+				canary[s.Fleet], matched = true, true
+			}
+		}
+		if !matched {
+			problems = append(problems, fmt.Sprintf("canary %s%s selects none of the fleets of %s", PrefixSelector, pre, p.Keys.FleetName))
+		}
+	}
+	if len(problems) > 0 {
+		return problems
+	}
+	size := req.WaveSize
+	if size == 0 {
+		size = p.WaveSize
+	}
+	wave, inWave := 1, 0
+	if len(canary) > 0 {
+		wave = 2
+	}
+	for i := range steps {
+		if canary[steps[i].Fleet] {
+			steps[i].Wave = 1
+			continue
+		}
+		if size > 0 && inWave == size {
+			wave, inWave = wave+1, 0
+		}
+		steps[i].Wave = wave
+		inWave++
+	}
+	return nil
+}
+
+// waveCount is the number of waves steps form.
+func waveCount(steps []Step) int {
+	n := 1
+	for _, s := range steps {
+		n = max(n, s.Wave)
+	}
+	return n
 }
 
 // expandPrefixes adds the fleets each prefix selects to the request's names, in name order.

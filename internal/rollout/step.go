@@ -19,6 +19,8 @@ type Image struct {
 type Fleet struct {
 	Name, ARN, State, Type, ImageARN, Platform string
 	Desired, Running, InUse, Available         int32
+	// Errors are the fleet's FleetErrors, as "CODE: message".
+	Errors []string
 }
 
 // Capacity is a scalable target's bounds.
@@ -116,6 +118,9 @@ type World struct {
 
 // Params are the settings a decision depends on.
 type Params struct {
+	// ImageARN is the rollout's image (what a rolling-back fleet must still run to be taken
+	// back: a fleet a later rollout changed is left alone).
+	ImageARN          string
 	ScaleImmediately  bool
 	PollInterval      time.Duration
 	DrainPollInterval time.Duration
@@ -240,8 +245,16 @@ func decide(s Step, w World, p Params) Decision {
 		return d
 	}
 
+	finished := StepDone // a step that did its work ends here
+	if s.RollingBack {
+		finished = StepRolledBack
+	}
+
 	switch s.State {
 	case StepWaiting:
+		if s.RollingBack {
+			return decideRollbackStart(s, w, p, next, wait, move)
+		}
 		switch {
 		case !w.Now.Before(s.WindowEnd):
 			return move(StepFailed, fmt.Sprintf("the window closed at %s before the fleet could start (%s)", s.WindowEnd.UTC().Format(time.RFC3339), orNone(s.Message)))
@@ -267,6 +280,7 @@ func decide(s Step, w World, p Params) Decision {
 			return wait(p.PollInterval, w.Busy)
 		}
 		next.StartedAt = w.Now
+		next.PreviousImageARN = w.Fleet.ImageARN
 		next.Drain = p.ScaleImmediately && w.Fleet.State == fleetRunning && w.TargetFound
 		why := "applying the image"
 		switch {
@@ -278,21 +292,28 @@ func decide(s Step, w World, p Params) Decision {
 		return move(StepApplying, why)
 
 	case StepApplying:
-		after := StepDone
+		after := finished
 		if s.Drain {
 			after = StepSaving
+		}
+		target, what := w.Image.ARN, "the image"
+		if s.RollingBack {
+			target, what = s.PreviousImageARN, "its previous image"
 		}
 		switch {
 		case !w.FleetFound:
 			return move(StepFailed, "the fleet no longer exists")
-		case w.Fleet.ImageARN == w.Image.ARN:
-			return move(after, "the fleet runs the image")
+		case w.Fleet.ImageARN == target:
+			return move(after, "the fleet runs "+what)
 		case !w.Now.Before(s.WindowEnd):
 			// Never change a fleet outside its window: the recipe's worst defect was doing so
 			// during business hours.
 			return move(StepFailed, fmt.Sprintf("the window closed at %s before the image could be applied (%s)", s.WindowEnd.UTC().Format(time.RFC3339), orNone(s.Message)))
 		case w.Fleet.State == fleetStarting || w.Fleet.State == fleetStopping:
 			return wait(p.PollInterval, "the fleet is "+w.Fleet.State+"; retrying while the window is open")
+		}
+		if s.RollingBack {
+			return act(ActUpdateImage, after, "previous image applied")
 		}
 		return act(ActUpdateImage, after, "image applied")
 
@@ -302,7 +323,7 @@ func decide(s Step, w World, p Params) Decision {
 		case !w.FleetFound:
 			return move(StepFailed, "the fleet no longer exists")
 		case !w.Now.Before(s.WindowEnd):
-			d := move(StepDone, "the image is applied, but the window closed before the drain could start, so the fleet was not drained")
+			d := move(finished, "the image is applied, but the window closed before the drain could start, so the fleet was not drained")
 			d.Forget = w.SavedFound && w.Saved.RolloutID == s.RolloutID && w.Target != Capacity{}
 			return d
 		case stale:
@@ -318,10 +339,10 @@ func decide(s Step, w World, p Params) Decision {
 			next.DrainStartedAt = w.Now
 			return act(ActTagSaved, StepDraining, fmt.Sprintf("saved Min/Max %d/%d; scaling to 0/0", w.Saved.Min, w.Saved.Max))
 		case !w.TargetFound:
-			return move(StepDone, "the fleet's scalable target disappeared; it was not drained")
+			return move(finished, "the fleet's scalable target disappeared; it was not drained")
 		case w.Target == Capacity{}:
 			if !w.TagSavedFound {
-				return move(StepDone, "the fleet is already at 0/0 and neither the store nor its tags hold its Min/Max; it was not drained and its capacity needs a look")
+				return move(finished, "the fleet is already at 0/0 and neither the store nor its tags hold its Min/Max; it was not drained and its capacity needs a look")
 			}
 			d := wait(0, "recovered Min/Max "+w.TagSaved.String()+" from the fleet's tags")
 			d.Save = &SavedCapacity{Fleet: s.Fleet, Min: w.TagSaved.Min, Max: w.TagSaved.Max, RolloutID: s.RolloutID, SavedAt: w.Now}
@@ -367,11 +388,39 @@ func decide(s Step, w World, p Params) Decision {
 			d.Capacity = saved
 			return d
 		}
-		d := act(ActUntagSaved, StepDone, "capacity restored to "+saved.String())
+		d := act(ActUntagSaved, finished, "capacity restored to "+saved.String())
 		d.Forget = true
 		return d
 	}
 	return Decision{Next: next}
+}
+
+// decideRollbackStart starts taking a fleet back to the image it ran before the rollout. It
+// does not look at the rollout's image (it may be gone, or broken) nor at the window (a
+// rollback is the emergency); a fleet that runs neither image any more was changed by someone
+// else since, and is left alone.
+func decideRollbackStart(s Step, w World, p Params, next Step, wait func(time.Duration, string) Decision, move func(StepState, string) Decision) Decision {
+	switch {
+	case !w.FleetFound:
+		return move(StepFailed, "the fleet no longer exists; nothing to roll back")
+	case s.PreviousImageARN == "":
+		return move(StepFailed, "the image the fleet ran before is not known; it was not rolled back")
+	case w.Fleet.ImageARN == s.PreviousImageARN && !(w.TargetFound && w.Target == Capacity{} && s.Drain):
+		return move(StepRolledBack, "the fleet runs its previous image")
+	case w.Fleet.ImageARN != s.PreviousImageARN && w.Fleet.ImageARN != p.ImageARN:
+		return move(StepFailed, "the fleet runs another image now ("+w.Fleet.ImageARN+"); it was not rolled back")
+	case w.Fleet.State == fleetStarting || w.Fleet.State == fleetStopping:
+		return wait(p.PollInterval, "the fleet is "+w.Fleet.State+"; the rollback waits for it")
+	case w.Busy != "":
+		return wait(p.PollInterval, w.Busy)
+	}
+	next.Drain = p.ScaleImmediately && w.Fleet.State == fleetRunning && w.TargetFound
+	d := move(StepApplying, "rolling back to its previous image "+s.PreviousImageARN)
+	d.Next.Drain = next.Drain
+	if d.Next.StartedAt.IsZero() {
+		d.Next.StartedAt = w.Now
+	}
+	return d
 }
 
 func orNone(s string) string {

@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -59,6 +60,25 @@ type Request struct {
 	// FleetTag is the raw FleetName value.
 	FleetTag         string
 	ScaleImmediately bool
+	// Canary is the raw Canary value; CanaryFleets and CanaryPrefixes what it names (each must
+	// be among the request's fleets).
+	Canary         string
+	CanaryFleets   []string
+	CanaryPrefixes []string
+	// WaveSize is the Waves tag (0 when absent).
+	WaveSize int
+	// Approval is Approval=Manual.
+	Approval bool
+}
+
+// maxWaveSize bounds the Waves tag; a rollout never has more fleets than this anyway.
+const maxWaveSize = 1000
+
+// Shape is the part of a request besides its fleets that makes it a different request when
+// changed (a pending rollout is replanned).
+func (r Request) sameShape(o Rollout) bool {
+	return r.FleetTag == o.FleetTag && r.ScaleImmediately == o.ScaleImmediately && r.Canary == o.Canary &&
+		r.WaveSize == o.WaveSize && r.Approval == o.Approval
 }
 
 // ParseRequest reads an image's tags. ok is false when the image has no FleetName tag (no
@@ -92,7 +112,38 @@ func ParseRequest(tags map[string]string, keys TagKeys) (req Request, ok bool, e
 		seen[name] = true
 		req.Fleets = append(req.Fleets, name)
 	}
+	var progressive []string
+	if v, ok := tags[keys.Canary]; ok {
+		req.Canary = v
+		names, prefixes, cbad := splitFleets(v)
+		switch {
+		case len(cbad) > 0:
+			progressive = append(progressive, fmt.Sprintf("tag %s=%q: %s cannot be fleet names (write them as in %s)", keys.Canary, v, strings.Join(cbad, ", "), keys.FleetName))
+		case len(names) == 0 && len(prefixes) == 0:
+			progressive = append(progressive, fmt.Sprintf("tag %s=%q names no fleet; write the canary fleets as in %s, e.g. fleet-a", keys.Canary, v, keys.FleetName))
+		}
+		req.CanaryFleets, req.CanaryPrefixes = names, prefixes
+	}
+	if v, ok := tags[keys.Waves]; ok {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 1 || n > maxWaveSize {
+			progressive = append(progressive, fmt.Sprintf("tag %s=%q must be a whole number of fleets per wave, 1 to %d", keys.Waves, v, maxWaveSize))
+		} else {
+			req.WaveSize = n
+		}
+	}
+	if v, ok := tags[keys.Approval]; ok {
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "manual":
+			req.Approval = true
+		case "auto", "":
+		default:
+			progressive = append(progressive, fmt.Sprintf("tag %s=%q must be Manual (wait for a person after the canary) or Auto", keys.Approval, v))
+		}
+	}
 	switch {
+	case len(progressive) > 0:
+		return req, true, errors.New(strings.Join(progressive, "; "))
 	case len(bad) > 0:
 		return req, true, fmt.Errorf("tag %s=%q: %s cannot be fleet names (letters, digits, _ . - only, starting with a letter or digit, at most 101 characters, or prefix:NAME-START to select fleets by prefix; separate fleets with /)",
 			keys.FleetName, raw, strings.Join(bad, ", "))
@@ -124,3 +175,55 @@ func ParseSaved(tags map[string]string, keys TagKeys) (min, max int32, ok bool) 
 	}
 	return int32(lo), int32(hi), true
 }
+
+// splitFleets reads a "/"-separated list of fleet names and prefix: selectors, without
+// duplicates; bad holds the quoted entries that are neither.
+func splitFleets(raw string) (names, prefixes, bad []string) {
+	seen := map[string]bool{}
+	for _, part := range strings.Split(raw, "/") {
+		name := strings.TrimSpace(part)
+		switch {
+		case name == "" || seen[name]:
+			continue
+		case strings.HasPrefix(name, PrefixSelector):
+			prefix := strings.TrimSpace(strings.TrimPrefix(name, PrefixSelector))
+			if prefix == "" || !fleetNamePattern.MatchString(prefix) {
+				bad = append(bad, strconv.Quote(name))
+				continue
+			}
+			seen[name] = true
+			prefixes = append(prefixes, prefix)
+		case !fleetNamePattern.MatchString(name):
+			bad = append(bad, strconv.Quote(name))
+		default:
+			seen[name] = true
+			names = append(names, name)
+		}
+	}
+	return names, prefixes, bad
+}
+
+// Approves reports whether an image's tags carry a person's approval (Approve=True).
+func Approves(tags map[string]string, keys TagKeys) bool {
+	return strings.EqualFold(strings.TrimSpace(tags[keys.Approve]), "true")
+}
+
+// Statuses of a progressive rollout on its image, besides Pending/ and Failed/.
+
+// StatusCanary is the image's Status while the canary wave runs: Canary/<wave start>.
+func StatusCanary(at time.Time) string { return "Canary/" + at.UTC().Format(time.RFC3339) }
+
+// StatusAwaitingApproval is the image's Status while the rollout waits for a person.
+func StatusAwaitingApproval(since time.Time) string {
+	return "AwaitingApproval/" + since.UTC().Format(time.RFC3339)
+}
+
+// StatusWave is the image's Status while wave k of n runs: Wave/<k>/<n>.
+func StatusWave(k, n int) string { return fmt.Sprintf("Wave/%d/%d", k, n) }
+
+// StatusRolledBack is the image's Status after a rollback.
+func StatusRolledBack(at time.Time) string { return "RolledBack/" + at.UTC().Format(time.RFC3339) }
+
+// ownStatusPrefixes are the Status values deskpilot writes while a rollout is active; cancel
+// and refusal remove them (and only them).
+var ownStatusPrefixes = []string{"Pending/", "Canary/", "AwaitingApproval/", "Wave/"}

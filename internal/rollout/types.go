@@ -171,6 +171,10 @@ const (
 	GateChecking Gate = "checking"
 	// GateBaking: the wave was healthy; the bake time runs, then health is checked again.
 	GateBaking Gate = "baking"
+	// GateRechecking: the wave was not healthy at the end of its bake (an instance being
+	// replaced, say); it passes as soon as it is healthy again, and fails at
+	// rollouts.health.timeout.
+	GateRechecking Gate = "rechecking"
 	// GateApproval: the canary wave passed; waiting for a person to approve the next wave.
 	GateApproval Gate = "awaiting-approval"
 	// GateHalted: a wave failed its gate with rollouts.rollback: off; waiting for a person to
@@ -244,7 +248,9 @@ type Change struct {
 	// Create inserts a rollout with its steps; the store sets Rollout.ID and the steps'
 	// RolloutID (read them back from the pointer).
 	Create *Rollout
-	// Update writes a rollout's State, Start, TagCleared, Reason and UpdatedAt (not its steps).
+	// Update writes a rollout's State, Start, TagCleared, Reason, UpdatedAt and its waves'
+	// fields (Canary, WaveSize, Approval, Waves, Wave, Gate, GateSince, WaveAt, NextAt,
+	// Approved, ApprovedBy, Checks), not its steps.
 	Update *Rollout
 	// Steps are written in full (matched on RolloutID and Fleet).
 	Steps []Step
@@ -265,6 +271,8 @@ type Store interface {
 	Apply(ctx context.Context, c *Change) error
 	// ActiveRollouts returns the pending and running rollouts with their steps, oldest first.
 	ActiveRollouts(ctx context.Context) ([]Rollout, error)
+	// Rollout returns one rollout with its steps; ok is false when there is none.
+	Rollout(ctx context.Context, id int64) (r Rollout, ok bool, err error)
 	// LatestRollouts returns, for each image ARN that has any rollout, its newest one with steps.
 	LatestRollouts(ctx context.Context) (map[string]Rollout, error)
 	// SavedFor returns the saved Min/Max of the named fleets of one account and region

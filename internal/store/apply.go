@@ -14,7 +14,10 @@ import (
 // Apply writes c in one transaction: all of it, or on any error none of it. The parts are
 // written in this order:
 //  1. Create: the rollout and its steps. The store assigns the ID.
-//  2. Update: the rollout's State, Start, TagCleared, Reason and UpdatedAt; it must exist.
+//  2. Update: the rollout's State, Start, TagCleared, Reason, UpdatedAt and its waves' fields
+//     (Canary, WaveSize, Approval, Waves, Wave, Gate, GateSince, WaveAt, NextAt, Approved,
+//     ApprovedBy, Checks); it must exist. What the request was (image, FleetTag,
+//     ScaleImmediately, account, region) and CreatedAt never change.
 //  3. Steps, each inserted or replaced in full.
 //  4. Forget, then Save and Saves: a Change that forgets a fleet's capacity and saves it anew
 //     replaces it; a save alone never overwrites capacity already saved (a second drain of a
@@ -23,11 +26,12 @@ import (
 //  5. Events, each of a kind of package history (others are refused).
 //  6. Deliveries, each enqueued once per (Notice.ID, Sender) and due at once.
 //
-// Times are kept to the millisecond. After a successful Apply, c shows what was written: the
-// created rollout's ID and its steps' RolloutID; an event with no RolloutID in a Change that
-// creates a rollout belongs to that rollout; and record times left zero (a rollout's CreatedAt
-// and UpdatedAt, an event's At, a capacity's SavedAt) are the store's clock. After an error,
-// c is as it was.
+// Times are kept to the millisecond. A rollout's Waves and Wave, and a step's Wave, are at least
+// 1 (every rollout has a wave): zero is written as 1. After a successful Apply, c shows what was
+// written: the created rollout's ID and its steps' RolloutID; an event with no RolloutID in a
+// Change that creates a rollout belongs to that rollout; record times left zero (a rollout's
+// CreatedAt and UpdatedAt, an event's At, a capacity's SavedAt) are the store's clock; and waves
+// left zero are 1. After an error, c is as it was.
 func (s *Store) Apply(ctx context.Context, c *rollout.Change) error {
 	if c == nil {
 		return nil
@@ -103,10 +107,14 @@ func (s *Store) Apply(ctx context.Context, c *rollout.Change) error {
 		stampRollout(c.Create, now, true)
 		for i := range c.Create.Steps {
 			c.Create.Steps[i].RolloutID = created
+			c.Create.Steps[i].Wave = atLeastOne(c.Create.Steps[i].Wave)
 		}
 	}
 	if c.Update != nil {
 		stampRollout(c.Update, now, false)
+	}
+	for i := range c.Steps {
+		c.Steps[i].Wave = atLeastOne(c.Steps[i].Wave)
 	}
 	if c.Save != nil && c.Save.SavedAt.IsZero() {
 		c.Save.SavedAt = now
@@ -117,8 +125,9 @@ func (s *Store) Apply(ctx context.Context, c *rollout.Change) error {
 	return nil
 }
 
-// stampRollout fills in the record times of r left zero.
+// stampRollout fills in the record times of r left zero, and its waves as they are written.
 func stampRollout(r *rollout.Rollout, now time.Time, create bool) {
+	r.Waves, r.Wave = atLeastOne(r.Waves), atLeastOne(r.Wave)
 	if create && r.CreatedAt.IsZero() {
 		r.CreatedAt = now
 	}
@@ -141,11 +150,16 @@ func insertRollout(ctx context.Context, tx *sql.Tx, r rollout.Rollout) (int64, e
 	var id int64
 	err := tx.QueryRowContext(ctx, `
 		INSERT INTO rollouts (image_name, image_arn, fleet_tag, scale_immediately, state, start_at,
-			tag_cleared, reason, created_at, updated_at, account, region)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+			tag_cleared, reason, created_at, updated_at, account, region,
+			canary, wave_size, approval, waves, wave, gate, gate_since, wave_at, next_at,
+			approved, approved_by, checks)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+			$13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
 		RETURNING id`,
 		r.ImageName, r.ImageARN, r.FleetTag, bit(r.ScaleImmediately), string(r.State), millis(r.Start),
 		bit(r.TagCleared), r.Reason, millis(r.CreatedAt), millis(r.UpdatedAt), r.Account, r.Region,
+		r.Canary, r.WaveSize, bit(r.Approval), atLeastOne(r.Waves), atLeastOne(r.Wave), string(r.Gate),
+		millis(r.GateSince), millis(r.WaveAt), millis(r.NextAt), bit(r.Approved), r.ApprovedBy, r.Checks,
 	).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("create rollout of image %q: %w", r.ImageARN, err)
@@ -155,9 +169,14 @@ func insertRollout(ctx context.Context, tx *sql.Tx, r rollout.Rollout) (int64, e
 
 func updateRollout(ctx context.Context, tx *sql.Tx, r rollout.Rollout) error {
 	res, err := tx.ExecContext(ctx, `
-		UPDATE rollouts SET state = $1, start_at = $2, tag_cleared = $3, reason = $4, updated_at = $5
-		WHERE id = $6`,
-		string(r.State), millis(r.Start), bit(r.TagCleared), r.Reason, millis(r.UpdatedAt), r.ID)
+		UPDATE rollouts SET state = $1, start_at = $2, tag_cleared = $3, reason = $4, updated_at = $5,
+			canary = $6, wave_size = $7, approval = $8, waves = $9, wave = $10, gate = $11,
+			gate_since = $12, wave_at = $13, next_at = $14, approved = $15, approved_by = $16, checks = $17
+		WHERE id = $18`,
+		string(r.State), millis(r.Start), bit(r.TagCleared), r.Reason, millis(r.UpdatedAt),
+		r.Canary, r.WaveSize, bit(r.Approval), atLeastOne(r.Waves), atLeastOne(r.Wave), string(r.Gate),
+		millis(r.GateSince), millis(r.WaveAt), millis(r.NextAt), bit(r.Approved), r.ApprovedBy, r.Checks,
+		r.ID)
 	if err != nil {
 		return fmt.Errorf("update rollout %d: %w", r.ID, err)
 	}
@@ -174,8 +193,9 @@ func updateRollout(ctx context.Context, tx *sql.Tx, r rollout.Rollout) error {
 func upsertStep(ctx context.Context, tx *sql.Tx, st rollout.Step) error {
 	_, err := tx.ExecContext(ctx, `
 		INSERT INTO steps (rollout_id, fleet, state, window_start, window_end, next_at, attempts, drain,
-			saved_min, saved_max, drain_started_at, started_at, finished_at, message, escalated_at, reminded_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+			saved_min, saved_max, drain_started_at, started_at, finished_at, message, escalated_at, reminded_at,
+			wave, previous_image_arn, rolling_back)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 		ON CONFLICT (rollout_id, fleet) DO UPDATE SET
 			state = excluded.state, window_start = excluded.window_start,
 			window_end = excluded.window_end, next_at = excluded.next_at,
@@ -183,11 +203,14 @@ func upsertStep(ctx context.Context, tx *sql.Tx, st rollout.Step) error {
 			saved_min = excluded.saved_min, saved_max = excluded.saved_max,
 			drain_started_at = excluded.drain_started_at, started_at = excluded.started_at,
 			finished_at = excluded.finished_at, message = excluded.message,
-			escalated_at = excluded.escalated_at, reminded_at = excluded.reminded_at`,
+			escalated_at = excluded.escalated_at, reminded_at = excluded.reminded_at,
+			wave = excluded.wave, previous_image_arn = excluded.previous_image_arn,
+			rolling_back = excluded.rolling_back`,
 		st.RolloutID, st.Fleet, string(st.State), millis(st.WindowStart), millis(st.WindowEnd),
 		millis(st.NextAt), st.Attempts, bit(st.Drain), st.SavedMin, st.SavedMax,
 		millis(st.DrainStartedAt), millis(st.StartedAt), millis(st.FinishedAt), st.Message,
-		millis(st.EscalatedAt), millis(st.RemindedAt))
+		millis(st.EscalatedAt), millis(st.RemindedAt),
+		atLeastOne(st.Wave), st.PreviousImageARN, bit(st.RollingBack))
 	if err != nil {
 		return fmt.Errorf("write step %q of rollout %d: %w", st.Fleet, st.RolloutID, err)
 	}
@@ -242,6 +265,12 @@ func enqueue(ctx context.Context, tx *sql.Tx, d rollout.Delivery, now time.Time)
 		return fmt.Errorf("enqueue notice %q for sender %q: %w", d.Notice.ID, d.Sender, err)
 	}
 	return nil
+}
+
+// atLeastOne is how a wave count or number is stored: a rollout always has one wave, so an
+// unset (zero) one is wave 1, as rollouts written before waves existed are.
+func atLeastOne(n int) int {
+	return max(n, 1)
 }
 
 // nullID stores an absent reference (ID 0) as NULL, which foreign keys accept.

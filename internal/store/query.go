@@ -12,9 +12,12 @@ import (
 
 const (
 	rolloutCols = `id, image_name, image_arn, fleet_tag, scale_immediately, state, start_at,
-		tag_cleared, reason, created_at, updated_at, account, region`
+		tag_cleared, reason, created_at, updated_at, account, region,
+		canary, wave_size, approval, waves, wave, gate, gate_since, wave_at, next_at,
+		approved, approved_by, checks`
 	stepCols = `rollout_id, fleet, state, window_start, window_end, next_at, attempts, drain,
-		saved_min, saved_max, drain_started_at, started_at, finished_at, message, escalated_at, reminded_at`
+		saved_min, saved_max, drain_started_at, started_at, finished_at, message, escalated_at, reminded_at,
+		wave, previous_image_arn, rolling_back`
 	savedCols = `account, region, fleet, saved_min, saved_max, rollout_id, saved_at`
 )
 
@@ -78,7 +81,9 @@ func (s *Store) rollouts(ctx context.Context, tail string, args ...any) ([]rollo
 			var r rollout.Rollout
 			if err := rows.Scan(&r.ID, &r.ImageName, &r.ImageARN, &r.FleetTag, &r.ScaleImmediately,
 				&r.State, msTime{&r.Start}, &r.TagCleared, &r.Reason, msTime{&r.CreatedAt},
-				msTime{&r.UpdatedAt}, &r.Account, &r.Region); err != nil {
+				msTime{&r.UpdatedAt}, &r.Account, &r.Region,
+				&r.Canary, &r.WaveSize, &r.Approval, &r.Waves, &r.Wave, &r.Gate, msTime{&r.GateSince},
+				msTime{&r.WaveAt}, msTime{&r.NextAt}, &r.Approved, &r.ApprovedBy, &r.Checks); err != nil {
 				rows.Close()
 				return err
 			}
@@ -127,7 +132,8 @@ func scanStep(rows *sql.Rows) (rollout.Step, error) {
 	err := rows.Scan(&st.RolloutID, &st.Fleet, &st.State, msTime{&st.WindowStart}, msTime{&st.WindowEnd},
 		msTime{&st.NextAt}, &st.Attempts, &st.Drain, &st.SavedMin, &st.SavedMax,
 		msTime{&st.DrainStartedAt}, msTime{&st.StartedAt}, msTime{&st.FinishedAt}, &st.Message,
-		msTime{&st.EscalatedAt}, msTime{&st.RemindedAt})
+		msTime{&st.EscalatedAt}, msTime{&st.RemindedAt},
+		&st.Wave, &st.PreviousImageARN, &st.RollingBack)
 	return st, err
 }
 

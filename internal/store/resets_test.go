@@ -2,16 +2,13 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"io/fs"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/pressly/goose/v3"
 
 	"github.com/deskpilot/deskpilot/internal/notice"
 	"github.com/deskpilot/deskpilot/internal/reset"
@@ -504,43 +501,14 @@ func TestStore_MarkSNSMessage_concurrent(t *testing.T) {
 func TestOpen_migratesVersion1(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "deskpilot.db")
-	provider := func(db *sql.DB) *goose.Provider {
-		t.Helper()
-		fsys, err := fs.Sub(migrations, "migrations")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	version := func(db *sql.DB) int64 {
-		t.Helper()
-		v, err := provider(db).GetDBVersion(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
 
 	// The previous version's database.
-	db, err := sql.Open("sqlite", dsn(path, writerParams))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := provider(db).UpTo(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
+	db := openVersion(t, path, 1)
 	if _, err := db.ExecContext(ctx, `
 		INSERT INTO rollouts (image_name, image_arn, fleet_tag, scale_immediately, state, tag_cleared,
 			reason, created_at, updated_at)
 		VALUES ('img', 'arn:img', 'a', 0, 'pending', 0, '', 1, 2)`); err != nil {
 		t.Fatal(err)
-	}
-	if v := version(db); v != 1 {
-		t.Fatalf("previous version's database at version %d; want 1", v)
 	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
@@ -548,7 +516,7 @@ func TestOpen_migratesVersion1(t *testing.T) {
 
 	check := func(s *Store) {
 		t.Helper()
-		if v := version(s.w); v != latestVersion(t) {
+		if v := dbVersion(t, s.w); v != latestVersion(t) {
 			t.Errorf("after Open, version %d; want %d", v, latestVersion(t))
 		}
 		rs, err := s.Rollouts(ctx, 0)
@@ -579,13 +547,7 @@ func TestOpen_migratesVersion1(t *testing.T) {
 	}
 
 	// Down to version 1 drops exactly the new tables.
-	db, err = sql.Open("sqlite", dsn(path, writerParams))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := provider(db).DownTo(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
+	db = openVersion(t, path, 1)
 	var tables []string
 	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_master
 		WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'goose_db_version' ORDER BY name`)
@@ -610,7 +572,7 @@ func TestOpen_migratesVersion1(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := openAt(t, path)
-	if v := version(s.w); v != latestVersion(t) {
+	if v := dbVersion(t, s.w); v != latestVersion(t) {
 		t.Errorf("after Down and Open, version %d; want %d", v, latestVersion(t))
 	}
 	if got := trackers(t, s); len(got) != 0 {

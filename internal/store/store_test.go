@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -59,10 +60,13 @@ func create(t testing.TB, s *Store, r rollout.Rollout) rollout.Rollout {
 	return r
 }
 
-// fullRollout returns a rollout with every field set, and steps with every field set (b) or
-// every optional field zero (a).
+// fullRollout returns a rollout with every field set but ID (TestFullRollout checks), and
+// steps with every field set but RolloutID (b) or every optional field zero (a, in wave 1, the
+// canary).
 func fullRollout(image string) rollout.Rollout {
 	return rollout.Rollout{
+		Account:          "123456789012",
+		Region:           "eu-west-1",
 		ImageName:        image,
 		ImageARN:         "arn:aws:appstream:eu-west-1:123456789012:image/" + image,
 		FleetTag:         "b / a",
@@ -73,25 +77,68 @@ func fullRollout(image string) rollout.Rollout {
 		Reason:           "window opened",
 		CreatedAt:        t0,
 		UpdatedAt:        t0.Add(time.Minute),
+		Canary:           "a",
+		WaveSize:         5,
+		Approval:         true,
+		Waves:            3,
+		Wave:             2,
+		Gate:             rollout.GateBaking,
+		GateSince:        t0.Add(25 * time.Hour),
+		WaveAt:           t0.Add(24*time.Hour + 30*time.Minute),
+		NextAt:           t0.Add(25*time.Hour + 10*time.Minute),
+		Approved:         true,
+		ApprovedBy:       "jdoe ünïcode",
+		Checks:           "fleet b: 2 sessions failed to start; fleet b: capacity below 50%",
 		Steps: []rollout.Step{
-			{Fleet: "a", State: rollout.StepWaiting},
+			{Fleet: "a", State: rollout.StepWaiting, Wave: 1},
 			{
-				Fleet:          "b",
-				State:          rollout.StepDraining,
-				WindowStart:    t0.Add(24 * time.Hour),
-				WindowEnd:      t0.Add(26 * time.Hour),
-				NextAt:         t0.Add(24*time.Hour + 5*time.Second),
-				Attempts:       3,
-				Drain:          true,
-				SavedMin:       2,
-				SavedMax:       -7, // any int32 survives, negative included
-				DrainStartedAt: t0.Add(24*time.Hour + time.Second),
-				StartedAt:      t0.Add(24 * time.Hour),
-				FinishedAt:     t0.Add(25 * time.Hour),
-				Message:        "waiting for 4 sessions to end",
+				Fleet:            "b",
+				State:            rollout.StepDraining,
+				WindowStart:      t0.Add(24 * time.Hour),
+				WindowEnd:        t0.Add(26 * time.Hour),
+				NextAt:           t0.Add(24*time.Hour + 5*time.Second),
+				Attempts:         3,
+				Drain:            true,
+				SavedMin:         2,
+				SavedMax:         -7, // any int32 survives, negative included
+				DrainStartedAt:   t0.Add(24*time.Hour + time.Second),
+				StartedAt:        t0.Add(24 * time.Hour),
+				FinishedAt:       t0.Add(25 * time.Hour),
+				Message:          "waiting for 4 sessions to end",
+				EscalatedAt:      t0.Add(25*time.Hour + time.Minute),
+				RemindedAt:       t0.Add(26 * time.Hour),
+				Wave:             2,
+				PreviousImageARN: "arn:aws:appstream:eu-west-1:123456789012:image/previous",
+				RollingBack:      true,
 			},
 		},
 	}
+}
+
+// TestFullRollout checks that fullRollout sets every field, so that the round-trip tests
+// cover a field added to rollout.Rollout or rollout.Step.
+func TestFullRollout(t *testing.T) {
+	r := fullRollout("img")
+	check := func(what string, v reflect.Value, except ...string) {
+		for i := range v.NumField() {
+			name := v.Type().Field(i).Name
+			if v.Field(i).IsZero() && !slices.Contains(except, name) {
+				t.Errorf("fullRollout leaves %s.%s zero", what, name)
+			}
+		}
+	}
+	check("Rollout", reflect.ValueOf(r), "ID")
+	check("Steps[1]", reflect.ValueOf(r.Steps[1]), "RolloutID")
+}
+
+// written returns r as the store writes it: a rollout and its steps have at least one wave.
+func written(r rollout.Rollout) rollout.Rollout {
+	r.Waves, r.Wave = max(r.Waves, 1), max(r.Wave, 1)
+	r.Steps = slices.Clone(r.Steps)
+	for i := range r.Steps {
+		r.Steps[i].Wave = max(r.Steps[i].Wave, 1)
+	}
+	return r
 }
 
 // checkUTC fails if any non-zero time.Time reachable from v is not in UTC.
@@ -133,12 +180,14 @@ func TestStore_Apply_roundTrip(t *testing.T) {
 	inZone := fullRollout("zoned")
 	inZone.Start = inZone.Start.In(other)
 	inZone.Steps[1].NextAt = inZone.Steps[1].NextAt.In(other)
+	inZone.GateSince = inZone.GateSince.In(other)
+	inZone.Steps[1].EscalatedAt = inZone.Steps[1].EscalatedAt.In(other)
 	tests := []struct {
 		name string
 		in   rollout.Rollout
 	}{
 		{"every field set", fullRollout("full")},
-		{"zero times and false flags", zero},
+		{"zero times, false flags and no waves", zero},
 		{"times in another zone", inZone},
 		{"no steps", rollout.Rollout{ImageARN: "arn:nosteps", State: rollout.Refused, Reason: "unknown fleet x",
 			CreatedAt: t0, UpdatedAt: t0}},
@@ -153,12 +202,10 @@ func TestStore_Apply_roundTrip(t *testing.T) {
 			if in.ID == 0 {
 				t.Fatal("Apply did not set the created rollout's ID")
 			}
-			want := tc.in
+			want := written(tc.in)
 			want.ID = in.ID
-			want.Steps = nil
-			for _, st := range tc.in.Steps {
-				st.RolloutID = in.ID
-				want.Steps = append(want.Steps, st)
+			for i := range want.Steps {
+				want.Steps[i].RolloutID = in.ID
 			}
 			if diff := cmp.Diff(want, in); diff != "" {
 				t.Errorf("Change.Create after Apply (-want +got):\n%s", diff)
@@ -227,19 +274,27 @@ func TestStore_Apply_updateAndSteps(t *testing.T) {
 	s := openTest(t)
 	r := create(t, s, fullRollout("img"))
 
-	// Update writes State, Start, TagCleared, Reason and UpdatedAt only, not the steps nor the
-	// other fields; Steps replace whole rows and add new ones.
+	// Update writes State, Start, TagCleared, Reason, UpdatedAt and the waves' fields only, not
+	// the steps nor what the request was; Steps replace whole rows and add new ones.
 	upd := r
-	upd.ImageName, upd.FleetTag, upd.ScaleImmediately = "ignored", "ignored", false
+	upd.Account, upd.Region = "ignored", "ignored"
+	upd.ImageName, upd.ImageARN, upd.FleetTag, upd.ScaleImmediately = "ignored", "ignored", "ignored", false
 	upd.CreatedAt = t0.Add(99 * time.Hour)
 	upd.State, upd.Start, upd.TagCleared, upd.Reason, upd.UpdatedAt = rollout.Succeeded, time.Time{}, false, "done", t0.Add(2*time.Hour)
+	upd.Canary, upd.WaveSize, upd.Approval = "b", 0, false
+	upd.Waves, upd.Wave, upd.Gate = 4, 3, rollout.GateRollingBack
+	upd.GateSince, upd.WaveAt, upd.NextAt = t0.Add(30*time.Hour), time.Time{}, t0.Add(31*time.Hour)
+	upd.Approved, upd.ApprovedBy, upd.Checks = false, "", "fleet c: 1 session failed"
 	upd.Steps = nil
-	b := rollout.Step{RolloutID: r.ID, Fleet: "b", State: rollout.StepDone, Attempts: 1, Message: "restored"}
-	c := rollout.Step{RolloutID: r.ID, Fleet: "c", State: rollout.StepSkipped, FinishedAt: t0}
+	b := rollout.Step{RolloutID: r.ID, Fleet: "b", State: rollout.StepDone, Attempts: 1, Message: "restored",
+		Wave: 3, PreviousImageARN: "arn:prev-b"}
+	c := rollout.Step{RolloutID: r.ID, Fleet: "c", State: rollout.StepSkipped, FinishedAt: t0, Wave: 4, RollingBack: true}
 	apply(t, s, &rollout.Change{Update: &upd, Steps: []rollout.Step{c, b}})
 
-	want := r
-	want.State, want.Start, want.TagCleared, want.Reason, want.UpdatedAt = upd.State, upd.Start, upd.TagCleared, upd.Reason, upd.UpdatedAt
+	want := upd
+	want.Account, want.Region = r.Account, r.Region
+	want.ImageName, want.ImageARN, want.FleetTag, want.ScaleImmediately = r.ImageName, r.ImageARN, r.FleetTag, r.ScaleImmediately
+	want.CreatedAt = r.CreatedAt
 	want.Steps = []rollout.Step{r.Steps[0], b, c}
 	got, ok, err := s.Rollout(context.Background(), r.ID)
 	if err != nil || !ok {
@@ -247,6 +302,72 @@ func TestStore_Apply_updateAndSteps(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Rollout after update (-want +got):\n%s", diff)
+	}
+}
+
+// TestStore_Apply_atLeastOneWave checks that a rollout's Waves and Wave, and a step's Wave, left
+// zero (or negative) are written as 1 by each part of a Change that writes them, and that the
+// Change shows it afterwards.
+func TestStore_Apply_atLeastOneWave(t *testing.T) {
+	tests := []struct {
+		name                string
+		waves, wave, step   int // as given: the rollout's Waves and Wave, every step's Wave
+		wantWaves, wantWave int
+		wantStep            int
+	}{
+		{"zero", 0, 0, 0, 1, 1, 1},
+		{"negative", -2, -1, -3, 1, 1, 1},
+		{"one", 1, 1, 1, 1, 1, 1},
+		{"set", 4, 2, 3, 4, 2, 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openTest(t)
+			check := func(what string, r rollout.Rollout, steps []rollout.Step) {
+				t.Helper()
+				if r.Waves != tc.wantWaves || r.Wave != tc.wantWave {
+					t.Errorf("%s: Waves, Wave = %d, %d; want %d, %d", what, r.Waves, r.Wave, tc.wantWaves, tc.wantWave)
+				}
+				for _, st := range steps {
+					if st.Wave != tc.wantStep {
+						t.Errorf("%s: step %s has Wave %d; want %d", what, st.Fleet, st.Wave, tc.wantStep)
+					}
+				}
+			}
+			read := func(id int64) rollout.Rollout {
+				t.Helper()
+				got, ok, err := s.Rollout(context.Background(), id)
+				if err != nil || !ok {
+					t.Fatalf("Rollout(%d) = _, %v, %v", id, ok, err)
+				}
+				return got
+			}
+
+			// Create.
+			r := rollout.Rollout{ImageARN: "arn:created", State: rollout.Pending, Waves: tc.waves, Wave: tc.wave,
+				Steps: []rollout.Step{{Fleet: "a", State: rollout.StepWaiting, Wave: tc.step}}}
+			apply(t, s, &rollout.Change{Create: &r})
+			check("Change.Create after Apply", r, r.Steps)
+			got := read(r.ID)
+			check("after Create", got, got.Steps)
+
+			// Update and Steps, over a rollout in wave 7 of 7.
+			old := create(t, s, rollout.Rollout{ImageARN: "arn:updated", State: rollout.Running, Waves: 7, Wave: 7,
+				Steps: []rollout.Step{{Fleet: "a", State: rollout.StepWaiting, Wave: 7}}})
+			upd := old
+			upd.Waves, upd.Wave, upd.Steps = tc.waves, tc.wave, nil
+			c := &rollout.Change{Update: &upd, Steps: []rollout.Step{
+				{RolloutID: old.ID, Fleet: "a", State: rollout.StepApplying, Wave: tc.step},
+				{RolloutID: old.ID, Fleet: "b", State: rollout.StepWaiting, Wave: tc.step},
+			}}
+			apply(t, s, c)
+			check("Change.Update and Change.Steps after Apply", upd, c.Steps)
+			got = read(old.ID)
+			check("after Update and Steps", got, got.Steps)
+			if len(got.Steps) != 2 {
+				t.Errorf("after Update and Steps, steps %+v; want a and b", got.Steps)
+			}
+		})
 	}
 }
 
@@ -689,7 +810,9 @@ func TestStore_SavedFor_keysByAccountAndRegion(t *testing.T) {
 func TestStore_Adopt(t *testing.T) {
 	s := openTest(t)
 	ctx := context.Background()
-	r := create(t, s, fullRollout("legacy"))
+	legacy := fullRollout("legacy")
+	legacy.Account, legacy.Region = "", "" // as written before migration 3
+	r := create(t, s, legacy)
 	apply(t, s, &rollout.Change{Save: &rollout.SavedCapacity{Fleet: "f", Min: 2, Max: 5, RolloutID: r.ID}})
 	for range 2 { // idempotent
 		if err := s.Adopt(ctx, "123456789012", "eu-central-1"); err != nil {
