@@ -410,14 +410,18 @@ func TestMain_handler(t *testing.T) {
 		m := &Main{Config: cfg, Store: st, Now: now, Logger: logger, Rollouts: ctl}
 		srv := httptest.NewServer(m.handler())
 		defer srv.Close()
-		wantError(t, do(t, srv, http.MethodPost, "/api/v1/rollouts/1/approve", nil), http.StatusUnauthorized)
-		// There is no rollout 1: the controller says so (404), or, while Request is being
-		// built, that it cannot (409). Either way its answer reached the client.
-		a := do(t, srv, http.MethodPost, "/api/v1/rollouts/1/approve", bearerHeader(testToken))
-		if a.code != http.StatusNotFound && a.code != http.StatusConflict {
-			t.Errorf("status %d, want 404 or 409 (body %q)", a.code, a.body)
+		wantError(t, do(t, srv, http.MethodPost, "/api/v1/rollouts/999/approve", nil), http.StatusUnauthorized)
+		if msg := wantError(t, do(t, srv, http.MethodPost, "/api/v1/rollouts/999/approve", bearerHeader(testToken)), http.StatusNotFound); !strings.Contains(msg, "999") {
+			t.Errorf("message %q does not name the rollout", msg)
 		}
-		wantError(t, a, a.code)
+		// A rollout without Approval=Manual that has not halted has nothing to approve.
+		r := rollout.Rollout{ImageName: "desktop-2026-12", ImageARN: "arn:aws:appstream:us-east-1:123456789012:image/desktop-2026-12",
+			FleetTag: "finance", State: rollout.Pending, Start: t0,
+			Steps: []rollout.Step{{Fleet: "finance", State: rollout.StepWaiting, WindowStart: t0, WindowEnd: t0.Add(time.Hour), NextAt: t0}}}
+		if err := st.Apply(t.Context(), &rollout.Change{Create: &r}); err != nil {
+			t.Fatal(err)
+		}
+		wantError(t, do(t, srv, http.MethodPost, fmt.Sprintf("/api/v1/rollouts/%d/approve", r.ID), bearerHeader(testToken)), http.StatusConflict)
 	})
 }
 

@@ -462,9 +462,20 @@ func (c *Controller) heldBack(key string, at time.Time) bool {
 
 // holdBack delays the next look at key after a failed read, on the loop schedule.
 func (c *Controller) holdBack(key string, now time.Time, err error) {
+	c.holdBackAtMost(key, now, err, 0)
+}
+
+// holdBackAtMost is holdBack with the delay capped at most (0: no cap): a fleet at or near
+// 0/0 is read again within a drain poll however often its reads fail, because its restore
+// waits on the read.
+func (c *Controller) holdBackAtMost(key string, now time.Time, err error, most time.Duration) {
 	h := c.held[key]
 	h.failures++
-	h.until = now.Add(fault.Loop.Delay(h.failures, fault.Classify(err)))
+	d := fault.Loop.Delay(h.failures, fault.Classify(err))
+	if most > 0 {
+		d = min(d, most)
+	}
+	h.until = now.Add(d)
 	h.cause = err.Error()
 	c.held[key] = h
 	c.log.Warn("read failed; holding back", "what", key, "failures", h.failures, "retry_in", h.until.Sub(now), "err", err)
@@ -477,7 +488,18 @@ func (c *Controller) read(ctx context.Context, p *pass, due []*Step) error {
 	names := make([]string, 0, len(due))
 	seen := map[string]bool{}
 	needImage := map[int64]bool{}
+	urgent := map[string]bool{} // fleets drained or being restored
+	holdBack := func(name string, err error) {
+		most := time.Duration(0)
+		if urgent[name] {
+			most = c.cfg.DrainPollInterval
+		}
+		c.holdBackAtMost(fleetKey(name), p.now, err, most)
+	}
 	for _, s := range due {
+		if s.State == StepDraining || s.State == StepRestoring {
+			urgent[s.Fleet] = true
+		}
 		if !seen[s.Fleet] {
 			seen[s.Fleet] = true
 			names = append(names, s.Fleet)
@@ -495,7 +517,7 @@ func (c *Controller) read(ctx context.Context, p *pass, due []*Step) error {
 		}
 	}
 	for name, ferr := range failed {
-		c.holdBack(fleetKey(name), p.now, ferr)
+		holdBack(name, ferr)
 	}
 	failed = nil
 	if p.targets, err = c.scaler.Targets(ctx, names); err != nil {
@@ -504,7 +526,7 @@ func (c *Controller) read(ctx context.Context, p *pass, due []*Step) error {
 		}
 	}
 	for name, terr := range failed {
-		c.holdBack(fleetKey(name), p.now, terr)
+		holdBack(name, terr)
 	}
 	if p.saved, err = c.store.SavedFor(ctx, c.cfg.Account, c.cfg.Region, names); err != nil {
 		return err
@@ -519,7 +541,7 @@ func (c *Controller) read(ctx context.Context, p *pass, due []*Step) error {
 		}
 		tags, err := c.aws.FleetTags(ctx, f.ARN)
 		if err != nil {
-			c.holdBack(fleetKey(name), p.now, err)
+			holdBack(name, err)
 			continue
 		}
 		if lo, hi, ok := ParseSaved(tags, c.cfg.Keys); ok {
