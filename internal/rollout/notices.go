@@ -171,9 +171,18 @@ func stepItems(r Rollout) []notice.Item {
 	return items
 }
 
+// finishedWhat names a rollout's final notice; a rollback (also one requested after the
+// rollout ended) ends with a notice of its own.
+func finishedWhat(r Rollout) string {
+	if r.State == RolledBack {
+		return "rolled-back"
+	}
+	return "finished"
+}
+
 func finishedNotice(r Rollout) notice.Notice {
 	n := notice.Notice{
-		ID: noticeID(r, "finished"), Kind: "rollout.finished", Severity: notice.SeverityInfo,
+		ID: noticeID(r, finishedWhat(r)), Kind: "rollout.finished", Severity: notice.SeverityInfo,
 		Subject: fmt.Sprintf("Image %s rolled out to %s", r.ImageName, fleetsOf(r)),
 		Summary: fmt.Sprintf("Rollout #%d of image %s is %s.", r.ID, r.ImageName, r.State),
 		Fields:  []notice.Field{{Name: "Image", Value: r.ImageName}, {Name: "Result", Value: string(r.State)}},

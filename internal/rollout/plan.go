@@ -75,7 +75,8 @@ func (p Planner) Plan(req Request, img Image, fleets map[string]Fleet, fleetTags
 }
 
 // assignWaves sets each step's Wave: the canary fleets are wave 1, the others follow in name
-// order in waves of at most the Waves tag's size (else the planner's; 0 is one wave). It
+// order in waves of at most the Waves tag's size (else, with a canary, the planner's; 0 is
+// one wave). It
 // returns what is wrong with the Canary tag, if anything.
 func (p Planner) assignWaves(req Request, steps []Step) []string {
 	inRequest := map[string]bool{}
@@ -105,7 +106,9 @@ func (p Planner) assignWaves(req Request, steps []Step) []string {
 		return problems
 	}
 	size := req.WaveSize
-	if size == 0 {
+	if size == 0 && len(canary) > 0 {
+		// rollouts.waves.size shapes progressive rollouts only: an image with neither a
+		// Canary nor a Waves tag runs as the recipe's did, in one wave without a gate.
 		size = p.WaveSize
 	}
 	wave, inWave := 1, 0

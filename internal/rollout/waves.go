@@ -82,7 +82,7 @@ type WavePlan struct {
 	Gate string
 	// ExpectedStart is when the wave is expected to start (zero when it depends on an
 	// approval); later waves assume each gate passes at once and the bakes run in full.
-	ExpectedStart time.Time `json:",omitempty"`
+	ExpectedStart time.Time `json:",omitzero"`
 }
 
 // waveSteps returns the indexes of r's steps in wave k.
@@ -199,6 +199,10 @@ func (p Policy) gate(in RolloutInput) Command {
 	case GateApproval, GateHalted:
 		if !r.Approved {
 			return Command{}
+		}
+		if r.Wave >= r.Waves {
+			// A halted last wave approved: nothing left to release; it ends as its fleets did.
+			return p.finish(RolloutInput{Now: now, Rollout: r, ImageRead: in.ImageRead, Image: in.Image, ImageFound: in.ImageFound})
 		}
 		return p.release(in, r, fmt.Sprintf("approved by %s", orNone(r.ApprovedBy)))
 	}
