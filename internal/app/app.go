@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/deskpilot/deskpilot/internal/cloud"
 	"github.com/deskpilot/deskpilot/internal/config"
+	"github.com/deskpilot/deskpilot/internal/fault"
 	"github.com/deskpilot/deskpilot/internal/notify"
 	"github.com/deskpilot/deskpilot/internal/reset"
 	"github.com/deskpilot/deskpilot/internal/rollout"
@@ -51,9 +53,21 @@ type Main struct {
 	// http.DefaultClient for the check (each check is bounded by HealthCheckTimeout).
 	HTTPClient *http.Client
 
+	// Version is the daemon's version, for the startup summary.
+	Version string
+	// WaitForAWS makes Open wait, retrying, until AWS answers sts:GetCallerIdentity, instead
+	// of failing at once when the credentials are missing or denied (serve --wait-for-aws).
+	WaitForAWS bool
+
 	// Account and Region are where the daemon's AWS calls go (from STS and the SDK's
 	// configuration), known after Open.
 	Account, Region string
+	// AppStream and Scaler are the adapters the rollout controller uses (nil when rollouts
+	// are off), also for the API's fleet listing.
+	AppStream rollout.AppStream
+	Scaler    rollout.Scaler
+	// AWSConfig is the SDK configuration every client is built from.
+	AWSConfig aws.Config
 
 	Store      *store.Store
 	Rollouts   *rollout.Controller
@@ -106,12 +120,13 @@ func (m *Main) Open(ctx context.Context) error {
 		names[i] = s.Name()
 	}
 	// Saved capacity and history are keyed by account and region. Rows from before that get
-	// this daemon's.
-	account, err := cloud.Account(ctx, awsCfg)
+	// this daemon's. Without credentials nothing would work: say so now, not at the first scan.
+	account, err := m.account(ctx, awsCfg)
 	if err != nil {
-		m.Logger.Warn("cannot tell the AWS account (sts:GetCallerIdentity); fleets are keyed by region only", "err", err)
+		st.Close()
+		return err
 	}
-	m.Account, m.Region = account, awsCfg.Region
+	m.Account, m.Region, m.AWSConfig = account, awsCfg.Region, awsCfg
 	if err := st.Adopt(ctx, m.Account, m.Region); err != nil {
 		st.Close()
 		return err
@@ -119,10 +134,9 @@ func (m *Main) Open(ctx context.Context) error {
 	if cfg.Rollouts.Enabled {
 		rc := rolloutConfig(cfg, names, m.HTTPClient)
 		rc.Account, rc.Region = m.Account, m.Region
-		m.Rollouts = rollout.New(rc,
-			cloud.NewAppStream(appstream.NewFromConfig(awsCfg)),
-			cloud.NewScaler(applicationautoscaling.NewFromConfig(awsCfg)),
-			st, m.Now, m.Logger.With("component", "rollouts"))
+		m.AppStream = cloud.NewAppStream(appstream.NewFromConfig(awsCfg))
+		m.Scaler = cloud.NewScaler(applicationautoscaling.NewFromConfig(awsCfg))
+		m.Rollouts = rollout.New(rc, m.AppStream, m.Scaler, st, m.Now, m.Logger.With("component", "rollouts"))
 	}
 	m.Dispatcher = notify.NewDispatcher(st, senders, m.Now, m.Logger.With("component", "notify"))
 	if cfg.WorkSpaces.Reset.Enabled {
@@ -145,26 +159,128 @@ func (m *Main) Open(ctx context.Context) error {
 		}
 	}
 	m.buildLoops()
+	m.describe(names)
 	return nil
+}
+
+// account asks STS whose credentials these are. A failure is an error that says what to fix,
+// unless WaitForAWS: then it is retried (fault.Loop backoff) until AWS answers or ctx ends.
+func (m *Main) account(ctx context.Context, awsCfg aws.Config) (string, error) {
+	for attempt := 1; ; attempt++ {
+		account, err := cloud.Account(ctx, awsCfg)
+		if err == nil {
+			return account, nil
+		}
+		err = explainAWSStart(err, awsCfg.Region)
+		if !m.WaitForAWS || ctx.Err() != nil {
+			return "", err
+		}
+		wait := fault.Loop.Delay(attempt, fault.Classify(err))
+		m.Logger.Warn("waiting for AWS", "err", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return "", err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// explainAWSStart turns the startup identity check's error into one that says what to do.
+func explainAWSStart(err error, region string) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "failed to retrieve credentials") || strings.Contains(msg, "no EC2 IMDS role found") ||
+		strings.Contains(msg, "static credentials are empty") || strings.Contains(msg, "AnonymousCredentials"):
+		return fmt.Errorf("no AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run with an instance role (docs/operations.md); use --wait-for-aws to wait for them: %w", err)
+	case fault.Classify(err) == fault.Denied:
+		return fmt.Errorf("AWS refused the credentials (sts:GetCallerIdentity in %s): check they are valid and not expired: %w", region, err)
+	}
+	return fmt.Errorf("cannot reach AWS in %s (sts:GetCallerIdentity); use --wait-for-aws to wait for it: %w", region, err)
+}
+
+// describe logs what the daemon points at, so that an admin sees at once the region,
+// account, windows and channels it will act on.
+func (m *Main) describe(senders []string) {
+	cfg, log, now := m.Config, m.Logger, m.Now()
+	endpoint := cfg.AWS.Endpoint
+	if endpoint == "" {
+		endpoint = "AWS"
+	}
+	log.Info("deskpilot starting", "version", orDash(m.Version), "region", m.Region, "account", m.Account, "endpoint", endpoint)
+	var running []string
+	if m.Rollouts != nil {
+		running = append(running, "rollouts")
+	}
+	if m.Resets != nil {
+		running = append(running, "workspaces-resets")
+	}
+	log.Info("controllers", "running", strings.Join(running, ", "))
+	if m.Rollouts != nil {
+		logWindow := func(what string, w window.Window) {
+			start, end := w.Schedule(now, 0)
+			if start.IsZero() {
+				log.Warn("window never opens", "window", what, "spec", w.String())
+				return
+			}
+			loc := w.Location()
+			log.Info("window", "window", what, "spec", w.String(), "next_opening", start.In(loc).Format("Mon 2006-01-02 15:04 MST"),
+				"until", end.In(loc).Format("15:04 MST"), "in", start.Sub(now).Round(time.Minute).String())
+		}
+		logWindow("default", cfg.Rollouts.Window.Window)
+		for name, w := range cfg.Rollouts.FleetWindows {
+			logWindow("fleet "+name, w.Window)
+		}
+	}
+	if len(senders) == 0 {
+		log.Warn("no notification channels: admins will not be told of rollouts (notify in the config)")
+	} else {
+		log.Info("notification channels", "senders", strings.Join(senders, ", "))
+	}
+	if m.listener != nil {
+		log.Info("listening", "addr", m.listener.Addr().String())
+	} else {
+		log.Info("HTTP server off (server.addr is empty)")
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // buildLoops makes one component per part of the daemon. A pass that may have enqueued a
 // notice wakes the outbox, so mail goes out within moments rather than at the next interval.
 func (m *Main) buildLoops() {
 	m.outboxLoop = newComponent("outbox", false, m.flushPass)
+	m.outboxLoop.interval = FlushInterval
 	wakeOutbox := m.outboxLoop.poke
 	if m.Rollouts != nil {
 		m.rolloutLoop = newComponent("rollouts", true, m.Rollouts.StepsPass)
 		m.rolloutLoop.after = wakeOutbox
+		m.rolloutLoop.interval = m.Config.Rollouts.PollInterval.Duration
 		// A scan may plan a rollout whose window is open: the steps look at it at once.
 		m.scanLoop = newComponent("scan", true, m.Rollouts.ScanPass)
 		m.scanLoop.after = func() { wakeOutbox(); m.rolloutLoop.poke() }
+		m.scanLoop.interval = m.Config.Rollouts.ScanInterval.Duration
 	}
 	if m.Resets != nil {
 		m.resetLoop = newComponent("resets", false, m.Resets.Reconcile)
 		m.resetLoop.after = wakeOutbox
+		m.resetLoop.interval = m.Config.WorkSpaces.Reset.PollInterval.Duration
 	}
 	m.housekeepingLoop = newComponent("housekeeping", false, m.housekeepingPass)
+	m.housekeepingLoop.interval = PruneInterval
+}
+
+// Passes reports how each of the daemon's loops is doing, for readiness and metrics.
+func (m *Main) Passes() []PassStatus {
+	var out []PassStatus
+	for _, c := range m.components() {
+		out = append(out, c.status())
+	}
+	return out
 }
 
 func (m *Main) components() []*component {
@@ -328,6 +444,7 @@ func (m *Main) Tick(ctx context.Context) (time.Time, error) {
 	var errs []error
 	for _, c := range m.components() {
 		n, err := c.pass(ctx)
+		c.record(m.Now(), err)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", c.name, err))
 		}

@@ -99,7 +99,7 @@ func RunDemo(ctx context.Context, opts DemoOptions, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	cfg.AWS.Endpoint = srv.URL
+	cfg.AWS.Endpoint, cfg.AWS.Region = srv.URL, srv.Sim.Region()
 	cfg.Store.Path = filepath.Join(dir, "deskpilot.db")
 	cfg.Rollouts.Window = config.Window{Window: w}
 	cfg.Rollouts.FleetWindows = nil

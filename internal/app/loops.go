@@ -34,6 +34,42 @@ type component struct {
 	wake chan struct{}
 	// after is called after every pass (to wake the outbox when a pass may have enqueued).
 	after func()
+	// interval is how often the component runs when nothing wakes it (for readiness: a
+	// component whose last good pass is older than 3 intervals is not ready).
+	interval time.Duration
+
+	mu      sync.Mutex
+	lastOK  time.Time
+	lastErr string
+}
+
+// PassStatus is how one of the daemon's loops is doing.
+type PassStatus struct {
+	// Name is the loop: scan, rollouts, resets, outbox or housekeeping.
+	Name string
+	// LastOK is when its latest pass that worked ended (zero: none yet); LastError the error
+	// of its latest pass if that one failed.
+	LastOK    time.Time
+	LastError string
+	// Interval is how often it runs when nothing wakes it.
+	Interval time.Duration
+}
+
+// record notes a pass's outcome.
+func (c *component) record(at time.Time, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		c.lastErr = err.Error()
+		return
+	}
+	c.lastOK, c.lastErr = at, ""
+}
+
+func (c *component) status() PassStatus {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return PassStatus{Name: c.name, LastOK: c.lastOK, LastError: c.lastErr, Interval: c.interval}
 }
 
 func newComponent(name string, paced bool, pass func(context.Context) (time.Time, error)) *component {
@@ -55,6 +91,9 @@ func (c *component) run(ctx context.Context, now func() time.Time, log *slog.Log
 	failures := 0
 	for ctx.Err() == nil {
 		next, err := c.pass(ctx)
+		if ctx.Err() == nil {
+			c.record(now(), err)
+		}
 		if c.after != nil {
 			c.after()
 		}

@@ -9,7 +9,6 @@ import (
 
 // Defaults. A key absent from the file takes the value here.
 const (
-	DefaultRegion     = "us-east-1"
 	DefaultStorePath  = "./deskpilot.db"
 	DefaultServerAddr = "127.0.0.1:8080"
 
@@ -123,7 +122,8 @@ type Config struct {
 type AWS struct {
 	// Region is the AWS region of the fleets, images and WorkSpaces, such as
 	// eu-central-1. If the file does not name one, AWS_REGION does, and
-	// otherwise DefaultRegion.
+	// otherwise the AWS profile's region; with none of them deskpilot does not
+	// start (it never picks a region silently).
 	Region string `yaml:"region"`
 	// Endpoint, if set, is the base URL of every AWS client, such as
 	// http://127.0.0.1:4566 for deskpilot's emulator. Empty means AWS's own
@@ -380,7 +380,7 @@ type SNS struct {
 // environment.
 func Default() Config {
 	return Config{
-		AWS:    AWS{Region: DefaultRegion},
+		AWS:    AWS{},
 		Store:  Store{Path: DefaultStorePath},
 		Server: Server{Addr: DefaultServerAddr},
 		Rollouts: Rollouts{

@@ -111,7 +111,7 @@ func TestParse_awsRegionEnv(t *testing.T) {
 		name, env, file string
 		want            string // region, or the error
 	}{
-		{"no env, no key", "", "", DefaultRegion},
+		{"no env, no key: the SDK chain decides", "", "", ""},
 		{"env, no key", "eu-west-1", "", "eu-west-1"},
 		{"env, null key", "eu-west-1", "aws: {region: ~}", "eu-west-1"},
 		{"env and key", "eu-west-1", "aws: {region: ap-southeast-2}", "ap-southeast-2"},

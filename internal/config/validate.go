@@ -65,7 +65,7 @@ func (p *problems) add(path, format string, args ...any) {
 }
 
 func (a AWS) validate(p *problems) {
-	if !regionRE.MatchString(a.Region) {
+	if a.Region != "" && !regionRE.MatchString(a.Region) {
 		p.add("aws.region", "%q is not an AWS region name such as us-east-1", a.Region)
 	}
 	if a.Endpoint != "" && !httpURL(a.Endpoint) {

@@ -376,6 +376,8 @@ func (c *Controller) settle(ctx context.Context, now time.Time) error {
 		}
 		if n.Phase != InFlight {
 			p.busy--
+			c.log.Info("workspace reset finished", "workspace", t.ID, "user", t.UserName, "mode", t.Mode, "state", ws.State,
+				"took", now.Sub(t.ResetStartedAt).Round(time.Second).String())
 		}
 		errs = append(errs, c.write(ctx, n, nil))
 	}

@@ -827,7 +827,7 @@ func (c *Controller) logCall(res callResult) {
 			"class", fault.Classify(res.err).String(), "retry_at", res.next.NextAt, "escalation", res.escalate, "err", res.err)
 		return
 	}
-	c.log.Info("rollout step", "rollout", r.ID, "fleet", s.Fleet, "state", res.next.State, "action", d.Action.String(), "msg", d.Event)
+	c.log.Info("rollout step", "rollout", r.ID, "fleet", s.Fleet, "state", res.next.State, "action", d.Action.String(), "detail", d.Event)
 }
 
 func (c *Controller) perform(ctx context.Context, r *Rollout, s *Step, w World, d Decision) error {
@@ -983,7 +983,7 @@ func (c *Controller) Request(ctx context.Context, id int64, kind RequestKind, by
 	if r, _, err = c.store.Rollout(ctx, id); err != nil {
 		return Rollout{}, err
 	}
-	c.log.Info("request", "rollout", id, "kind", kind, "by", by, "msg", cmd.Log)
+	c.log.Info("request", "rollout", id, "kind", kind, "by", by, "detail", cmd.Log)
 	return r, nil
 }
 
