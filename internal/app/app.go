@@ -18,10 +18,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/appstream"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/workspaces"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/deskpilot/deskpilot/internal/cloud"
 	"github.com/deskpilot/deskpilot/internal/config"
 	"github.com/deskpilot/deskpilot/internal/fault"
+	"github.com/deskpilot/deskpilot/internal/metrics"
 	"github.com/deskpilot/deskpilot/internal/notify"
 	"github.com/deskpilot/deskpilot/internal/reset"
 	"github.com/deskpilot/deskpilot/internal/rollout"
@@ -70,6 +72,7 @@ type Main struct {
 	AWSConfig aws.Config
 
 	Store      *store.Store
+	Metrics    *metrics.Metrics
 	Rollouts   *rollout.Controller
 	Dispatcher *notify.Dispatcher
 	// Resets is nil unless workspaces.reset.enabled.
@@ -105,7 +108,13 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	m.Store = st
-	awsCfg, err := cloud.Load(ctx, cfg.AWS.Region, cfg.AWS.Endpoint, m.AWSOptions...)
+	m.Metrics = metrics.New(metricsSource{st})
+	m.Metrics.SetVersion(m.Version)
+	m.Metrics.SetLogger(m.Logger.With("component", "metrics"))
+	awsOpts := append([]func(*awsconfig.LoadOptions) error{
+		awsconfig.WithAPIOptions([]func(*middleware.Stack) error{m.Metrics.AWSMiddleware()}),
+	}, m.AWSOptions...)
+	awsCfg, err := cloud.Load(ctx, cfg.AWS.Region, cfg.AWS.Endpoint, awsOpts...)
 	if err != nil {
 		st.Close()
 		return err
@@ -133,14 +142,17 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	if cfg.Rollouts.Enabled {
 		rc := rolloutConfig(cfg, names, m.HTTPClient)
-		rc.Account, rc.Region = m.Account, m.Region
+		rc.Account, rc.Region, rc.Observer = m.Account, m.Region, m.Metrics
 		m.AppStream = cloud.NewAppStream(appstream.NewFromConfig(awsCfg))
 		m.Scaler = cloud.NewScaler(applicationautoscaling.NewFromConfig(awsCfg))
 		m.Rollouts = rollout.New(rc, m.AppStream, m.Scaler, st, m.Now, m.Logger.With("component", "rollouts"))
 	}
 	m.Dispatcher = notify.NewDispatcher(st, senders, m.Now, m.Logger.With("component", "notify"))
+	m.Dispatcher.OnFailure = m.Metrics.NotificationFailed
 	if cfg.WorkSpaces.Reset.Enabled {
-		m.Resets = reset.New(resetConfig(cfg, names), cloud.NewWorkSpaces(workspaces.NewFromConfig(awsCfg)), st, m.Now, m.Logger.With("component", "resets"))
+		resetCfg := resetConfig(cfg, names)
+		resetCfg.OnOutcome = m.Metrics.ResetOutcome
+		m.Resets = reset.New(resetCfg, cloud.NewWorkSpaces(workspaces.NewFromConfig(awsCfg)), st, m.Now, m.Logger.With("component", "resets"))
 		if len(cfg.WorkSpaces.SNS.Topics) > 0 {
 			m.snsHandler = m.newSNSHandler()
 		}
@@ -272,6 +284,9 @@ func (m *Main) buildLoops() {
 	}
 	m.housekeepingLoop = newComponent("housekeeping", false, m.housekeepingPass)
 	m.housekeepingLoop.interval = PruneInterval
+	for _, c := range m.components() {
+		c.onOK = m.Metrics.PassSucceeded
+	}
 }
 
 // Passes reports how each of the daemon's loops is doing, for readiness and metrics.
@@ -427,11 +442,13 @@ func (m *Main) senders(awsCfg aws.Config) ([]notify.Sender, error) {
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
 	}
-	for _, url := range n.Webhooks {
+	for _, w := range n.Webhooks {
 		// The sender's name is stored with each queued delivery, so it must not change when
-		// webhooks are reordered; it must not reveal the URL either (it may hold a token).
-		sum := sha256.Sum256([]byte(url))
-		out = append(out, notify.NewWebhook(url, client, n.WebhookSecret()).WithName("webhook-"+hex.EncodeToString(sum[:4])))
+		// webhooks are reordered or a format changes; it must not reveal the URL either (it
+		// may hold a token). Deliveries queued before a format change go out in the new one.
+		sum := sha256.Sum256([]byte(w.URL))
+		out = append(out, notify.NewWebhook(w.URL, client, n.WebhookSecret()).
+			WithFormat(w.Format).WithName("webhook-"+hex.EncodeToString(sum[:4])))
 	}
 	return out, nil
 }

@@ -3,7 +3,9 @@ package app
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,7 +31,17 @@ type DemoOptions struct {
 	Speed float64
 	// WindowIn is how long after start the demo's maintenance window opens.
 	WindowIn time.Duration
+	// Out receives the banner and the story (nil: standard output); the daemon's own logs go
+	// to the logger.
+	Out io.Writer
+	// ExitWhenDone ends the demo once the story is complete (RunDemo returns nil), or after
+	// Limit with an error naming what did not happen.
+	ExitWhenDone bool
+	Limit        time.Duration
 }
+
+// DefaultDemoLimit bounds `demo --exit-when-done`.
+const DefaultDemoLimit = 5 * time.Minute
 
 // DemoEstate is the example estate `serve --sim` starts with: two fleets with scalable targets
 // and users streaming, one without a target, and a new image an admin has just tagged for two
@@ -38,7 +50,7 @@ var DemoEstate = sim.Seed{
 	Images: []sim.ImageSpec{
 		{Name: "desktop-2026-11", DisplayName: "Desktop November"},
 		{Name: "desktop-2026-12", DisplayName: "Desktop December",
-			Tags: map[string]string{"FleetName": "finance/engineering", "ScaleImmediately": "True"}},
+			Tags: map[string]string{"FleetName": "finance/engineering", "Canary": "engineering", "ScaleImmediately": "True"}},
 	},
 	Fleets: []sim.SeedFleet{
 		{Name: "finance", ImageName: "desktop-2026-11", DesiredInstances: 4, ScalableTarget: &sim.SeedScalingTarget{MinCapacity: 4, MaxCapacity: 10}},
@@ -69,7 +81,13 @@ func RunDemo(ctx context.Context, opts DemoOptions, logger *slog.Logger) error {
 		opts.Speed = 60
 	}
 	if opts.WindowIn <= 0 {
-		opts.WindowIn = 2 * time.Minute
+		opts.WindowIn = time.Minute
+	}
+	if opts.Out == nil {
+		opts.Out = os.Stdout
+	}
+	if opts.Limit <= 0 {
+		opts.Limit = DefaultDemoLimit
 	}
 	srv, err := StartSim(SimConfig{Addr: opts.SimAddr, Speed: opts.Speed, Region: "us-east-1", AccountID: "123456789012"}, logger.With("component", "sim"))
 	if err != nil {
@@ -105,6 +123,12 @@ func RunDemo(ctx context.Context, opts DemoOptions, logger *slog.Logger) error {
 	cfg.Rollouts.FleetWindows = nil
 	cfg.Rollouts.ScanInterval = config.Duration{Duration: 10 * time.Second}
 	cfg.Rollouts.DrainPollInterval = config.Duration{Duration: 2 * time.Second}
+	cfg.Rollouts.PollInterval = config.Duration{Duration: 2 * time.Second}
+	// The canary (engineering) must stay healthy 20 s before finance follows.
+	cfg.Rollouts.Waves.CanaryBake = config.Duration{Duration: 20 * time.Second}
+	if cfg.Server.Addr == config.DefaultServerAddr && !free(cfg.Server.Addr) {
+		cfg.Server.Addr = "127.0.0.1:0" // 8080 is taken: any free port
+	}
 	// Non-persistent WorkSpaces: the two kiosks are tagged deskpilot:reset=rebuild.
 	cfg.WorkSpaces.Reset.Enabled = true
 	cfg.WorkSpaces.Reset.Grace = config.Duration{Duration: time.Minute}
@@ -124,21 +148,65 @@ func RunDemo(ctx context.Context, opts DemoOptions, logger *slog.Logger) error {
 		return err
 	}
 	defer m.Close()
-	logger.Info("deskpilot demo ready",
-		"emulator", srv.URL,
-		"tagged_image", "desktop-2026-12 (FleetName=finance/engineering, ScaleImmediately=True)",
-		"window", w.String(), "window_opens_in", time.Until(start).Round(time.Second).String(),
-		"api", "http://"+m.Addr()+"/api/v1/rollouts",
-		"mail", srv.URL+"/_sim/ses/messages",
-		"try", "aws --endpoint-url "+srv.URL+" appstream describe-fleets")
-	go watchMail(ctx, srv.Sim, logger)
-	go kioskUser(ctx, srv.Sim, logger)
-	return m.Run(ctx)
+	base := "http://" + m.Addr()
+	fmt.Fprintf(opts.Out, `deskpilot demo: an emulated AWS estate, no account needed.
+
+  dashboard   %s/
+  API         %s/api/v1/rollouts
+  emulator    %s   (aws --endpoint-url %s appstream describe-fleets)
+  mail        %s/_sim/ses/messages
+
+Image desktop-2026-12 is tagged FleetName=finance/engineering, Canary=engineering,
+ScaleImmediately=True. The maintenance window opens at %s (in %s).
+
+`, base, base, srv.URL, srv.URL, srv.URL, start.Format("15:04 MST"), time.Until(start).Round(time.Second))
+	st := newStory(opts.Out, m, srv.Sim, []string{"engineering", "finance"}, "desktop-2026-12", "ws-kiosk0001")
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go st.watch(ctx)
+	go kioskUser(ctx, srv.Sim, opts.Out)
+	if !opts.ExitWhenDone {
+		return m.Run(ctx)
+	}
+	runErr := make(chan error, 1)
+	go func() { runErr <- m.Run(ctx) }()
+	limit := time.NewTimer(opts.Limit)
+	defer limit.Stop()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for !st.done() {
+		select {
+		case err := <-runErr:
+			return fmt.Errorf("the daemon stopped before the story ended: %v", err)
+		case <-limit.C:
+			text, _ := st.summary()
+			fmt.Fprint(opts.Out, text)
+			cancel()
+			<-runErr
+			return fmt.Errorf("the demo did not finish within %s", opts.Limit)
+		case <-tick.C:
+			st.poll(ctx)
+		}
+	}
+	text, _ := st.summary()
+	fmt.Fprint(opts.Out, text)
+	cancel()
+	return <-runErr
+}
+
+// free reports whether addr can be listened on now.
+func free(addr string) bool {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
 }
 
 // kioskUser plays a user of the kiosk WorkSpace: connects, works for half a minute, logs off.
 // deskpilot rebuilds the kiosk once the grace period (one minute in the demo) has passed.
-func kioskUser(ctx context.Context, s *sim.Sim, logger *slog.Logger) {
+func kioskUser(ctx context.Context, s *sim.Sim, out io.Writer) {
 	steps := []struct {
 		after time.Duration
 		act   func(string) error
@@ -156,10 +224,10 @@ func kioskUser(ctx context.Context, s *sim.Sim, logger *slog.Logger) {
 		case <-t.C:
 		}
 		if err := st.act("ws-kiosk0001"); err != nil {
-			logger.Warn("demo user", "err", err)
+			fmt.Fprintf(out, "%s  %-10s %v\n", time.Now().Format("15:04:05"), "user", err)
 			return
 		}
-		logger.Info("demo user", "event", st.what)
+		fmt.Fprintf(out, "%s  %-10s %s\n", time.Now().Format("15:04:05"), "user", st.what)
 	}
 }
 
@@ -168,23 +236,4 @@ func demoWindow(start time.Time, d time.Duration) string {
 	end := start.Add(d)
 	day := func(t time.Time) string { return strings.ToLower(t.Weekday().String()[:3]) }
 	return fmt.Sprintf("%s:%s-%s:%s", day(start), start.Format("15:04"), day(end), end.Format("15:04"))
-}
-
-// watchMail logs each message the emulated SES accepts, so the demo shows what admins receive.
-func watchMail(ctx context.Context, s *sim.Sim, logger *slog.Logger) {
-	seen := 0
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		msgs := s.Messages()
-		for _, msg := range msgs[seen:] {
-			logger.Info("mail sent (emulated SES)", "to", strings.Join(msg.To, ","), "subject", msg.Subject)
-		}
-		seen = len(msgs)
-	}
 }

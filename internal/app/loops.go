@@ -37,6 +37,8 @@ type component struct {
 	// interval is how often the component runs when nothing wakes it (for readiness: a
 	// component whose last good pass is older than 3 intervals is not ready).
 	interval time.Duration
+	// onOK, if set, is told of each pass that worked (the metrics' last successful pass).
+	onOK func(name string, at time.Time)
 
 	mu      sync.Mutex
 	lastOK  time.Time
@@ -64,6 +66,9 @@ func (c *component) record(at time.Time, err error) {
 		return
 	}
 	c.lastOK, c.lastErr = at, ""
+	if c.onOK != nil {
+		c.onOK(c.name, at)
+	}
 }
 
 func (c *component) status() PassStatus {

@@ -44,6 +44,8 @@ const (
 	DefaultSMTPTLS  = TLSStartTLS
 	DefaultPerFleet = true
 
+	DefaultWebhookFormat = WebhookJSON
+
 	DefaultResetTag           = "deskpilot:reset"
 	DefaultResetGrace         = 15 * time.Minute
 	DefaultResetPollInterval  = 60 * time.Second
@@ -262,8 +264,9 @@ type Health struct {
 type Notify struct {
 	// Email sends notices as mail (plain text and HTML).
 	Email Email `yaml:"email"`
-	// Webhooks are URLs that get every notice as a JSON POST.
-	Webhooks []string `yaml:"webhooks"`
+	// Webhooks each get every notice as a POST. In the file an entry is a URL alone, for
+	// deskpilot's JSON, or a mapping with url and format.
+	Webhooks Webhooks `yaml:"webhooks"`
 	// WebhookSecretEnv names an environment variable holding the secret
 	// with which webhook requests are signed (HMAC-SHA256, in the
 	// X-Deskpilot-Signature header). Empty means unsigned requests.
@@ -272,6 +275,30 @@ type Notify struct {
 	// only one per rollout.
 	PerFleet bool `yaml:"per_fleet"`
 }
+
+// Webhooks are the webhooks of Notify, in the order of the file.
+type Webhooks []Webhook
+
+// Webhook is one URL that gets every notice as a POST, in a format its receiver takes.
+type Webhook struct {
+	// URL is the absolute http or https URL to post to. Required.
+	URL string `yaml:"url"`
+	// Format is the body: WebhookJSON (deskpilot's JSON form of the notice, the default;
+	// empty means the same), WebhookSlack (a Slack incoming-webhook message) or WebhookTeams
+	// (a Microsoft Teams message with an Adaptive Card, for an incoming webhook or a Workflows
+	// webhook). Slack and Teams refuse deskpilot's JSON.
+	Format string `yaml:"format"`
+}
+
+// Values of Webhook.Format.
+const (
+	// WebhookJSON posts the JSON form of each notice, for receivers written for deskpilot.
+	WebhookJSON = "json"
+	// WebhookSlack posts a Slack incoming-webhook message: text and Block Kit blocks.
+	WebhookSlack = "slack"
+	// WebhookTeams posts a Microsoft Teams message holding one Adaptive Card.
+	WebhookTeams = "teams"
+)
 
 // Email sends notices as mail. It is off while To is empty.
 type Email struct {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -103,9 +104,79 @@ func (w *Window) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// UnmarshalYAML implements yaml.Unmarshaler for the list of webhooks. Each is written as its
+// URL alone, taking DefaultWebhookFormat, or as a mapping with url and format (format absent or
+// null also taking the default); unknown keys in the mapping are errors, as everywhere in the
+// file. An entry that fails to decode keeps its place, decoded as far as it can be, so that
+// the errors Validate adds name the right entries.
+func (l *Webhooks) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.SequenceNode {
+		var v []Webhook
+		return n.Decode(&v) // the decoder's own error: "want a list, got ..."
+	}
+	list := make(Webhooks, len(n.Content))
+	var errs []string
+	for i, item := range n.Content {
+		errs = append(errs, list[i].decode(item)...)
+	}
+	*l = list
+	if len(errs) > 0 {
+		return &yaml.TypeError{Errors: errs}
+	}
+	return nil
+}
+
+// decode sets w from n and returns the problems found, in the decoder's form.
+func (w *Webhook) decode(n *yaml.Node) []string {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	*w = Webhook{Format: DefaultWebhookFormat}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if n.ShortTag() != "!!null" {
+			w.URL = n.Value
+		}
+		return nil
+	case yaml.MappingNode:
+		// The decoder checks for unknown keys only in what it decodes itself.
+		var errs []string
+		known := *n
+		known.Content = nil
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			switch k, v := n.Content[i], n.Content[i+1]; k.Value {
+			case "url", "format", "<<":
+				known.Content = append(known.Content, k, v)
+			default:
+				errs = append(errs, nodeMessage(v, "unknown key"))
+			}
+		}
+		type plain Webhook // without the list's method
+		v := plain(*w)
+		if err := known.Decode(&v); err != nil {
+			var te *yaml.TypeError
+			if !errors.As(err, &te) {
+				return append(errs, err.Error())
+			}
+			errs = append(errs, te.Errors...)
+		}
+		if v.Format == "" {
+			v.Format = DefaultWebhookFormat
+		}
+		*w = Webhook(v)
+		return errs
+	}
+	return []string{nodeMessage(n, "want a URL, or a mapping with url and format")}
+}
+
 // nodeError reports msg about the value n as a yaml.TypeError, which the
 // decoder collects while it goes on decoding (any other error stops it). The
 // line and column let Parse name the key the value belongs to.
 func nodeError(n *yaml.Node, msg string) error {
-	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d column %d: %s", n.Line, n.Column, msg)}}
+	return &yaml.TypeError{Errors: []string{nodeMessage(n, msg)}}
+}
+
+// nodeMessage is the text of nodeError.
+func nodeMessage(n *yaml.Node, msg string) string {
+	return fmt.Sprintf("line %d column %d: %s", n.Line, n.Column, msg)
 }

@@ -171,10 +171,17 @@ func (n Notify) validate(p *problems) {
 	}
 	envName(p, "notify.email.smtp.password_env", e.SMTP.PasswordEnv)
 
-	for i, u := range n.Webhooks {
+	for i, w := range n.Webhooks {
+		path := fmt.Sprintf("notify.webhooks[%d]", i)
 		// The URL is not repeated: it often holds a token.
-		if !httpURL(u) {
-			p.add(fmt.Sprintf("notify.webhooks[%d]", i), "not an absolute http or https URL")
+		switch {
+		case w.URL == "":
+			p.add(path+".url", "required")
+		case !httpURL(w.URL):
+			p.add(path, "not an absolute http or https URL")
+		}
+		if f := w.Format; f != "" && f != WebhookJSON && f != WebhookSlack && f != WebhookTeams {
+			p.add(path+".format", "%q is not %q, %q or %q", f, WebhookJSON, WebhookSlack, WebhookTeams)
 		}
 	}
 	envName(p, "notify.webhook_secret_env", n.WebhookSecretEnv)

@@ -70,6 +70,9 @@ type Dispatcher struct {
 	// BatchSize is the limit passed to Outbox.Due; zero or less means
 	// DefaultBatchSize.
 	BatchSize int
+	// OnFailure, if set, is told of each failed attempt: the sender and the error's class
+	// (for the metrics).
+	OnFailure func(sender, class string)
 
 	box     Outbox
 	senders map[string]Sender
@@ -270,6 +273,9 @@ func (d *Dispatcher) record(ctx context.Context, r result) (outcome, error) {
 	class := fault.Classify(r.err)
 	permanent := !retryable(class)
 	next := retryAt(attempt, class, at)
+	if d.OnFailure != nil {
+		d.OnFailure(dl.Sender, class.String())
+	}
 	if err := d.box.MarkFailed(mctx, dl.ID, attempt, next, r.err.Error(), permanent); err != nil {
 		return outcomeFailed, fmt.Errorf("notify: mark delivery %d failed: %w", dl.ID, err)
 	}

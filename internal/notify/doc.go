@@ -1,6 +1,7 @@
 // Package notify tells administrators what deskpilot did: it renders a Notice
-// as an email (plain text and HTML) or a webhook payload and sends it through
-// SES, SMTP or an HTTP webhook.
+// as an email (plain text and HTML) or a webhook payload (deskpilot's JSON, a
+// Slack message or a Teams Adaptive Card) and sends it through SES, SMTP or an
+// HTTP webhook.
 //
 // Controllers never send directly. They build a Notice and enqueue one
 // Delivery per (notice, sender) in the store, in the same transaction as the

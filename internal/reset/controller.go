@@ -45,6 +45,8 @@ type Config struct {
 	// QuietHours, when set, is a window in which no reset starts.
 	QuietHours window.Window
 	Senders    []string
+	// OnOutcome, if set, is told each decision's outcome (a history.Kind), for the metrics.
+	OnOutcome func(outcome string)
 }
 
 func (c *Config) defaults() {
@@ -305,6 +307,9 @@ func (c *Controller) poll(ctx context.Context, ids []string) error {
 }
 
 func (c *Controller) count(outcome string) {
+	if c.cfg.OnOutcome != nil && history.Kind(outcome) != history.Logoff {
+		c.cfg.OnOutcome(outcome)
+	}
 	switch history.Kind(outcome) {
 	case history.Logoff:
 		c.Counters.Logoffs.Add(1)

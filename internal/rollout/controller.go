@@ -56,6 +56,32 @@ type Config struct {
 	Waves WaveSettings
 	// Health checks a fleet's check_url (nil: no URL check).
 	Health HealthChecker
+	// Observer is told what the metrics count (nil: nothing).
+	Observer Observer
+}
+
+// Observer is told of what the metrics count: steps ending, drains, restores.
+type Observer interface {
+	StepFinished(result string)
+	ObserveDrain(d time.Duration)
+	ObserveRestoreLag(d time.Duration)
+}
+
+// observe tells the observer, if any, what a step's change from prev to next shows.
+func (c *Controller) observe(prev, next Step, now time.Time, restored bool) {
+	o := c.cfg.Observer
+	if o == nil {
+		return
+	}
+	if next.State.Final() && !prev.State.Final() {
+		o.StepFinished(string(next.State))
+	}
+	if prev.State == StepDraining && next.State == StepRestoring && !prev.DrainStartedAt.IsZero() {
+		o.ObserveDrain(now.Sub(prev.DrainStartedAt))
+	}
+	if restored && !prev.NextAt.IsZero() {
+		o.ObserveRestoreLag(max(0, now.Sub(prev.NextAt)))
+	}
 }
 
 func (c *Config) defaults() {
@@ -629,6 +655,7 @@ func (c *Controller) advance(p *pass, s *Step) (stepCall, bool) {
 // record adds a decision without an AWS call to the pass's batch.
 func (c *Controller) record(p *pass, r *Rollout, prev Step, d Decision, now time.Time) {
 	next, esc := resolved(prev, d.Next)
+	c.observe(prev, next, now, false)
 	d.Next = next
 	p.batch.Steps = append(p.batch.Steps, next)
 	if d.Save != nil {
@@ -790,6 +817,7 @@ func (c *Controller) makeCall(ctx context.Context, now time.Time, sc stepCall) c
 	if err != nil {
 		class := fault.Classify(err)
 		f := OnFailure(*s, d, class, err.Error(), now, sc.params)
+		c.observe(*s, f.Next, now, false)
 		call.Result, call.Error = class.String(), err.Error()
 		ch := &Change{Steps: []Step{f.Next}, Events: []Event{call}}
 		if f.Next.State != s.State {
@@ -803,6 +831,7 @@ func (c *Controller) makeCall(ctx context.Context, now time.Time, sc stepCall) c
 	}
 	prev := *s
 	next, esc := resolved(prev, d.Next)
+	c.observe(prev, next, c.now(), d.Action == ActRestore)
 	ch := &Change{Steps: []Step{next}, Events: append([]Event{call}, c.stepEvents(r, prev, d, now)...)}
 	if d.Save != nil {
 		saved := *d.Save

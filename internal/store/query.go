@@ -246,3 +246,22 @@ func (s *Store) Events(ctx context.Context, rolloutID int64, limit int) ([]rollo
 	}
 	return out, nil
 }
+
+// RolloutCounts returns how many rollouts are in each state.
+func (s *Store) RolloutCounts(ctx context.Context) (map[rollout.State]int, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT state, COUNT(*) FROM rollouts GROUP BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("count rollouts: %w", err)
+	}
+	defer rows.Close()
+	out := map[rollout.State]int{}
+	for rows.Next() {
+		var state rollout.State
+		var n int
+		if err := rows.Scan(&state, &n); err != nil {
+			return nil, fmt.Errorf("count rollouts: %w", err)
+		}
+		out[state] = n
+	}
+	return out, rows.Err()
+}
