@@ -57,6 +57,9 @@ type Main struct {
 
 	// Version is the daemon's version, for the startup summary.
 	Version string
+	// DemoToken is the API token the dashboard may embed in its pages: set only by the demo,
+	// whose token protects nothing.
+	DemoToken string
 	// WaitForAWS makes Open wait, retrying, until AWS answers sts:GetCallerIdentity, instead
 	// of failing at once when the credentials are missing or denied (serve --wait-for-aws).
 	WaitForAWS bool

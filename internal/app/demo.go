@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
@@ -137,10 +138,15 @@ func RunDemo(ctx context.Context, opts DemoOptions, logger *slog.Logger) error {
 	if len(cfg.Notify.Email.To) == 0 {
 		cfg.Notify.Email.From, cfg.Notify.Email.To, cfg.Notify.Email.Via = "deskpilot@example.com", []string{"euc-admins@example.com"}, config.ViaSES
 	}
+	if cfg.Server.Token == "" {
+		// The demo protects nothing, but its API works as the real one: with a token, here one
+		// made up for this run and shown in the banner (the dashboard embeds it).
+		cfg.Server.Token = "demo-" + rand.Text()[:16]
+	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	m := &Main{Config: cfg, Logger: logger, AWSOptions: []func(*awsconfig.LoadOptions) error{
+	m := &Main{Config: cfg, Logger: logger, DemoToken: cfg.Server.Token, AWSOptions: []func(*awsconfig.LoadOptions) error{
 		// The emulator checks no signature; any keys do, so the demo needs no AWS account.
 		awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("DEMO", "DEMO", "")),
 	}}
@@ -155,11 +161,12 @@ func RunDemo(ctx context.Context, opts DemoOptions, logger *slog.Logger) error {
   API         %s/api/v1/rollouts
   emulator    %s   (aws --endpoint-url %s appstream describe-fleets)
   mail        %s/_sim/ses/messages
+  API token   %s   (export DESKPILOT_TOKEN=%s, then deskpilot rollout list --server %s)
 
 Image desktop-2026-12 is tagged FleetName=finance/engineering, Canary=engineering,
 ScaleImmediately=True. The maintenance window opens at %s (in %s).
 
-`, base, base, srv.URL, srv.URL, srv.URL, start.Format("15:04 MST"), time.Until(start).Round(time.Second))
+`, base, base, srv.URL, srv.URL, srv.URL, cfg.Server.Token, cfg.Server.Token, base, start.Format("15:04 MST"), time.Until(start).Round(time.Second))
 	st := newStory(opts.Out, m, srv.Sim, []string{"engineering", "finance"}, "desktop-2026-12", "ws-kiosk0001")
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -1,0 +1,74 @@
+package app
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/deskpilot/deskpilot/internal/dashboard"
+	"github.com/deskpilot/deskpilot/internal/rollout"
+	"github.com/deskpilot/deskpilot/internal/store"
+	"github.com/deskpilot/deskpilot/internal/window"
+)
+
+// dashSource is what the dashboard reads: the store, the controller's plans, the config's
+// windows, and the fleets as AWS has them.
+type dashSource struct {
+	*store.Store
+	m *Main
+}
+
+var _ dashboard.Source = dashSource{}
+
+func (s dashSource) Now() time.Time                    { return s.m.Now() }
+func (s dashSource) Window(fleet string) window.Window { return s.m.Config.WindowFor(fleet) }
+
+func (s dashSource) Plan(r rollout.Rollout) []rollout.WavePlan {
+	if s.m.Rollouts == nil {
+		return nil
+	}
+	return s.m.Rollouts.Plan(r)
+}
+
+// Fleets lists every fleet with its scalable target and the capacity deskpilot holds for it
+// (none when rollouts are off: then there is no AppStream access).
+func (s dashSource) Fleets(ctx context.Context) ([]dashboard.FleetView, error) {
+	if s.m.AppStream == nil {
+		return nil, nil
+	}
+	fleets, err := s.m.AppStream.Fleets(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(fleets))
+	for name := range fleets {
+		names = append(names, name)
+	}
+	targets, err := s.m.Scaler.Targets(ctx, names)
+	if err != nil {
+		return nil, err
+	}
+	saved, err := s.SavedFor(ctx, s.m.Account, s.m.Region, names)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]dashboard.FleetView, 0, len(fleets))
+	for name, f := range fleets {
+		v := dashboard.FleetView{Name: name, ImageName: f.ImageARN[strings.LastIndex(f.ImageARN, "/")+1:], State: f.State,
+			Desired: f.Desired, Running: f.Running, InUse: f.InUse, Available: f.Available, Errors: f.Errors}
+		if c, ok := targets[name]; ok {
+			v.Target = &c
+		}
+		if sc, ok := saved[name]; ok {
+			v.Saved = &sc
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// dashboardHandler is the dashboard over the daemon's own state. demoToken is embedded in
+// the page only under serve --sim, so that its buttons work without an account.
+func (m *Main) dashboardHandler() *dashboard.Dashboard {
+	return dashboard.New(dashSource{Store: m.Store, m: m}, dashboard.Options{DemoToken: m.DemoToken, Logger: m.Logger.With("component", "dashboard")})
+}
