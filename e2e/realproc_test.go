@@ -594,8 +594,8 @@ func waitRolloutEnded(tb testing.TB, d *rpDaemon, addr, image string, limit time
 		}
 		var body struct {
 			Rollouts []struct {
-				ImageName string
-				State     rollout.State
+				ImageName string        `json:"image_name"`
+				State     rollout.State `json:"state"`
 			}
 		}
 		err = json.NewDecoder(resp.Body).Decode(&body)

@@ -4,18 +4,22 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/deskpilot/deskpilot/internal/app"
 	"github.com/deskpilot/deskpilot/internal/config"
+	"github.com/deskpilot/deskpilot/internal/rollout"
 	"github.com/deskpilot/deskpilot/sim"
 )
 
@@ -109,5 +113,41 @@ func TestStartup_NoCredentialsFailsBeforeAnyLoop(t *testing.T) {
 	}
 	if n := s.Calls().Total; n != 0 {
 		t.Errorf("%d AWS calls reached the emulator; without credentials none should", n)
+	}
+}
+
+// TestDaemon_ServesMetricsAndDashboard checks the daemon's own server carries /metrics (with
+// the counts of what it did) and the dashboard, next to the API.
+func TestDaemon_ServesMetricsAndDashboard(t *testing.T) {
+	h := newWaveHarness(t, sundayInWindow, "")
+	h.tagImage("img-good", map[string]string{"FleetName": "web-1", "ScaleImmediately": "True"})
+	h.runUntil("the rollout finished", time.Hour, func() bool { return h.latest().State == rollout.Succeeded })
+	get := func(path string) string {
+		t.Helper()
+		resp, err := http.Get("http://" + h.app.Addr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	metrics := get("/metrics")
+	for _, want := range []string{
+		`deskpilot_rollouts{state="succeeded"} 1`,
+		`deskpilot_rollout_steps_total{result="done"} 1`,
+		`deskpilot_aws_calls_total{class="ok",operation="UpdateFleet",service="AppStream"} 1`,
+		`deskpilot_fleets_drained 0`,
+		`deskpilot_last_successful_pass_timestamp_seconds{controller="rollouts"}`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if page := get("/"); !strings.Contains(page, "web-1") || !strings.Contains(page, "<html") {
+		t.Errorf("the dashboard at / does not list fleet web-1:\n%.400s", page)
 	}
 }

@@ -2,289 +2,334 @@ package app
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
-	"unicode"
 
-	"github.com/deskpilot/deskpilot/internal/config"
+	"github.com/deskpilot/deskpilot/internal/api"
+	"github.com/deskpilot/deskpilot/internal/cloud"
 	"github.com/deskpilot/deskpilot/internal/rollout"
 	"github.com/deskpilot/deskpilot/internal/store"
+	"github.com/deskpilot/deskpilot/internal/window"
 )
 
-// UserHeader names who asks, for a rollout's history: a request to the mutating API is
-// recorded as by "api:<value>" (cut to maxUser characters), or by "api" without it. It is
-// what the caller says: only the bearer token is checked.
-const UserHeader = "X-Deskpilot-User"
+// UserHeader names who asks, for a rollout's history (see api.UserHeader).
+const UserHeader = api.UserHeader
 
-// maxUser bounds the UserHeader value kept.
-const maxUser = 64
+// awsCheckTTL is how long /readyz reuses the answer of its AWS check, so that frequent probes
+// do not each call STS.
+const awsCheckTTL = 15 * time.Second
 
-// rolloutRequester is what the API needs of the rollout controller (a *rollout.Controller):
-// a person's requests on a rollout, and the plan of its waves.
-type rolloutRequester interface {
-	// Request returns an error wrapping rollout.ErrNoRollout or rollout.ErrConflict when the
-	// request cannot apply.
-	Request(ctx context.Context, id int64, kind rollout.RequestKind, by string) (rollout.Rollout, error)
-	Plan(r rollout.Rollout) []rollout.WavePlan
-}
-
-var _ rolloutRequester = (*rollout.Controller)(nil)
-
-// api serves the daemon's HTTP endpoints. Every failure under /api/ answers JSON
-// {"error": "..."}. The GET endpoints are open; those that change a rollout need the bearer
-// token.
-type api struct {
-	store *store.Store
-	// rollouts is nil when rollouts.enabled is false.
-	rollouts rolloutRequester
-	// token is server.token; empty turns the mutating endpoints off (403).
-	token string
-	now   func() time.Time
-	// sns receives SNS notifications at snsPath (nil unless topics are configured).
-	sns     http.Handler
-	snsPath string
-}
-
-// handler serves the daemon's HTTP endpoints.
+// handler serves the daemon's HTTP endpoints: the API (/api/, /healthz, /readyz) and the SNS
+// endpoint when topics are configured. Other paths answer the mux's plain 404.
 func (m *Main) handler() http.Handler {
-	a := &api{store: m.Store, token: m.Config.Server.Token, now: m.Now, sns: m.snsHandler, snsPath: m.Config.WorkSpaces.SNS.Path}
-	if m.Rollouts != nil { // not a typed nil in the interface
-		a.rollouts = m.Rollouts
-	}
-	return a.routes()
-}
-
-func (a *api) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("GET /api/v1/rollouts", func(w http.ResponseWriter, r *http.Request) {
-		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-		if limit <= 0 || limit > 1000 {
-			limit = 100
+	a := m.apiServer().Handler()
+	mux.Handle("/api/", a)
+	mux.Handle("/healthz", a)
+	mux.Handle("/readyz", a)
+	if m.Metrics != nil {
+		mux.Handle("GET /metrics", m.Metrics.Handler())
+	}
+	if m.snsHandler != nil {
+		mux.Handle(m.Config.WorkSpaces.SNS.Path, m.snsHandler)
+	}
+	// The dashboard has the rest: its pages, its static files and its 404.
+	mux.Handle("/", m.dashboardHandler().Handler())
+	return mux
+}
+
+// apiServer builds the API from what Open built: the store, the rollout controller and its
+// AppStream and Application Auto Scaling adapters (nil when rollouts are off), the loops
+// (read at each request: they are built after the server) and the AWS configuration.
+func (m *Main) apiServer() *api.Server {
+	s := &api.Server{
+		Rollouts: m.Store,
+		Resets:   m.Store,
+		Store:    storePing{m.Store, m.now},
+		Loops:    m.loopStatuses,
+		Token:    m.Config.Server.Token,
+		Now:      m.now,
+	}
+	if m.Logger != nil {
+		s.Logger = m.Logger.With("component", "api")
+	}
+	if m.Rollouts != nil { // not a typed nil in the interfaces
+		s.Requests = m.Rollouts
+		if m.AppStream != nil {
+			s.Planner = &dryRun{m: m}
 		}
-		rs, err := a.store.Rollouts(r.Context(), limit)
-		writeJSON(w, map[string]any{"rollouts": rs}, err)
-	})
-	mux.HandleFunc("GET /api/v1/rollouts/{id}", func(w http.ResponseWriter, r *http.Request) {
-		id, ok := rolloutID(w, r)
-		if !ok {
-			return
+	}
+	if m.AppStream != nil {
+		s.Fleets = m.AppStream
+	}
+	if m.Scaler != nil {
+		s.Targets = m.Scaler
+	}
+	if m.AWSConfig.Region != "" { // Open loaded it
+		s.AWS = cachedCheck(awsCheckTTL, m.now, func(ctx context.Context) error {
+			_, err := cloud.Account(ctx, m.AWSConfig)
+			return err
+		})
+	}
+	return s
+}
+
+// now is m.Now, or the wall clock before Open set it.
+func (m *Main) now() time.Time {
+	if m.Now == nil {
+		return time.Now().UTC()
+	}
+	return m.Now()
+}
+
+// loopStatuses reports the daemon's loops for readiness.
+func (m *Main) loopStatuses() []api.LoopStatus {
+	var out []api.LoopStatus
+	for _, p := range m.Passes() {
+		out = append(out, api.LoopStatus{Name: p.Name, LastOK: p.LastOK, LastError: p.LastError, Interval: p.Interval})
+	}
+	return out
+}
+
+// storePing checks the store can be written (Store.Ping takes the write lock, writes nothing).
+type storePing struct {
+	st  *store.Store
+	now func() time.Time
+}
+
+func (p storePing) Ping(ctx context.Context) error {
+	if p.st == nil {
+		return errors.New("no store")
+	}
+	return p.st.Ping(ctx)
+}
+
+// cachedCheck returns check, its answer reused for ttl.
+func cachedCheck(ttl time.Duration, now func() time.Time, check func(context.Context) error) func(context.Context) error {
+	var (
+		mu   sync.Mutex
+		at   time.Time
+		last error
+	)
+	return func(ctx context.Context) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if !at.IsZero() && now().Sub(at) < ttl {
+			return last
 		}
-		ro, ok, err := a.store.Rollout(r.Context(), id)
-		if err == nil && !ok {
-			writeError(w, http.StatusNotFound, "no such rollout")
-			return
+		last = check(ctx)
+		if ctx.Err() == nil { // an answer cut short by the request is not worth keeping
+			at = now()
 		}
-		events, eerr := a.store.Events(r.Context(), id, 200)
-		if err == nil {
-			err = eerr
-		}
-		writeJSON(w, map[string]any{"rollout": ro, "plan": a.plan(ro), "events": events}, err)
-	})
-	mux.HandleFunc("POST /api/v1/rollouts/{id}/approve", a.authorized(a.request(rollout.RequestApprove)))
-	mux.HandleFunc("POST /api/v1/rollouts/{id}/cancel", a.authorized(a.request(rollout.RequestCancel)))
-	mux.HandleFunc("POST /api/v1/rollouts/{id}/rollback", a.authorized(a.request(rollout.RequestRollback)))
-	mux.HandleFunc("GET /api/v1/saved-capacity", func(w http.ResponseWriter, r *http.Request) {
-		saved, err := a.store.SavedCapacities(r.Context())
-		writeJSON(w, map[string]any{"saved_capacity": saved}, err)
-	})
-	mux.HandleFunc("GET /api/v1/resets", func(w http.ResponseWriter, r *http.Request) {
-		since := a.now().Add(-24 * time.Hour)
-		if v := r.URL.Query().Get("since"); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
+		return last
+	}
+}
+
+// dryRun answers POST /api/v1/plan with the rollout package's own planning: the request is
+// turned into the image tags it stands for, and Policy.DecideImage decides on them as a scan
+// would (reading the fleets and their tags as it asks), with nothing committed, tagged or sent.
+//
+// TODO: the policy is rebuilt here from the config, with the controller's window rule
+// (MaintenanceWindow tag, else rollouts.fleet_windows, else rollouts.window) written again in
+// windowFor; a rollout.Controller.DryRun would keep the two from drifting.
+type dryRun struct{ m *Main }
+
+var _ api.Planner = (*dryRun)(nil)
+
+func (d *dryRun) DryRun(ctx context.Context, req api.PlanRequest) (api.PlanResult, error) {
+	m := d.m
+	rc := rolloutConfig(m.Config, nil, nil)
+	keys := rc.Keys
+	windowFor := func(fleet string, tags map[string]string) (window.Window, error) {
+		if v, ok := tags[keys.MaintenanceWindow]; ok && strings.TrimSpace(v) != "" {
+			w, err := window.Parse(v)
 			if err != nil {
-				writeError(w, http.StatusBadRequest, "since must be an RFC 3339 time")
-				return
+				return window.Window{}, fmt.Errorf("tag %s: %w", keys.MaintenanceWindow, err)
 			}
-			since = t
+			return w, nil
 		}
-		records, err := a.store.Records(r.Context(), since, 1000)
-		writeJSON(w, map[string]any{"since": since, "records": records}, err)
-	})
-	if a.sns != nil {
-		mux.Handle(a.snsPath, a.sns)
+		return m.Config.WindowFor(fleet), nil
 	}
-	return apiErrors(mux)
-}
-
-// apiErrors sends the answers the mux makes itself under /api/ (404 for a path no pattern
-// has, 405 with Allow for a method none allows) as JSON, like every other /api/ error.
-func apiErrors(mux *http.ServeMux) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h, pattern := mux.Handler(r)
-		if pattern != "" || !strings.HasPrefix(r.URL.Path, "/api/") {
-			mux.ServeHTTP(w, r)
-			return
-		}
-		got := muxAnswer{header: http.Header{}}
-		h.ServeHTTP(&got, r)
-		switch got.code {
-		case http.StatusMethodNotAllowed:
-			allow := got.header.Get("Allow")
-			w.Header().Set("Allow", allow)
-			writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, allow))
-		case http.StatusNotFound:
-			writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
-		default: // a redirect to the cleaned path
-			mux.ServeHTTP(w, r)
-		}
-	})
-}
-
-// muxAnswer records the status and headers of the mux's own answer; its text body is dropped.
-type muxAnswer struct {
-	header http.Header
-	code   int
-}
-
-func (a *muxAnswer) Header() http.Header { return a.header }
-
-func (a *muxAnswer) WriteHeader(code int) {
-	if a.code == 0 {
-		a.code = code
+	margin := rc.StartMargin
+	if margin <= 0 {
+		margin = rollout.DefaultStartMargin
 	}
-}
-
-func (a *muxAnswer) Write(p []byte) (int, error) {
-	a.WriteHeader(http.StatusOK)
-	return len(p), nil
-}
-
-// authorized lets a request through only with "Authorization: Bearer <server.token>":
-// without a configured token it answers 403 (the mutating API is off), with a missing or
-// wrong one 401.
-func (a *api) authorized(next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if a.token == "" {
-			writeError(w, http.StatusForbidden, fmt.Sprintf(
-				"this endpoint is off because no API token is configured: set server.token in the config or the %s environment variable", config.TokenEnv))
-			return
-		}
-		got, ok := bearer(r)
-		if !ok || !sameToken(got, a.token) {
-			w.Header().Set("WWW-Authenticate", "Bearer")
-			msg := "wrong bearer token"
-			if !ok {
-				msg = "missing bearer token: send Authorization: Bearer <token>"
-			}
-			writeError(w, http.StatusUnauthorized, msg)
-			return
-		}
-		next(w, r)
+	waves := rc.Waves
+	if waves.HealthTimeout <= 0 {
+		waves.HealthTimeout = rollout.DefaultHealthTimeout
 	}
-}
+	planner := rollout.Planner{Keys: keys, WindowFor: windowFor, Margin: margin, WaveSize: waves.Size}
+	policy := rollout.Policy{Keys: keys, Planner: planner, Account: m.Account, Region: m.Region,
+		ZoneOf: func(f string) *time.Location { return m.Config.WindowFor(f).Location() }, Waves: waves, CheckEvery: rc.PollInterval}
 
-// bearer returns the token of an "Authorization: Bearer <token>" header (the scheme in any
-// case).
-func bearer(r *http.Request) (string, bool) {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
+	res := api.PlanResult{Tags: planTags(req, keys)}
+	img, ok, err := m.AppStream.ImageState(ctx, req.Image)
+	if err != nil {
+		return res, api.Errorf(http.StatusServiceUnavailable, "read image %q: %v", req.Image, err)
 	}
-	token = strings.TrimSpace(token)
-	return token, token != ""
-}
+	if !ok {
+		return res, api.Errorf(http.StatusNotFound, "image %q does not exist (in %s)", req.Image, m.Region)
+	}
+	res.Image = api.PlanImage{Name: img.Name, ARN: img.ARN, State: img.State}
+	img.Tags = res.Tags
+	active, err := m.Store.ActiveRollouts(ctx)
+	if err != nil {
+		return res, err
+	}
 
-// sameToken compares in constant time, of the tokens' lengths too (it compares their
-// digests).
-func sameToken(got, want string) bool {
-	g, w := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
-	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
-}
-
-// request performs a person's request on the rollout in the path, and answers the rollout
-// as committed with its plan.
-func (a *api) request(kind rollout.RequestKind) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		id, ok := rolloutID(w, r)
-		if !ok {
-			return
-		}
-		if a.rollouts == nil {
-			writeError(w, http.StatusConflict, "rollouts are off in this daemon (rollouts.enabled is false)")
-			return
-		}
-		ro, err := a.rollouts.Request(r.Context(), id, kind, requestedBy(r))
+	// 1. Decide as the scan does, reading what the policy asks for.
+	in := rollout.ImageInput{Now: m.now(), Image: img, Active: active}
+	var cmd rollout.Command
+	for range 4 {
+		cmd = policy.DecideImage(in)
 		switch {
-		case errors.Is(err, rollout.ErrNoRollout):
-			writeError(w, http.StatusNotFound, err.Error())
-		case errors.Is(err, rollout.ErrConflict):
-			writeError(w, http.StatusConflict, err.Error())
-		case err != nil:
-			writeError(w, http.StatusInternalServerError, err.Error())
-		default:
-			writeJSON(w, map[string]any{"rollout": ro, "plan": a.plan(ro)}, nil)
+		case cmd.NeedFleets:
+			fleets, err := m.AppStream.Fleets(ctx, cmd.FleetNames)
+			if err != nil {
+				return res, api.Errorf(http.StatusServiceUnavailable, "read AppStream fleets: %v", err)
+			}
+			in.Fleets, in.FleetsRead = fleets, true
+			continue
+		case cmd.NeedFleetTags:
+			in.FleetTags = map[string]map[string]string{}
+			for _, n := range cmd.FleetNames {
+				tags, err := m.AppStream.FleetTags(ctx, in.Fleets[n].ARN)
+				if err != nil {
+					return res, api.Errorf(http.StatusServiceUnavailable, "read the tags of fleet %s: %v", n, err)
+				}
+				in.FleetTags[n] = tags
+			}
+			continue
+		}
+		break
+	}
+	if cmd.Change == nil || cmd.Change.Create == nil {
+		return res, fmt.Errorf("the dry run of image %s decided nothing", img.Name)
+	}
+	nr := *cmd.Change.Create
+
+	// 2. A refusal, with each of its reasons.
+	if nr.State == rollout.Refused {
+		res.Refused = true
+		res.Reasons = splitReasons(nr.Reason)
+		return res, nil
+	}
+
+	// 3. The plan: steps with their openings in UTC and in each fleet's zone, and whether the
+	// fleet would drain as things are now.
+	res.Start = utcPtr(nr.Start)
+	names := make([]string, 0, len(nr.Steps))
+	for _, s := range nr.Steps {
+		names = append(names, s.Fleet)
+	}
+	var targets map[string]rollout.Capacity
+	if req.ScaleImmediately && m.Scaler != nil {
+		targets, err = m.Scaler.Targets(ctx, names)
+		if err != nil {
+			res.Notes = append(res.Notes, fmt.Sprintf("some scalable targets could not be read, so drain may be wrong for them: %v", err))
 		}
 	}
-}
-
-// plan returns r's waves, an empty list when there are none or rollouts are off.
-func (a *api) plan(r rollout.Rollout) []rollout.WavePlan {
-	var p []rollout.WavePlan
-	if a.rollouts != nil {
-		p = a.rollouts.Plan(r)
-	}
-	if p == nil {
-		p = []rollout.WavePlan{}
-	}
-	return p
-}
-
-// rolloutID reads the rollout id in the path, answering 400 when it is not a number.
-func rolloutID(w http.ResponseWriter, r *http.Request) (int64, bool) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "rollout id must be a number")
-		return 0, false
-	}
-	return id, true
-}
-
-// requestedBy names who made a request: "api", or "api:<UserHeader>" when the header holds
-// something printable.
-func requestedBy(r *http.Request) string {
-	user := strings.Map(func(c rune) rune {
-		if unicode.IsControl(c) {
-			return -1
+	for _, s := range nr.Steps {
+		w, _ := windowFor(s.Fleet, in.FleetTags[s.Fleet]) // the planner read it without error
+		loc := w.Location()
+		if loc == nil {
+			loc = time.UTC
 		}
-		return c
-	}, strings.ToValidUTF8(r.Header.Get(UserHeader), ""))
-	user = strings.TrimSpace(user)
-	if rs := []rune(user); len(rs) > maxUser {
-		user = strings.TrimSpace(string(rs[:maxUser]))
+		_, hasTarget := targets[s.Fleet]
+		res.Steps = append(res.Steps, api.PlanStep{
+			Fleet: s.Fleet, Wave: max(1, s.Wave), WindowStart: s.WindowStart.UTC(), WindowEnd: s.WindowEnd.UTC(),
+			Zone: loc.String(), WindowStartLocal: s.WindowStart.In(loc).Format(time.RFC3339), WindowEndLocal: s.WindowEnd.In(loc).Format(time.RFC3339),
+			Drain: req.ScaleImmediately && hasTarget && in.Fleets[s.Fleet].State == "RUNNING",
+		})
 	}
-	if user == "" {
-		return "api"
+	if m.Rollouts != nil {
+		res.Waves = api.FromWaves(m.Rollouts.Plan(nr))
 	}
-	return "api:" + user
+
+	// 4. What it would replace, and what else is worth knowing.
+	superseded := map[int64]bool{}
+	for _, s := range cmd.Change.Steps {
+		superseded[s.RolloutID] = true
+	}
+	for _, r := range active {
+		if r.ImageARN != img.ARN {
+			continue
+		}
+		switch r.State {
+		case rollout.Pending:
+			superseded[r.ID] = true
+			res.Notes = append(res.Notes, fmt.Sprintf("image %s has pending rollout %d: changing its tags replans it (rollout %d is superseded)", img.Name, r.ID, r.ID))
+		case rollout.Running:
+			res.Notes = append(res.Notes, fmt.Sprintf("image %s has rollout %d running: it finishes as planned, and changed tags are planned once it has ended", img.Name, r.ID))
+		}
+	}
+	for id := range superseded {
+		res.Supersedes = append(res.Supersedes, id)
+	}
+	slices.Sort(res.Supersedes)
+	if img.State != "AVAILABLE" {
+		res.Notes = append(res.Notes, fmt.Sprintf("image %s is %s: each fleet waits at its window until the image is AVAILABLE", img.Name, img.State))
+	}
+	return res, nil
 }
 
-// writeJSON answers v, or the error err as writeError does with 500.
-func writeJSON(w http.ResponseWriter, v any, err error) {
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
-		return
+// splitReasons splits a refusal's reason into its problems, which the planner joins with
+// "; ": at each "; " outside parentheses and quoted strings, since a problem's own text may
+// hold one. (TODO: the planner could return the list.)
+func splitReasons(reason string) []string {
+	var out []string
+	depth, quoted, escaped, start := 0, false, false, 0
+	for i := 0; i < len(reason); i++ {
+		ch := reason[i]
+		switch {
+		case escaped:
+			escaped = false
+		case quoted && ch == '\\':
+			escaped = true
+		case ch == '"':
+			quoted = !quoted
+		case quoted:
+		case ch == '(':
+			depth++
+		case ch == ')' && depth > 0:
+			depth--
+		case ch == ';' && depth == 0 && strings.HasPrefix(reason[i:], "; "):
+			out = append(out, reason[start:i])
+			start = i + 2
+			i++
+		}
 	}
-	w.Header().Set("Content-Type", "application/json")
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+	return append(out, reason[start:])
 }
 
-// writeError answers a failed /api/ request: the status code and {"error": msg}.
-func writeError(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+// planTags are the image tags a plan request stands for, with the daemon's tag keys.
+func planTags(req api.PlanRequest, keys rollout.TagKeys) map[string]string {
+	tags := map[string]string{keys.FleetName: req.Fleets}
+	if req.ScaleImmediately {
+		tags[keys.ScaleImmediately] = "True"
+	}
+	if req.Canary != "" {
+		tags[keys.Canary] = req.Canary
+	}
+	if req.Waves > 0 {
+		tags[keys.Waves] = strconv.Itoa(req.Waves)
+	}
+	if req.Approval != "" {
+		tags[keys.Approval] = req.Approval
+	}
+	return tags
+}
+
+func utcPtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }

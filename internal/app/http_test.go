@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,55 +10,27 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/deskpilot/deskpilot/internal/api"
 	"github.com/deskpilot/deskpilot/internal/config"
 	"github.com/deskpilot/deskpilot/internal/rollout"
 	"github.com/deskpilot/deskpilot/internal/store"
+	"github.com/deskpilot/deskpilot/sim"
 )
 
-// t0 is the test clock's time.
+// The endpoints themselves are tested in internal/api with fakes; these tests check what
+// Main gives the API: its store, controller, token, loops and AWS adapters.
+
+// t0 is the test clock's time: a Sunday, 02:00 UTC.
 var t0 = time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
 
 const testToken = "s3cret-t0ken"
-
-// fakeRequester stands in for the rollout controller (tested in its own package): it answers
-// every request with ro and err, and records the requests.
-type fakeRequester struct {
-	ro   rollout.Rollout
-	err  error
-	plan []rollout.WavePlan
-
-	mu    sync.Mutex
-	calls []requestCall
-}
-
-type requestCall struct {
-	ID   int64
-	Kind rollout.RequestKind
-	By   string
-}
-
-func (f *fakeRequester) Request(_ context.Context, id int64, kind rollout.RequestKind, by string) (rollout.Rollout, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, requestCall{id, kind, by})
-	return f.ro, f.err
-}
-
-func (f *fakeRequester) Plan(rollout.Rollout) []rollout.WavePlan { return f.plan }
-
-func (f *fakeRequester) requests() []requestCall {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]requestCall(nil), f.calls...)
-}
-
-var _ rolloutRequester = (*fakeRequester)(nil)
 
 func openStore(t *testing.T) *store.Store {
 	t.Helper()
@@ -71,19 +42,6 @@ func openStore(t *testing.T) *store.Store {
 	return st
 }
 
-// serveAPI serves the API over real HTTP with the store (nil for tests of endpoints that do
-// not read it), the token and rr (nil: rollouts off).
-func serveAPI(t *testing.T, st *store.Store, token string, rr rolloutRequester) *httptest.Server {
-	t.Helper()
-	a := &api{store: st, token: token, now: func() time.Time { return t0 }}
-	if rr != nil {
-		a.rollouts = rr
-	}
-	srv := httptest.NewServer(a.routes())
-	t.Cleanup(srv.Close)
-	return srv
-}
-
 // answer is a response read in full.
 type answer struct {
 	code   int
@@ -91,9 +49,13 @@ type answer struct {
 	body   string
 }
 
-func do(t *testing.T, srv *httptest.Server, method, path string, header map[string]string) answer {
+func do(t *testing.T, srv *httptest.Server, method, path string, header map[string]string, body string) answer {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), method, srv.URL+path, nil)
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, srv.URL+path, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,283 +74,44 @@ func do(t *testing.T, srv *httptest.Server, method, path string, header map[stri
 	return answer{resp.StatusCode, resp.Header, string(b)}
 }
 
-// wantError checks that a is the JSON error {"error": ...} with the status code, and returns
-// its message.
-func wantError(t *testing.T, a answer, code int) string {
+// wantError checks that a is the JSON error {"error": {"code", "message"}} with the status
+// and code, and returns its message.
+func wantError(t *testing.T, a answer, status int, code string) string {
 	t.Helper()
-	if a.code != code {
-		t.Errorf("status %d, want %d (body %q)", a.code, code, a.body)
+	if a.code != status {
+		t.Errorf("status %d, want %d (body %q)", a.code, status, a.body)
 	}
 	if ct := a.header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type %q, want application/json (body %q)", ct, a.body)
 	}
-	var e map[string]string
-	if err := json.Unmarshal([]byte(a.body), &e); err != nil || len(e) != 1 || e["error"] == "" {
-		t.Errorf("body %q, want {\"error\": \"...\"}", a.body)
+	var e struct {
+		Error struct{ Code, Message string }
 	}
-	return e["error"]
+	if err := json.Unmarshal([]byte(a.body), &e); err != nil || e.Error.Code != code || e.Error.Message == "" {
+		t.Errorf("body %q, want {\"error\": {\"code\": %q, \"message\": ...}}", a.body, code)
+	}
+	return e.Error.Message
 }
 
 func bearerHeader(token string) map[string]string {
 	return map[string]string{"Authorization": "Bearer " + token}
 }
 
-var mutating = []struct {
-	path string
-	kind rollout.RequestKind
-}{
-	{"/api/v1/rollouts/7/approve", rollout.RequestApprove},
-	{"/api/v1/rollouts/7/cancel", rollout.RequestCancel},
-	{"/api/v1/rollouts/7/rollback", rollout.RequestRollback},
-}
-
-// Without a configured token the mutating endpoints are off, whatever the request carries,
-// and say how to turn them on.
-func TestAPI_mutating_noToken(t *testing.T) {
-	fake := &fakeRequester{}
-	srv := serveAPI(t, nil, "", fake)
-	for _, m := range mutating {
-		for _, h := range []map[string]string{nil, bearerHeader(""), bearerHeader(testToken)} {
-			msg := wantError(t, do(t, srv, http.MethodPost, m.path, h), http.StatusForbidden)
-			if !strings.Contains(msg, "server.token") || !strings.Contains(msg, "DESKPILOT_TOKEN") {
-				t.Errorf("POST %s: message %q does not say how to set a token", m.path, msg)
-			}
-		}
+func pendingRollout(t *testing.T, st *store.Store, image string, fleets ...string) rollout.Rollout {
+	t.Helper()
+	r := rollout.Rollout{ImageName: image, ImageARN: "arn:aws:appstream:us-east-1:123456789012:image/" + image,
+		FleetTag: strings.Join(fleets, "/"), State: rollout.Pending, Start: t0.Add(time.Hour), Waves: 1, Wave: 1}
+	for _, f := range fleets {
+		r.Steps = append(r.Steps, rollout.Step{Fleet: f, State: rollout.StepWaiting, WindowStart: t0.Add(time.Hour), WindowEnd: t0.Add(2 * time.Hour), NextAt: t0.Add(time.Hour), Wave: 1})
 	}
-	if calls := fake.requests(); len(calls) != 0 {
-		t.Errorf("the controller got %v", calls)
-	}
-}
-
-func TestAPI_mutating_bearer(t *testing.T) {
-	tests := []struct {
-		name   string
-		header map[string]string
-		ok     bool
-	}{
-		{"no header", nil, false},
-		{"empty bearer", bearerHeader(""), false},
-		{"wrong token", bearerHeader("s3cret-t0kem"), false},
-		{"a prefix of the token", bearerHeader(testToken[:5]), false},
-		{"the token and more", bearerHeader(testToken + "x"), false},
-		{"another scheme", map[string]string{"Authorization": "Basic " + testToken}, false},
-		{"the token alone", map[string]string{"Authorization": testToken}, false},
-		{"the token", bearerHeader(testToken), true},
-		{"the scheme in lower case", map[string]string{"Authorization": "bearer " + testToken}, true},
-	}
-	for _, m := range mutating {
-		for _, tt := range tests {
-			t.Run(m.path+"/"+tt.name, func(t *testing.T) {
-				fake := &fakeRequester{ro: rollout.Rollout{ID: 7}}
-				srv := serveAPI(t, nil, testToken, fake)
-				a := do(t, srv, http.MethodPost, m.path, tt.header)
-				if tt.ok {
-					if a.code != http.StatusOK {
-						t.Fatalf("status %d, want 200 (body %q)", a.code, a.body)
-					}
-					if calls := fake.requests(); len(calls) != 1 || calls[0].Kind != m.kind {
-						t.Errorf("the controller got %v, want one %s", calls, m.kind)
-					}
-					return
-				}
-				wantError(t, a, http.StatusUnauthorized)
-				if got := a.header.Get("WWW-Authenticate"); got != "Bearer" {
-					t.Errorf("WWW-Authenticate %q, want Bearer", got)
-				}
-				if calls := fake.requests(); len(calls) != 0 {
-					t.Errorf("the controller got %v", calls)
-				}
-			})
-		}
-	}
-}
-
-// Each request reaches the controller with its kind and rollout id, and each of the
-// controller's answers has its status.
-func TestAPI_mutating_request(t *testing.T) {
-	ro := rollout.Rollout{ID: 7, ImageName: "desktop-2026-12", State: rollout.Running, Waves: 2, Wave: 1, Gate: rollout.GateApproval}
-	plan := []rollout.WavePlan{
-		{Wave: 1, Canary: true, Fleets: []string{"finance"}, State: "passed", Gate: "approval"},
-		{Wave: 2, Fleets: []string{"engineering"}, State: "waiting", ExpectedStart: t0.Add(time.Hour)},
-	}
-	tests := []struct {
-		name string
-		err  error
-		code int
-	}{
-		{"done", nil, http.StatusOK},
-		{"no rollout", fmt.Errorf("rollout 7: %w", rollout.ErrNoRollout), http.StatusNotFound},
-		{"conflict", fmt.Errorf("%w: rollout 7 has ended (succeeded)", rollout.ErrConflict), http.StatusConflict},
-		{"store failed", errors.New("database is locked"), http.StatusInternalServerError},
-	}
-	for _, m := range mutating {
-		for _, tt := range tests {
-			t.Run(m.path+"/"+tt.name, func(t *testing.T) {
-				fake := &fakeRequester{ro: ro, err: tt.err, plan: plan}
-				if tt.err != nil {
-					fake.ro = rollout.Rollout{}
-				}
-				srv := serveAPI(t, nil, testToken, fake)
-				a := do(t, srv, http.MethodPost, m.path, bearerHeader(testToken))
-				want := []requestCall{{7, m.kind, "api"}}
-				if diff := cmp.Diff(want, fake.requests()); diff != "" {
-					t.Errorf("requests (-want +got):\n%s", diff)
-				}
-				if tt.err != nil {
-					if msg := wantError(t, a, tt.code); msg != tt.err.Error() {
-						t.Errorf("message %q, want %q", msg, tt.err.Error())
-					}
-					return
-				}
-				if a.code != http.StatusOK || a.header.Get("Content-Type") != "application/json" {
-					t.Fatalf("status %d, Content-Type %q, want 200 JSON (body %q)", a.code, a.header.Get("Content-Type"), a.body)
-				}
-				var got struct {
-					Rollout rollout.Rollout
-					Plan    []rollout.WavePlan
-				}
-				if err := json.Unmarshal([]byte(a.body), &got); err != nil {
-					t.Fatalf("body %q: %v", a.body, err)
-				}
-				if diff := cmp.Diff(ro, got.Rollout); diff != "" {
-					t.Errorf("rollout (-want +got):\n%s", diff)
-				}
-				if diff := cmp.Diff(plan, got.Plan); diff != "" {
-					t.Errorf("plan (-want +got):\n%s", diff)
-				}
-			})
-		}
-	}
-}
-
-func TestAPI_mutating_badID(t *testing.T) {
-	fake := &fakeRequester{}
-	srv := serveAPI(t, nil, testToken, fake)
-	for _, id := range []string{"abc", "7x", "1.5", "99999999999999999999"} {
-		for _, action := range []string{"approve", "cancel", "rollback"} {
-			path := "/api/v1/rollouts/" + id + "/" + action
-			if msg := wantError(t, do(t, srv, http.MethodPost, path, bearerHeader(testToken)), http.StatusBadRequest); msg != "rollout id must be a number" {
-				t.Errorf("POST %s: message %q", path, msg)
-			}
-		}
-	}
-	// The token is checked first: a bad id says nothing to a caller without it.
-	wantError(t, do(t, srv, http.MethodPost, "/api/v1/rollouts/abc/approve", nil), http.StatusUnauthorized)
-	if calls := fake.requests(); len(calls) != 0 {
-		t.Errorf("the controller got %v", calls)
-	}
-}
-
-// The request records who asked: "api", or "api:" and the user header, trimmed, without
-// control characters, cut to 64 characters.
-func TestAPI_mutating_requestedBy(t *testing.T) {
-	tests := []struct {
-		user string // "" for no header
-		want string
-	}{
-		{"", "api"},
-		{"   ", "api"},
-		{"alice", "api:alice"},
-		{"  alice@example.com ", "api:alice@example.com"},
-		{"al\tice\t", "api:alice"},
-		{strings.Repeat("ü", 70), "api:" + strings.Repeat("ü", 64)},
-		{strings.Repeat("b", 63) + " c", "api:" + strings.Repeat("b", 63)},
-	}
-	for _, tt := range tests {
-		fake := &fakeRequester{}
-		srv := serveAPI(t, nil, testToken, fake)
-		h := bearerHeader(testToken)
-		if tt.user != "" {
-			h[UserHeader] = tt.user
-		}
-		do(t, srv, http.MethodPost, "/api/v1/rollouts/1/approve", h)
-		if calls := fake.requests(); len(calls) != 1 || calls[0].By != tt.want {
-			t.Errorf("%s %q: the controller got %v, want by %q", UserHeader, tt.user, calls, tt.want)
-		}
-	}
-}
-
-// Every failure under /api/ answers JSON, including the mux's own 404 and 405.
-func TestAPI_errorsAreJSON(t *testing.T) {
-	srv := serveAPI(t, openStore(t), testToken, &fakeRequester{})
-	tests := []struct {
-		method, path string
-		code         int
-		allow        string // the Allow header of a 405
-	}{
-		{http.MethodGet, "/api/", http.StatusNotFound, ""},
-		{http.MethodGet, "/api/v1/nope", http.StatusNotFound, ""},
-		{http.MethodPost, "/api/v1/rollouts/7/pause", http.StatusNotFound, ""},
-		{http.MethodGet, "/api/v2/rollouts", http.StatusNotFound, ""},
-		{http.MethodGet, "/api/v1/rollouts/7/approve", http.StatusMethodNotAllowed, "POST"},
-		{http.MethodDelete, "/api/v1/rollouts/7/cancel", http.StatusMethodNotAllowed, "POST"},
-		{http.MethodPost, "/api/v1/rollouts", http.StatusMethodNotAllowed, "GET, HEAD"},
-		{http.MethodPut, "/api/v1/rollouts/7", http.StatusMethodNotAllowed, "GET, HEAD"},
-		{http.MethodGet, "/api/v1/rollouts/abc", http.StatusBadRequest, ""},
-		{http.MethodGet, "/api/v1/rollouts/999", http.StatusNotFound, ""},
-		{http.MethodGet, "/api/v1/resets?since=yesterday", http.StatusBadRequest, ""},
-		{http.MethodPost, "/api/v1/rollouts/7/approve", http.StatusUnauthorized, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
-			a := do(t, srv, tt.method, tt.path, nil)
-			wantError(t, a, tt.code)
-			if got := a.header.Get("Allow"); got != tt.allow {
-				t.Errorf("Allow %q, want %q", got, tt.allow)
-			}
-		})
-	}
-	// Outside /api/ the mux answers as usual, and a path to clean is still redirected.
-	if a := do(t, srv, http.MethodGet, "/nope", nil); a.code != http.StatusNotFound || strings.HasPrefix(a.header.Get("Content-Type"), "application/json") {
-		t.Errorf("GET /nope: %d %q", a.code, a.header.Get("Content-Type"))
-	}
-	if a := do(t, srv, http.MethodGet, "/api//v1/rollouts", nil); a.code != http.StatusOK {
-		t.Errorf("GET /api//v1/rollouts: %d (body %q), want the redirect followed to 200", a.code, a.body)
-	}
-}
-
-// GET endpoints need no token, and a rollout comes with its plan.
-func TestAPI_getRollout(t *testing.T) {
-	plan := []rollout.WavePlan{{Wave: 1, Canary: true, Fleets: []string{"finance"}, State: "running", Gate: "health"}}
-	fake := &fakeRequester{plan: plan}
-	st := openStore(t)
-	srv := serveAPI(t, st, testToken, fake)
-	r := rollout.Rollout{ImageName: "desktop-2026-12", ImageARN: "arn:aws:appstream:us-east-1:123456789012:image/desktop-2026-12",
-		FleetTag: "finance", State: rollout.Pending, Start: t0,
-		Steps: []rollout.Step{{Fleet: "finance", State: rollout.StepWaiting, WindowStart: t0, WindowEnd: t0.Add(time.Hour), NextAt: t0}}}
 	if err := st.Apply(t.Context(), &rollout.Change{Create: &r}); err != nil {
 		t.Fatal(err)
 	}
-	a := do(t, srv, http.MethodGet, fmt.Sprintf("/api/v1/rollouts/%d", r.ID), nil)
-	if a.code != http.StatusOK {
-		t.Fatalf("status %d (body %q)", a.code, a.body)
-	}
-	var got struct {
-		Rollout rollout.Rollout
-		Plan    []rollout.WavePlan
-		Events  []json.RawMessage
-	}
-	if err := json.Unmarshal([]byte(a.body), &got); err != nil {
-		t.Fatalf("body %q: %v", a.body, err)
-	}
-	if got.Rollout.ID != r.ID || got.Rollout.ImageName != r.ImageName {
-		t.Errorf("rollout %+v, want rollout %d", got.Rollout, r.ID)
-	}
-	if diff := cmp.Diff(plan, got.Plan); diff != "" {
-		t.Errorf("plan (-want +got):\n%s", diff)
-	}
-	for _, path := range []string{"/api/v1/rollouts", "/api/v1/saved-capacity", "/api/v1/resets", "/healthz"} {
-		if a := do(t, srv, http.MethodGet, path, nil); a.code != http.StatusOK {
-			t.Errorf("GET %s: %d (body %q)", path, a.code, a.body)
-		}
-	}
-	if calls := fake.requests(); len(calls) != 0 {
-		t.Errorf("reading called the controller: %v", calls)
-	}
+	return r
 }
 
-// Main.handler gives the API the daemon's controller and token; with rollouts off, requests
-// conflict and rollouts have no plan.
+// Main.handler gives the API the daemon's store, controller and token; with rollouts off,
+// requests conflict and fleets are not read.
 func TestMain_handler(t *testing.T) {
 	cfg := config.Default()
 	cfg.Server.Token = testToken
@@ -400,9 +123,24 @@ func TestMain_handler(t *testing.T) {
 		m := &Main{Config: cfg, Store: st, Now: now, Logger: logger}
 		srv := httptest.NewServer(m.handler())
 		defer srv.Close()
-		msg := wantError(t, do(t, srv, http.MethodPost, "/api/v1/rollouts/1/approve", bearerHeader(testToken)), http.StatusConflict)
-		if !strings.Contains(msg, "rollouts.enabled") {
-			t.Errorf("message %q does not name rollouts.enabled", msg)
+		for _, path := range []string{"/api/v1/rollouts/1/approve", "/api/v1/plan"} {
+			msg := wantError(t, do(t, srv, "POST", path, bearerHeader(testToken), `{"image": "i", "fleets": "f"}`), http.StatusConflict, "conflict")
+			if !strings.Contains(msg, "rollouts.enabled") {
+				t.Errorf("POST %s: message %q does not name rollouts.enabled", path, msg)
+			}
+		}
+		wantError(t, do(t, srv, "GET", "/api/v1/fleets", nil, ""), http.StatusConflict, "conflict")
+	})
+	t.Run("no token", func(t *testing.T) {
+		cfg := cfg
+		cfg.Server.Token = ""
+		ctl := rollout.New(rolloutConfig(cfg, nil, nil), nil, nil, st, now, logger)
+		m := &Main{Config: cfg, Store: st, Now: now, Logger: logger, Rollouts: ctl}
+		srv := httptest.NewServer(m.handler())
+		defer srv.Close()
+		msg := wantError(t, do(t, srv, "POST", "/api/v1/rollouts/1/cancel", bearerHeader(testToken), ""), http.StatusForbidden, "forbidden")
+		if !strings.Contains(msg, "server.token") || !strings.Contains(msg, "DESKPILOT_TOKEN") {
+			t.Errorf("message %q does not say how to set a token", msg)
 		}
 	})
 	t.Run("the controller", func(t *testing.T) {
@@ -410,19 +148,301 @@ func TestMain_handler(t *testing.T) {
 		m := &Main{Config: cfg, Store: st, Now: now, Logger: logger, Rollouts: ctl}
 		srv := httptest.NewServer(m.handler())
 		defer srv.Close()
-		wantError(t, do(t, srv, http.MethodPost, "/api/v1/rollouts/999/approve", nil), http.StatusUnauthorized)
-		if msg := wantError(t, do(t, srv, http.MethodPost, "/api/v1/rollouts/999/approve", bearerHeader(testToken)), http.StatusNotFound); !strings.Contains(msg, "999") {
-			t.Errorf("message %q does not name the rollout", msg)
+		wantError(t, do(t, srv, "POST", "/api/v1/rollouts/999/approve", nil, ""), http.StatusUnauthorized, "unauthorized")
+		wantError(t, do(t, srv, "POST", "/api/v1/rollouts/999/approve", bearerHeader("wrong"), ""), http.StatusUnauthorized, "unauthorized")
+		if msg := wantError(t, do(t, srv, "POST", "/api/v1/rollouts/999/approve", bearerHeader(testToken), ""), http.StatusNotFound, "not_found"); msg != "rollout 999 does not exist" {
+			t.Errorf("message %q", msg)
 		}
 		// A rollout without Approval=Manual that has not halted has nothing to approve.
-		r := rollout.Rollout{ImageName: "desktop-2026-12", ImageARN: "arn:aws:appstream:us-east-1:123456789012:image/desktop-2026-12",
-			FleetTag: "finance", State: rollout.Pending, Start: t0,
-			Steps: []rollout.Step{{Fleet: "finance", State: rollout.StepWaiting, WindowStart: t0, WindowEnd: t0.Add(time.Hour), NextAt: t0}}}
-		if err := st.Apply(t.Context(), &rollout.Change{Create: &r}); err != nil {
+		r := pendingRollout(t, st, "desktop-2026-12", "finance")
+		path := fmt.Sprintf("/api/v1/rollouts/%d", r.ID)
+		wantError(t, do(t, srv, "POST", path+"/approve", bearerHeader(testToken), ""), http.StatusConflict, "conflict")
+		// Cancelling it works once, with the user recorded; a second time it has ended.
+		h := bearerHeader(testToken)
+		h[api.UserHeader] = "alice"
+		a := do(t, srv, "POST", path+"/cancel", h, "")
+		var got api.RolloutDetail
+		if err := json.Unmarshal([]byte(a.body), &got); err != nil || a.code != http.StatusOK {
+			t.Fatalf("cancel: %d %s", a.code, a.body)
+		}
+		if got.Rollout.State != "cancelled" || len(got.Waves) != 1 || len(got.Events) == 0 || !strings.Contains(got.Rollout.Reason, "api:alice") {
+			t.Errorf("cancel answered %+v", got)
+		}
+		before := do(t, srv, "GET", path, nil, "").body
+		msg := wantError(t, do(t, srv, "POST", path+"/cancel", bearerHeader(testToken), ""), http.StatusConflict, "conflict")
+		if !strings.Contains(msg, "has ended (cancelled)") || strings.HasPrefix(msg, "conflict") {
+			t.Errorf("second cancel: message %q", msg)
+		}
+		if after := do(t, srv, "GET", path, nil, "").body; after != before {
+			t.Errorf("a refused cancel changed the rollout:\n%s\n%s", before, after)
+		}
+		// The read endpoints need no token.
+		for _, p := range []string{"/api/v1/rollouts", path, "/api/v1/saved-capacity", "/api/v1/resets", "/api/v1/resets/pending", "/healthz", "/readyz"} {
+			if a := do(t, srv, "GET", p, nil, ""); a.code != http.StatusOK {
+				t.Errorf("GET %s: %d (body %q)", p, a.code, a.body)
+			}
+		}
+	})
+	t.Run("paths", func(t *testing.T) {
+		m := &Main{Config: cfg, Store: st, Now: now, Logger: logger}
+		srv := httptest.NewServer(m.handler())
+		defer srv.Close()
+		wantError(t, do(t, srv, "GET", "/api/v1/nope", nil, ""), http.StatusNotFound, "not_found")
+		wantError(t, do(t, srv, "DELETE", "/api/v1/rollouts", nil, ""), http.StatusMethodNotAllowed, "method_not_allowed")
+		// Outside the API the mux answers as usual, and a path to clean is still redirected.
+		if a := do(t, srv, "GET", "/nope", nil, ""); a.code != http.StatusNotFound || strings.HasPrefix(a.header.Get("Content-Type"), "application/json") {
+			t.Errorf("GET /nope: %d %q", a.code, a.header.Get("Content-Type"))
+		}
+		if a := do(t, srv, "GET", "/api//v1/rollouts", nil, ""); a.code != http.StatusOK {
+			t.Errorf("GET /api//v1/rollouts: %d (body %q), want the redirect followed to 200", a.code, a.body)
+		}
+	})
+}
+
+// simMain is a daemon opened on the emulator (without its own listener or loops running),
+// rollouts in the Berlin window, and the emulator.
+func simMain(t *testing.T, seed sim.Seed) (*Main, *sim.Sim, *httptest.Server) {
+	t.Helper()
+	clock := sim.NewManualClock(t0)
+	s := sim.New(sim.Options{Clock: clock})
+	if err := s.ApplySeed(seed); err != nil {
+		t.Fatal(err)
+	}
+	awsSrv := httptest.NewServer(s)
+	t.Cleanup(awsSrv.Close)
+	cfg, err := config.Parse(fmt.Appendf(nil, `
+aws: {region: us-east-1, endpoint: %q}
+store: {path: %q}
+server: {addr: "", token: %q}
+rollouts:
+  window: "sun:04:00-sun:07:00 Europe/Berlin"
+  fleet_windows: {fleet-c: "sat:22:00-sun:01:00 America/New_York"}
+  start_margin: 15m
+`, awsSrv.URL, filepath.Join(t.TempDir(), "deskpilot.db"), testToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Main{Config: cfg, Now: clock.Now,
+		AWSOptions: []func(*awsconfig.LoadOptions) error{awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""))}}
+	if err := m.Open(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	srv := httptest.NewServer(m.handler())
+	t.Cleanup(srv.Close)
+	return m, s, srv
+}
+
+var planEstate = sim.Seed{
+	Images: []sim.ImageSpec{{Name: "img-1"}, {Name: "img-2"}, {Name: "img-new", State: "PENDING"}},
+	Fleets: []sim.SeedFleet{
+		{Name: "fleet-a", ImageName: "img-1", DesiredInstances: 2, ScalableTarget: &sim.SeedScalingTarget{MinCapacity: 2, MaxCapacity: 6}},
+		{Name: "fleet-b", ImageName: "img-1", DesiredInstances: 1, Tags: map[string]string{"MaintenanceWindow": "sun:01:00-sun:03:00 Asia/Tokyo"}},
+		{Name: "fleet-c", ImageName: "img-1", DesiredInstances: 1, ScalableTarget: &sim.SeedScalingTarget{MinCapacity: 1, MaxCapacity: 2}},
+		{Name: "web-1", ImageName: "img-1", DesiredInstances: 1},
+		{Name: "web-2", ImageName: "img-1", DesiredInstances: 1},
+		{Name: "elastic", FleetType: "ELASTIC", Platform: "WINDOWS_SERVER_2022"},
+	},
+}
+
+// The plan is the scan's own planning, read from AWS and the store, with nothing changed.
+func TestMain_plan(t *testing.T) {
+	m, s, srv := simMain(t, planEstate)
+	other := pendingRollout(t, m.Store, "img-1", "fleet-a", "web-1")
+	plan := func(t *testing.T, body string) (api.PlanResult, answer) {
+		t.Helper()
+		a := do(t, srv, "POST", "/api/v1/plan", nil, body)
+		var res api.PlanResult
+		if a.code == http.StatusOK {
+			if err := json.Unmarshal([]byte(a.body), &res); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return res, a
+	}
+	type step struct {
+		Fleet       string
+		Wave        int
+		Start, Zone string
+		Local       string
+		Drain       bool
+	}
+	steps := func(res api.PlanResult) []step {
+		var out []step
+		for _, s := range res.Steps {
+			out = append(out, step{s.Fleet, s.Wave, s.WindowStart.Format(time.RFC3339), s.Zone, s.WindowStartLocal, s.Drain})
+		}
+		return out
+	}
+
+	t.Run("three fleets, drained, in their zones", func(t *testing.T) {
+		res, a := plan(t, `{"image": "img-2", "fleets": "fleet-a/fleet-b/fleet-c", "scale_immediately": true}`)
+		if a.code != http.StatusOK || res.Refused {
+			t.Fatalf("%d %s", a.code, a.body)
+		}
+		want := []step{
+			// 04:00 Berlin (CET, UTC+1) on Sunday 1 March is 03:00 UTC, more than the margin away.
+			{"fleet-a", 1, "2026-03-01T03:00:00Z", "Europe/Berlin", "2026-03-01T04:00:00+01:00", true},
+			// The fleet's tag wins: 01:00-03:00 Tokyo on Sunday has passed (Sat 16:00-18:00 UTC); next week.
+			{"fleet-b", 1, "2026-03-07T16:00:00Z", "Asia/Tokyo", "2026-03-08T01:00:00+09:00", false},
+			// Its config window: Saturday 22:00 in New York (EST, UTC-5) is Sunday 03:00 UTC.
+			{"fleet-c", 1, "2026-03-01T03:00:00Z", "America/New_York", "2026-02-28T22:00:00-05:00", true},
+		}
+		if diff := cmp.Diff(want, steps(res)); diff != "" {
+			t.Errorf("steps (-want +got):\n%s", diff)
+		}
+		if res.Start == nil || !res.Start.Equal(time.Date(2026, 3, 1, 3, 0, 0, 0, time.UTC)) {
+			t.Errorf("start %v", res.Start)
+		}
+		if diff := cmp.Diff(map[string]string{"FleetName": "fleet-a/fleet-b/fleet-c", "ScaleImmediately": "True"}, res.Tags); diff != "" {
+			t.Errorf("tags (-want +got):\n%s", diff)
+		}
+		if len(res.Waves) != 1 || len(res.Waves[0].Fleets) != 3 {
+			t.Errorf("waves %+v", res.Waves)
+		}
+		if diff := cmp.Diff([]int64{other.ID}, res.Supersedes); diff != "" {
+			t.Errorf("supersedes (-want +got):\n%s", diff)
+		}
+		if res.Image.Name != "img-2" || res.Image.State != "AVAILABLE" || !strings.HasSuffix(res.Image.ARN, ":image/img-2") {
+			t.Errorf("image %+v", res.Image)
+		}
+	})
+	t.Run("a canary and waves, by prefix", func(t *testing.T) {
+		res, a := plan(t, `{"image": "img-new", "fleets": "fleet-a/prefix:web-", "canary": "fleet-a", "waves": 1, "approval": "Manual"}`)
+		if a.code != http.StatusOK || res.Refused {
+			t.Fatalf("%d %s", a.code, a.body)
+		}
+		var waves []string
+		for _, w := range res.Waves {
+			waves = append(waves, fmt.Sprint(w.Wave, w.Canary, w.Fleets))
+		}
+		if diff := cmp.Diff([]string{"1 true [fleet-a]", "2 false [web-1]", "3 false [web-2]"}, waves); diff != "" {
+			t.Errorf("waves (-want +got):\n%s", diff)
+		}
+		if res.Tags["Approval"] != "Manual" || res.Tags["Waves"] != "1" || res.Tags["Canary"] != "fleet-a" {
+			t.Errorf("tags %v", res.Tags)
+		}
+		if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "PENDING") {
+			t.Errorf("notes %q, want one about the image not being AVAILABLE", res.Notes)
+		}
+	})
+	t.Run("refused with every reason", func(t *testing.T) {
+		res, a := plan(t, `{"image": "img-2", "fleets": "fleet-a/nope/elastic"}`)
+		if a.code != http.StatusOK || !res.Refused {
+			t.Fatalf("%d %s", a.code, a.body)
+		}
+		if len(res.Reasons) != 2 || !strings.Contains(res.Reasons[0], `"nope" does not exist`) || !strings.Contains(res.Reasons[1], "ELASTIC") {
+			t.Errorf("reasons %q", res.Reasons)
+		}
+		if len(res.Steps) != 0 || res.Start != nil {
+			t.Errorf("a refusal has steps %+v, start %v", res.Steps, res.Start)
+		}
+		res, _ = plan(t, `{"image": "img-2", "fleets": "fleet-a", "approval": "Maybe"}`)
+		if !res.Refused || len(res.Reasons) != 1 || !strings.Contains(res.Reasons[0], "Approval") {
+			t.Errorf("bad approval: %+v", res)
+		}
+	})
+	t.Run("an unknown image", func(t *testing.T) {
+		_, a := plan(t, `{"image": "img-9", "fleets": "fleet-a"}`)
+		if msg := wantError(t, a, http.StatusNotFound, "not_found"); !strings.Contains(msg, `image "img-9" does not exist`) {
+			t.Errorf("message %q", msg)
+		}
+	})
+	// Nothing changed: no rollout planned, no tag written, no fleet touched.
+	rs, err := m.Store.Rollouts(t.Context(), 0)
+	if err != nil || len(rs) != 1 {
+		t.Errorf("the store holds %d rollouts (%v), want only the one the test made", len(rs), err)
+	}
+	for k, n := range s.Calls().Counts {
+		for _, op := range []string{"TagResource", "UntagResource", "UpdateFleet", "RegisterScalableTarget"} {
+			if strings.HasSuffix(k, "."+op) && n > 0 {
+				t.Errorf("the plan made %d %s calls", n, k)
+			}
+		}
+	}
+}
+
+// Fleets come from AWS with their targets and the rollout holding them; readiness checks the
+// store, each loop and AWS.
+func TestMain_fleetsAndReadiness(t *testing.T) {
+	m, _, srv := simMain(t, planEstate)
+	r := pendingRollout(t, m.Store, "img-2", "fleet-c")
+	var list api.FleetList
+	if a := do(t, srv, "GET", "/api/v1/fleets", nil, ""); a.code != http.StatusOK || json.Unmarshal([]byte(a.body), &list) != nil {
+		t.Fatalf("%d %s", a.code, a.body)
+	}
+	byName := map[string]api.Fleet{}
+	for _, f := range list.Fleets {
+		byName[f.Name] = f
+	}
+	if f := byName["fleet-a"]; len(list.Fleets) != 6 || f.Image.Name != "img-1" || f.ScalableTarget == nil || *f.ScalableTarget != (api.Bounds{Min: 2, Max: 6}) || f.Rollout != nil {
+		t.Errorf("fleet-a %+v (of %d)", f, len(list.Fleets))
+	}
+	if f := byName["fleet-c"]; f.Rollout == nil || f.Rollout.ID != r.ID || f.Rollout.State != "pending" {
+		t.Errorf("fleet-c %+v, want held by rollout %d", f, r.ID)
+	}
+	if f := byName["web-1"]; f.ScalableTarget != nil {
+		t.Errorf("web-1 has target %+v", f.ScalableTarget)
+	}
+
+	readiness := func() (int, api.Readiness) {
+		a := do(t, srv, "GET", "/readyz", nil, "")
+		var rd api.Readiness
+		if err := json.Unmarshal([]byte(a.body), &rd); err != nil {
 			t.Fatal(err)
 		}
-		wantError(t, do(t, srv, http.MethodPost, fmt.Sprintf("/api/v1/rollouts/%d/approve", r.ID), bearerHeader(testToken)), http.StatusConflict)
+		return a.code, rd
+	}
+	code, rd := readiness()
+	if code != http.StatusServiceUnavailable || rd.Ready {
+		t.Errorf("before any pass: %d %+v, want not ready", code, rd)
+	}
+	if _, err := m.Tick(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	code, rd = readiness()
+	var names []string
+	for _, c := range rd.Checks {
+		names = append(names, c.Name)
+		if !c.OK {
+			t.Errorf("check %+v failed", c)
+		}
+	}
+	if code != http.StatusOK || !rd.Ready {
+		t.Errorf("after a pass: %d %+v", code, rd)
+	}
+	if diff := cmp.Diff([]string{"store", "loop scan", "loop rollouts", "loop outbox", "loop housekeeping", "aws"}, names); diff != "" {
+		t.Errorf("checks (-want +got):\n%s", diff)
+	}
+}
+
+func TestCachedCheck(t *testing.T) {
+	now := t0
+	calls := 0
+	check := cachedCheck(15*time.Second, func() time.Time { return now }, func(context.Context) error {
+		calls++
+		return fmt.Errorf("call %d", calls)
 	})
+	ctx := t.Context()
+	if err := check(ctx); err == nil || err.Error() != "call 1" {
+		t.Fatalf("first: %v", err)
+	}
+	now = now.Add(14 * time.Second)
+	if err := check(ctx); err.Error() != "call 1" {
+		t.Errorf("within the TTL: %v, want the first answer again", err)
+	}
+	now = now.Add(2 * time.Second)
+	if err := check(ctx); err.Error() != "call 2" {
+		t.Errorf("after the TTL: %v", err)
+	}
+	// An answer cut short by a cancelled request is not kept.
+	now = now.Add(time.Minute)
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	_ = check(cancelled)
+	if err := check(ctx); err.Error() != "call 4" || calls != 4 {
+		t.Errorf("after a cancelled check: %v (%d calls), want a new call", err, calls)
+	}
 }
 
 // rolloutConfig maps every key of progressive rollouts, and the tag keys' defaults are the
@@ -459,5 +479,24 @@ func TestRolloutConfig(t *testing.T) {
 	}
 	if h, ok := rc.Health.(*healthCheck); !ok || h.URL != "https://health.example.com/check" || h.Client != client {
 		t.Errorf("Health = %#v, want the check of check_url with the client", rc.Health)
+	}
+}
+
+func TestSplitReasons(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{`fleet "nope" does not exist`, []string{`fleet "nope" does not exist`}},
+		{`fleet "a" does not exist; fleet "b" is ELASTIC: no image`, []string{`fleet "a" does not exist`, `fleet "b" is ELASTIC: no image`}},
+		{`tag FleetName="a/x y": "x y" cannot be fleet names (letters only; separate fleets with /)`,
+			[]string{`tag FleetName="a/x y": "x y" cannot be fleet names (letters only; separate fleets with /)`}},
+		{`tag Canary="a; b" names no fleet; tag Waves="x" must be a whole number`, []string{`tag Canary="a; b" names no fleet`, `tag Waves="x" must be a whole number`}},
+		{`tag X="a\"; (" is bad; next`, []string{`tag X="a\"; (" is bad`, `next`}},
+	}
+	for _, tt := range tests {
+		if diff := cmp.Diff(tt.want, splitReasons(tt.in)); diff != "" {
+			t.Errorf("splitReasons(%q) (-want +got):\n%s", tt.in, diff)
+		}
 	}
 }

@@ -256,3 +256,12 @@ func limitClause(limit int) string {
 	}
 	return fmt.Sprintf(" LIMIT %d", limit)
 }
+
+// Ping checks that the store can be written: it takes the write lock (an immediate
+// transaction) and commits nothing.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		var one int
+		return tx.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
+	})
+}

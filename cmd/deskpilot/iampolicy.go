@@ -1,0 +1,43 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// iamPolicy returns the IAM policy document the features need (internal/iampolicy's Policy,
+// wired in iampolicy_wire.go); nil leaves the command saying it is not built in.
+var iamPolicy func(features []string) (string, error)
+
+func (c *cli) iamPolicyCommand() *cobra.Command {
+	var features []string
+	cmd := &cobra.Command{
+		Use:   "iam-policy",
+		Short: "Print the least-privilege IAM policy deskpilot's credentials need, as JSON",
+		Example: `  deskpilot iam-policy
+  deskpilot iam-policy --features rollouts,resets,sns > deskpilot-policy.json`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if iamPolicy == nil {
+				return errors.New("iam-policy is not built into this deskpilot")
+			}
+			var names []string
+			for _, f := range features {
+				if f = strings.TrimSpace(f); f != "" {
+					names = append(names, f)
+				}
+			}
+			doc, err := iamPolicy(names)
+			if err != nil {
+				return usageErrorf(cmd, "%v", err)
+			}
+			_, err = io.WriteString(c.stdout, doc)
+			return err
+		},
+	}
+	cmd.Flags().StringSliceVar(&features, "features", nil, "the features to allow, comma-separated: rollouts, resets, sns, ses (default: rollouts and resets)")
+	return cmd
+}

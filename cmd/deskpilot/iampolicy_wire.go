@@ -1,0 +1,5 @@
+package main
+
+import "github.com/deskpilot/deskpilot/internal/iampolicy"
+
+func init() { iamPolicy = iampolicy.Policy }
