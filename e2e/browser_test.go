@@ -3,10 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,11 +13,9 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
-	"github.com/deskpilot/deskpilot/internal/cloud"
+	"github.com/deskpilot/deskpilot/internal/app"
 	"github.com/deskpilot/deskpilot/internal/dashboard"
 	"github.com/deskpilot/deskpilot/internal/rollout"
-	"github.com/deskpilot/deskpilot/internal/store"
-	"github.com/deskpilot/deskpilot/internal/window"
 	"github.com/deskpilot/deskpilot/sim"
 )
 
@@ -74,53 +68,6 @@ workspaces:
   reset: {enabled: true, grace: 15m, poll_interval: 60s}
 server: {addr: "127.0.0.1:0", token: ` + browserToken + `}
 `
-
-// browserSource is the dashboard's Source as the daemon builds it: the store as it is, the
-// rollout controller's plan, the config's windows and AWS through the cloud adapters.
-type browserSource struct {
-	*store.Store
-	h      *harness
-	as     *cloud.AppStream
-	scaler *cloud.Scaler
-}
-
-var _ dashboard.Source = (*browserSource)(nil)
-
-func (s *browserSource) Now() time.Time                            { return s.h.clock.Now() }
-func (s *browserSource) Window(fleet string) window.Window         { return s.h.cfg.WindowFor(fleet) }
-func (s *browserSource) Plan(r rollout.Rollout) []rollout.WavePlan { return s.h.app.Rollouts.Plan(r) }
-
-func (s *browserSource) Fleets(ctx context.Context) ([]dashboard.FleetView, error) {
-	fleets, err := s.as.Fleets(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	names := make([]string, 0, len(fleets))
-	for name := range fleets {
-		names = append(names, name)
-	}
-	targets, err := s.scaler.Targets(ctx, names)
-	if err != nil {
-		return nil, err
-	}
-	saved, err := s.SavedFor(ctx, s.h.app.Account, s.h.app.Region, names)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]dashboard.FleetView, 0, len(fleets))
-	for name, f := range fleets {
-		v := dashboard.FleetView{Name: name, ImageName: f.ImageARN[strings.LastIndex(f.ImageARN, "/")+1:], State: f.State,
-			Desired: f.Desired, Running: f.Running, InUse: f.InUse, Available: f.Available, Errors: f.Errors}
-		if c, ok := targets[name]; ok {
-			v.Target = &c
-		}
-		if sc, ok := saved[name]; ok {
-			v.Saved = &sc
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
 
 // chromium returns the browser binary to drive, or "" when there is none.
 func chromium() string {
@@ -285,19 +232,14 @@ func TestBrowser_Dashboard(t *testing.T) {
 	}
 	h := newHarnessWith(t, sundayInWindow, browserConfig, browserEstate)
 
-	// The dashboard and the daemon's API on one server, as the daemon serves them.
-	api, err := url.Parse("http://" + h.app.Addr())
-	if err != nil {
-		t.Fatal(err)
+	// The daemon's own server: its dashboard and its API. Refresh often and never reuse
+	// fleets: the clock jumps between the browser's looks.
+	h.configure = func(m *app.Main) {
+		m.Dashboard = dashboard.Options{Refresh: 250 * time.Millisecond, FleetsMaxAge: -1}
 	}
-	src := &browserSource{Store: h.app.Store, h: h, as: cloud.NewAppStream(h.as), scaler: cloud.NewScaler(h.aas)}
-	mux := http.NewServeMux()
-	mux.Handle("/api/", httputil.NewSingleHostReverseProxy(api))
-	// Refresh often and never reuse fleets: the clock jumps between the browser's looks.
-	mux.Handle("/", dashboard.New(src, dashboard.Options{Refresh: 250 * time.Millisecond, FleetsMaxAge: -1}).Handler())
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	b := newBrowser(t, path, srv.URL)
+	h.restart()
+	base := "http://" + h.app.Addr()
+	b := newBrowser(t, path, base)
 
 	// 1. Two progressive rollouts with a canary and manual approval, and one whose window
 	// opens later; the kiosk users are at work.
@@ -311,16 +253,11 @@ func TestBrowser_Dashboard(t *testing.T) {
 
 	// 2. The overview while the first canary is drained.
 	h.runUntil("the canary cny-a drained", 30*time.Minute, func() bool {
-		fleets, err := src.Fleets(h.ctx)
+		saved, err := h.app.Store.SavedCapacities(h.ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, f := range fleets {
-			if f.Name == "cny-a" && f.Drained() {
-				return true
-			}
-		}
-		return false
+		return len(saved) > 0 && saved[0].Fleet == "cny-a" && h.target("cny-a") == (rollout.Capacity{})
 	})
 	b.open("/")
 	overview := b.text("#live")

@@ -45,6 +45,8 @@ type harness struct {
 	tolerate []string
 	as       *appstream.Client
 	aas      *applicationautoscaling.Client
+	// configure, if set, adjusts the daemon before it opens (at start and every restart).
+	configure func(*app.Main)
 }
 
 // estate is the AppStream estate most scenarios start from: two running fleets on img-1 with
@@ -151,6 +153,9 @@ func (h *harness) awsConfig() aws.Config {
 func (h *harness) start() {
 	h.t.Helper()
 	h.app = &app.Main{Config: h.cfg, Now: h.clock.Now, AWSOptions: h.awsOptions()}
+	if h.configure != nil {
+		h.configure(h.app)
+	}
 	if err := h.app.Open(h.ctx); err != nil {
 		h.t.Fatal(err)
 	}

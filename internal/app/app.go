@@ -22,6 +22,7 @@ import (
 
 	"github.com/deskpilot/deskpilot/internal/cloud"
 	"github.com/deskpilot/deskpilot/internal/config"
+	"github.com/deskpilot/deskpilot/internal/dashboard"
 	"github.com/deskpilot/deskpilot/internal/fault"
 	"github.com/deskpilot/deskpilot/internal/metrics"
 	"github.com/deskpilot/deskpilot/internal/notify"
@@ -57,6 +58,9 @@ type Main struct {
 
 	// Version is the daemon's version, for the startup summary.
 	Version string
+	// Dashboard are the dashboard's options (tests refresh it faster); DemoToken and Logger
+	// are filled in when left empty.
+	Dashboard dashboard.Options
 	// DemoToken is the API token the dashboard may embed in its pages: set only by the demo,
 	// whose token protects nothing.
 	DemoToken string

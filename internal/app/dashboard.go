@@ -70,8 +70,11 @@ func (s dashSource) Fleets(ctx context.Context) ([]dashboard.FleetView, error) {
 // dashboardHandler is the dashboard over the daemon's own state. demoToken is embedded in
 // the page only under serve --sim, so that its buttons work without an account.
 func (m *Main) dashboardHandler() *dashboard.Dashboard {
-	opts := dashboard.Options{DemoToken: m.DemoToken}
-	if m.Logger != nil {
+	opts := m.Dashboard
+	if opts.DemoToken == "" {
+		opts.DemoToken = m.DemoToken
+	}
+	if opts.Logger == nil && m.Logger != nil {
 		opts.Logger = m.Logger.With("component", "dashboard")
 	}
 	return dashboard.New(dashSource{Store: m.Store, m: m}, opts)

@@ -15,7 +15,6 @@ import (
 	"github.com/deskpilot/deskpilot/internal/cloud"
 	"github.com/deskpilot/deskpilot/internal/rollout"
 	"github.com/deskpilot/deskpilot/internal/store"
-	"github.com/deskpilot/deskpilot/internal/window"
 )
 
 // UserHeader names who asks, for a rollout's history (see api.UserHeader).
@@ -144,30 +143,7 @@ var _ api.Planner = (*dryRun)(nil)
 
 func (d *dryRun) DryRun(ctx context.Context, req api.PlanRequest) (api.PlanResult, error) {
 	m := d.m
-	rc := rolloutConfig(m.Config, nil, nil)
-	keys := rc.Keys
-	windowFor := func(fleet string, tags map[string]string) (window.Window, error) {
-		if v, ok := tags[keys.MaintenanceWindow]; ok && strings.TrimSpace(v) != "" {
-			w, err := window.Parse(v)
-			if err != nil {
-				return window.Window{}, fmt.Errorf("tag %s: %w", keys.MaintenanceWindow, err)
-			}
-			return w, nil
-		}
-		return m.Config.WindowFor(fleet), nil
-	}
-	margin := rc.StartMargin
-	if margin <= 0 {
-		margin = rollout.DefaultStartMargin
-	}
-	waves := rc.Waves
-	if waves.HealthTimeout <= 0 {
-		waves.HealthTimeout = rollout.DefaultHealthTimeout
-	}
-	planner := rollout.Planner{Keys: keys, WindowFor: windowFor, Margin: margin, WaveSize: waves.Size}
-	policy := rollout.Policy{Keys: keys, Planner: planner, Account: m.Account, Region: m.Region,
-		ZoneOf: func(f string) *time.Location { return m.Config.WindowFor(f).Location() }, Waves: waves, CheckEvery: rc.PollInterval}
-
+	keys := rolloutConfig(m.Config, nil, nil).Keys
 	res := api.PlanResult{Tags: planTags(req, keys)}
 	img, ok, err := m.AppStream.ImageState(ctx, req.Image)
 	if err != nil {
@@ -177,42 +153,17 @@ func (d *dryRun) DryRun(ctx context.Context, req api.PlanRequest) (api.PlanResul
 		return res, api.Errorf(http.StatusNotFound, "image %q does not exist (in %s)", req.Image, m.Region)
 	}
 	res.Image = api.PlanImage{Name: img.Name, ARN: img.ARN, State: img.State}
-	img.Tags = res.Tags
 	active, err := m.Store.ActiveRollouts(ctx)
 	if err != nil {
 		return res, err
 	}
 
-	// 1. Decide as the scan does, reading what the policy asks for.
-	in := rollout.ImageInput{Now: m.now(), Image: img, Active: active}
-	var cmd rollout.Command
-	for range 4 {
-		cmd = policy.DecideImage(in)
-		switch {
-		case cmd.NeedFleets:
-			fleets, err := m.AppStream.Fleets(ctx, cmd.FleetNames)
-			if err != nil {
-				return res, api.Errorf(http.StatusServiceUnavailable, "read AppStream fleets: %v", err)
-			}
-			in.Fleets, in.FleetsRead = fleets, true
-			continue
-		case cmd.NeedFleetTags:
-			in.FleetTags = map[string]map[string]string{}
-			for _, n := range cmd.FleetNames {
-				tags, err := m.AppStream.FleetTags(ctx, in.Fleets[n].ARN)
-				if err != nil {
-					return res, api.Errorf(http.StatusServiceUnavailable, "read the tags of fleet %s: %v", n, err)
-				}
-				in.FleetTags[n] = tags
-			}
-			continue
-		}
-		break
+	// 1. Decide as the scan does (the controller's own policy), committing nothing.
+	dry, err := m.Rollouts.DryRun(ctx, img, res.Tags)
+	if err != nil {
+		return res, api.Errorf(http.StatusServiceUnavailable, "%v", err)
 	}
-	if cmd.Change == nil || cmd.Change.Create == nil {
-		return res, fmt.Errorf("the dry run of image %s decided nothing", img.Name)
-	}
-	nr := *cmd.Change.Create
+	nr := dry.Rollout
 
 	// 2. A refusal, with each of its reasons.
 	if nr.State == rollout.Refused {
@@ -236,8 +187,7 @@ func (d *dryRun) DryRun(ctx context.Context, req api.PlanRequest) (api.PlanResul
 		}
 	}
 	for _, s := range nr.Steps {
-		w, _ := windowFor(s.Fleet, in.FleetTags[s.Fleet]) // the planner read it without error
-		loc := w.Location()
+		loc := dry.Zones[s.Fleet]
 		if loc == nil {
 			loc = time.UTC
 		}
@@ -245,7 +195,7 @@ func (d *dryRun) DryRun(ctx context.Context, req api.PlanRequest) (api.PlanResul
 		res.Steps = append(res.Steps, api.PlanStep{
 			Fleet: s.Fleet, Wave: max(1, s.Wave), WindowStart: s.WindowStart.UTC(), WindowEnd: s.WindowEnd.UTC(),
 			Zone: loc.String(), WindowStartLocal: s.WindowStart.In(loc).Format(time.RFC3339), WindowEndLocal: s.WindowEnd.In(loc).Format(time.RFC3339),
-			Drain: req.ScaleImmediately && hasTarget && in.Fleets[s.Fleet].State == "RUNNING",
+			Drain: req.ScaleImmediately && hasTarget && dry.Fleets[s.Fleet].State == "RUNNING",
 		})
 	}
 	if m.Rollouts != nil {
@@ -254,7 +204,7 @@ func (d *dryRun) DryRun(ctx context.Context, req api.PlanRequest) (api.PlanResul
 
 	// 4. What it would replace, and what else is worth knowing.
 	superseded := map[int64]bool{}
-	for _, s := range cmd.Change.Steps {
+	for _, s := range dry.Superseded {
 		superseded[s.RolloutID] = true
 	}
 	for _, r := range active {

@@ -1018,3 +1018,58 @@ func (c *Controller) Request(ctx context.Context, id int64, kind RequestKind, by
 
 // Plan returns r's waves as planned, with when each is expected to start.
 func (c *Controller) Plan(r Rollout) []WavePlan { return PlanWaves(r, c.cfg.Waves) }
+
+// DryRun is what the scan would decide about an image carrying tags, computed the scan's own
+// way (DecideImage with the controller's policy, reading the fleets and their tags as asked),
+// with nothing committed and no call that changes AWS.
+type DryRun struct {
+	// Rollout is the rollout the scan would plan, or record as refused (State Refused,
+	// Reason saying why).
+	Rollout Rollout
+	// Superseded are the steps of other rollouts the plan would cancel.
+	Superseded []Step
+	// Fleets are the fleets read, by name; Zones each planned fleet's window's time zone.
+	Fleets map[string]Fleet
+	Zones  map[string]*time.Location
+}
+
+// DryRun decides, without acting, what tagging img with tags would do now: the rollout the
+// next scan would plan, with its waves and window openings, or its refusal.
+func (c *Controller) DryRun(ctx context.Context, img Image, tags map[string]string) (DryRun, error) {
+	active, err := c.store.ActiveRollouts(ctx)
+	if err != nil {
+		return DryRun{}, err
+	}
+	img.Tags = tags
+	in := ImageInput{Now: c.now(), Image: img, Active: active}
+	for range 4 {
+		cmd := c.policy.DecideImage(in)
+		switch {
+		case cmd.NeedFleets:
+			if in.Fleets, err = c.aws.Fleets(ctx, cmd.FleetNames); err != nil {
+				return DryRun{}, fmt.Errorf("read fleets: %w", err)
+			}
+			in.FleetsRead = true
+		case cmd.NeedFleetTags:
+			in.FleetTags = map[string]map[string]string{}
+			for _, name := range cmd.FleetNames {
+				t, err := c.aws.FleetTags(ctx, in.Fleets[name].ARN)
+				if err != nil {
+					return DryRun{}, fmt.Errorf("read the tags of fleet %s: %w", name, err)
+				}
+				in.FleetTags[name] = t
+			}
+		case cmd.Change == nil || cmd.Change.Create == nil:
+			return DryRun{}, fmt.Errorf("image %s: the tags ask for no rollout", img.Name)
+		default:
+			out := DryRun{Rollout: *cmd.Change.Create, Superseded: cmd.Change.Steps, Fleets: in.Fleets, Zones: map[string]*time.Location{}}
+			for _, s := range out.Rollout.Steps {
+				if w, err := c.windowFor(s.Fleet, in.FleetTags[s.Fleet]); err == nil {
+					out.Zones[s.Fleet] = w.Location()
+				}
+			}
+			return out, nil
+		}
+	}
+	return DryRun{}, fmt.Errorf("image %s: the decision kept asking for more to read", img.Name)
+}
