@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"net/url"
 	"strings"
 
@@ -24,8 +25,18 @@ func (c *cli) configCommand() *cobra.Command {
 		Short: "Check the configuration file as serve would (the environment included); every problem at once",
 		Args:  exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := config.Load(path); err != nil {
+			cfg, err := config.Load(path)
+			if err != nil {
 				return err
+			}
+			if cfg.AWS.Region == "" {
+				// serve would take the region from the SDK's chain (the profile): so does this.
+				awsCfg, err := awsconfig.LoadDefaultConfig(cmd.Context())
+				if err != nil || awsCfg.Region == "" {
+					return fmt.Errorf("%s: no AWS region: set aws.region in the config, AWS_REGION, or a region in the AWS profile (AWS_PROFILE, ~/.aws/config); serve would not start", path)
+				}
+				fmt.Fprintf(c.stdout, "%s is valid (region %s from the AWS profile or environment)\n", path, awsCfg.Region)
+				return nil
 			}
 			fmt.Fprintf(c.stdout, "%s is valid\n", path)
 			return nil

@@ -24,6 +24,9 @@ func (c *cli) iamPolicyCommand() *cobra.Command {
 			if iamPolicy == nil {
 				return errors.New("iam-policy is not built into this deskpilot")
 			}
+			if c.output != outTable && c.output != "json" {
+				return usageErrorf(cmd, "an IAM policy is a JSON document: -o %s is not supported (leave -o out, or -o json)", c.output)
+			}
 			var names []string
 			for _, f := range features {
 				if f = strings.TrimSpace(f); f != "" {
@@ -38,6 +41,6 @@ func (c *cli) iamPolicyCommand() *cobra.Command {
 			return err
 		},
 	}
-	cmd.Flags().StringSliceVar(&features, "features", nil, "the features to allow, comma-separated: rollouts, resets, sns, ses (default: rollouts and resets)")
+	cmd.Flags().StringSliceVar(&features, "features", nil, "the features to allow, comma-separated: rollouts, resets, sns, ses (default: rollouts, resets and ses)")
 	return cmd
 }

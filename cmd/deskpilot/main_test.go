@@ -243,7 +243,10 @@ func TestCLI_rollouts(t *testing.T) {
 	deskpilot(t, d, env, "rollout", "cancel", fmt.Sprint(done)).want(t, exitConflict, fmt.Sprintf("rollout %d has ended (succeeded)", done))
 	deskpilot(t, d, env, "rollout", "approve", fmt.Sprint(done)).want(t, exitConflict, "has ended")
 	deskpilot(t, d, env, "rollout", "cancel", fmt.Sprint(pending)).want(t, exitConflict, "has ended (cancelled)")
-	deskpilot(t, d, env, "rollout", "rollback", fmt.Sprint(pending)).want(t, exitConflict)
+	// A rollback of an ended rollout asks for --yes first (it would change fleets in service),
+	// and this one (cancelled before it started) then conflicts: it changed no fleet.
+	deskpilot(t, d, env, "rollout", "rollback", fmt.Sprint(done)).want(t, exitUsage, "run again with --yes")
+	deskpilot(t, d, env, "rollout", "rollback", "--yes", fmt.Sprint(pending)).want(t, exitConflict, "changed no fleet")
 	if after := deskpilot(t, d, nil, "rollout", "show", fmt.Sprint(done), "-o", "json").stdout; after != before {
 		t.Errorf("a refused request changed the rollout:\n%s\n%s", before, after)
 	}

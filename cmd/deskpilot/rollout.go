@@ -263,7 +263,8 @@ func tagList(tags map[string]string) string {
 
 // rolloutRequestCommand is approve, cancel or rollback.
 func (c *cli) rolloutRequestCommand(kind, short, done string) *cobra.Command {
-	return &cobra.Command{
+	var yes bool
+	cmd := &cobra.Command{
 		Use:     kind + " ID",
 		Short:   short,
 		Long:    short + ". It needs the daemon's API token (--token or $" + TokenEnv + ").",
@@ -275,6 +276,17 @@ func (c *cli) rolloutRequestCommand(kind, short, done string) *cobra.Command {
 				return err
 			}
 			cl := c.client()
+			if kind == "rollback" && !yes {
+				// Rolling back a rollout that has ended changes fleets that are in service now,
+				// outside any window: a person must say so.
+				cur, err := cl.Rollout(cmd.Context(), id)
+				if err != nil {
+					return err
+				}
+				if !cur.Rollout.Active {
+					return usageErrorf(cmd, "rollout %d has ended (%s): rolling it back updates (and, with ScaleImmediately, drains) its fleets now, outside any maintenance window; run again with --yes to do it", id, cur.Rollout.State)
+				}
+			}
 			var d api.RolloutDetail
 			switch kind {
 			case "approve":
@@ -301,4 +313,8 @@ func (c *cli) rolloutRequestCommand(kind, short, done string) *cobra.Command {
 			})
 		},
 	}
+	if kind == "rollback" {
+		cmd.Flags().BoolVar(&yes, "yes", false, "roll back a rollout that has ended too (its fleets are updated now, outside any window)")
+	}
+	return cmd
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/appstream"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/workspaces"
+	"github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/deskpilot/deskpilot/internal/cloud"
@@ -118,8 +119,17 @@ func (m *Main) Open(ctx context.Context) error {
 	m.Metrics = metrics.New(metricsSource{st})
 	m.Metrics.SetVersion(m.Version)
 	m.Metrics.SetLogger(m.Logger.With("component", "metrics"))
+	sdkLog := m.Logger.With("component", "aws-sdk")
 	awsOpts := append([]func(*awsconfig.LoadOptions) error{
 		awsconfig.WithAPIOptions([]func(*middleware.Stack) error{m.Metrics.AWSMiddleware()}),
+		// The SDK's own warnings (an IMDS fallback, say) go to the daemon's log, in its format.
+		awsconfig.WithLogger(logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+			level := slog.LevelInfo
+			if c == logging.Warn {
+				level = slog.LevelWarn
+			}
+			sdkLog.Log(context.Background(), level, fmt.Sprintf(format, v...))
+		})),
 	}, m.AWSOptions...)
 	awsCfg, err := cloud.Load(ctx, cfg.AWS.Region, cfg.AWS.Endpoint, awsOpts...)
 	if err != nil {

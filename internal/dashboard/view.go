@@ -273,7 +273,12 @@ func (b builder) rollout(r rollout.Rollout, plan []rollout.WavePlan) rolloutView
 			Started: b.stamp(s.StartedAt), Finished: b.stamp(s.FinishedAt), Message: s.Message}
 		if !s.WindowStart.IsZero() {
 			loc := b.zone(s.Fleet)
-			row.Window = s.WindowStart.In(loc).Format(stampLayout) + " – " + s.WindowEnd.In(loc).Format("15:04 MST")
+			start, end := s.WindowStart.In(loc), s.WindowEnd.In(loc)
+			endLayout := "15:04 MST"
+			if start.YearDay() != end.YearDay() || start.Year() != end.Year() {
+				endLayout = stampLayout // an opening into the next day (a rollback's 24 h) says so
+			}
+			row.Window = start.Format(stampLayout) + " – " + end.Format(endLayout)
 		}
 		if s.Drain && (s.SavedMin != 0 || s.SavedMax != 0) {
 			row.Saved = fmt.Sprintf("%d–%d", s.SavedMin, s.SavedMax)

@@ -38,7 +38,7 @@ func TestFeatures(t *testing.T) {
 	if diff := cmp.Diff([]string{"rollouts", "resets", "sns", "ses"}, iampolicy.Features()); diff != "" {
 		t.Errorf("Features (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"rollouts", "resets"}, iampolicy.Defaults()); diff != "" {
+	if diff := cmp.Diff([]string{"rollouts", "resets", "ses"}, iampolicy.Defaults()); diff != "" {
 		t.Errorf("Defaults (-want +got):\n%s", diff)
 	}
 	for _, f := range iampolicy.Features() {
@@ -57,8 +57,8 @@ func TestActions(t *testing.T) {
 		features []string
 		want     []string
 	}{
-		{"none means the defaults", nil, sorted(identityActions, rolloutActions, resetActions)},
-		{"empty names are ignored", []string{"", " "}, sorted(identityActions, rolloutActions, resetActions)},
+		{"none means the defaults", nil, sorted(identityActions, rolloutActions, resetActions, sesActions)},
+		{"empty names are ignored", []string{"", " "}, sorted(identityActions, rolloutActions, resetActions, sesActions)},
 		{"rollouts", []string{"rollouts"}, sorted(identityActions, rolloutActions)},
 		{"resets", []string{"resets"}, sorted(identityActions, resetActions)},
 		{"ses", []string{"ses"}, sorted(identityActions, sesActions)},

@@ -146,6 +146,6 @@ var features = []feature{
 }
 
 // defaults are the features Policy uses when given none: what a deployment that both rolls
-// out images and resets WorkSpaces needs, with its notices sent by SMTP or webhooks. Add ses
-// when notify.email.via is ses (the default once notify.email.to is set).
-var defaults = []string{"rollouts", "resets"}
+// out images and resets WorkSpaces needs, with its notices sent through SES (notify.email.via
+// ses, the default once notify.email.to is set; leave ses out for SMTP or webhooks only).
+var defaults = []string{"rollouts", "resets", "ses"}

@@ -433,7 +433,8 @@ func (p Policy) finish(in RolloutInput) Command {
 			act = clearOwnStatus(img.ARN, img.Tags, keys)
 		}
 	}
-	r.UpdatedAt = now
+	// An ended rollout is at no gate: "rolling-back" on a rolled-back rollout would alarm.
+	r.UpdatedAt, r.Gate, r.NextAt = now, GateNone, time.Time{}
 	kind := map[State]history.Kind{Failed: history.Failed, Succeeded: history.Succeeded, Superseded: history.Superseded,
 		RolledBack: history.RolledBack, Cancelled: history.Cancelled}[r.State]
 	ch := &Change{Update: &r, Events: []Event{{At: now, RolloutID: r.ID, Kind: kind, State: string(r.State), Reason: r.Reason}},
