@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/appstream"
+
 	"github.com/deskpilot/deskpilot/internal/rollout"
 	"github.com/deskpilot/deskpilot/sim"
 )
@@ -400,4 +403,46 @@ func TestWaves_RemovingFleetNameStopsAfterTheWaveInProgress(t *testing.T) {
 		t.Errorf("fleet updates %q, want only the canary (finished, not rolled back)", got)
 	}
 	h.checkCapacities()
+}
+
+// TestWaves_RollbackAfterTheEndLeavesAFleetChangedSince rolls back a rollout that succeeded:
+// its fleets go back to their previous image, except one a person has put on a third image
+// since, which is left alone and reported.
+func TestWaves_RollbackAfterTheEndLeavesAFleetChangedSince(t *testing.T) {
+	h := newWaveHarness(t, sundayInWindow, "")
+	h.tagImage("img-good", map[string]string{"FleetName": "web-1/web-2", "ScaleImmediately": "True"})
+	h.runUntil("the rollout finished", 2*time.Hour, func() bool { return h.latest().State == rollout.Succeeded })
+	// Someone moves web-2 on to img-bad by hand.
+	if _, err := h.as.UpdateFleet(h.ctx, &appstream.UpdateFleetInput{Name: aws.String("web-2"), ImageName: aws.String("img-bad")}); err != nil {
+		t.Fatal(err)
+	}
+	id := h.latest().ID
+	code, body := h.api("POST", "/api/v1/rollouts/"+itoa(id)+"/rollback")
+	if code != http.StatusOK {
+		t.Fatalf("rollback of the ended rollout: %d %v", code, body)
+	}
+	h.runUntil("the rollback finished", 2*time.Hour, func() bool { return !h.latest().State.Active() })
+	r := h.latest()
+	if r.State != rollout.RolledBack {
+		t.Fatalf("rollout ended %s (%s), want rolled-back", r.State, r.Reason)
+	}
+	if got := h.fleetImage("web-1"); got != "img-1" {
+		t.Errorf("web-1 runs %s after the rollback, want its previous img-1", got)
+	}
+	if got := h.fleetImage("web-2"); got != "img-bad" {
+		t.Errorf("web-2 runs %s, want img-bad, which a person put there after the rollout", got)
+	}
+	for _, s := range r.Steps {
+		if s.Fleet == "web-2" && (s.State != rollout.StepFailed || !strings.Contains(s.Message, "runs another image now")) {
+			t.Errorf("web-2's step is %s (%q), want failed saying it runs another image now", s.State, s.Message)
+		}
+	}
+	for fleet, want := range map[string]rollout.Capacity{"web-1": {Min: 2, Max: 5}, "web-2": {Min: 1, Max: 3}} {
+		if got := h.target(fleet); got != want {
+			t.Errorf("%s Min/Max = %v, want exactly %v", fleet, got, want)
+		}
+	}
+	if n := h.mailCount("Image img-good rolled back"); n != 1 {
+		t.Errorf("rollback mail sent %d times; mail: %q", n, h.subjects())
+	}
 }

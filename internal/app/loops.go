@@ -109,7 +109,14 @@ func (c *component) run(ctx context.Context, now func() time.Time, log *slog.Log
 			if !c.paced {
 				wait = max(wait, fault.Loop.Delay(failures, class))
 			}
-			log.Warn("pass failed", "err", err, "class", class.String(), "failures", failures, "retry_in", max(wait, minGap).Round(time.Millisecond))
+			if c.paced {
+				// Its failing parts (a fleet, a rollout) back off on their own; the next pass
+				// may come at once for the others, so "retry_in" would mislead.
+				log.Warn("pass failed in part; the failing parts back off on their own", "err", err, "class", class.String(), "failures", failures,
+					"next_pass_in", max(wait, minGap).Round(time.Millisecond))
+			} else {
+				log.Warn("pass failed", "err", err, "class", class.String(), "failures", failures, "retry_in", max(wait, minGap).Round(time.Millisecond))
+			}
 		} else {
 			failures = 0
 		}
