@@ -15,6 +15,9 @@ var autoScalingOps = map[string]jsonOp{
 	"DescribeScalableTargets":   (*Sim).describeScalableTargets,
 	"DeregisterScalableTarget":  (*Sim).deregisterScalableTarget,
 	"DescribeScalingActivities": (*Sim).describeScalingActivities,
+	"PutScheduledAction":        (*Sim).putScheduledAction,
+	"DescribeScheduledActions":  (*Sim).describeScheduledActions,
+	"DeleteScheduledAction":     (*Sim).deleteScheduledAction,
 }
 
 const (
@@ -259,6 +262,7 @@ func (s *Sim) deregisterScalableTarget(body []byte) (any, error) {
 			*in.ServiceNamespace, *in.ResourceId, *in.ScalableDimension)
 	}
 	delete(s.targets, t.resourceID)
+	s.forgetTargetActions(t.resourceID)
 	if f := s.fleets[strings.TrimPrefix(t.resourceID, "fleet/")]; f != nil {
 		s.noteTarget(f, TargetChange{Deregistered: true})
 	}

@@ -86,8 +86,10 @@ type Sim struct {
 	sessions map[string]*session
 	targets  map[string]*scalableTarget
 	activity []*scalingActivity
-	faults   []*fault
-	calls    callLog
+	// scheduled are the scheduled actions, by resource id and name (scheduledKey).
+	scheduled map[string]*scheduledAction
+	faults    []*fault
+	calls     callLog
 	// touched are the fleets whose capacity may have changed since it was last recorded in
 	// their timeline.
 	touched map[*fleet]struct{}
@@ -169,6 +171,7 @@ func (s *Sim) resetLocked() {
 	s.sessions = map[string]*session{}
 	s.targets = map[string]*scalableTarget{}
 	s.activity = nil
+	s.scheduled = map[string]*scheduledAction{}
 	s.faults = nil
 	s.calls = callLog{max: s.opts.MaxCallLog, counts: map[string]int{}}
 	s.touched = map[*fleet]struct{}{}

@@ -14,8 +14,8 @@ type FleetTimeline struct {
 	// measured up to it.
 	Now time.Time
 	// Targets are the scalable target's changes, oldest first: its registration, each
-	// registration that changed Min or Max (one that repeats the bounds is not a change), and
-	// its deregistration.
+	// registration that changed Min or Max (one that repeats the bounds is not a change), each
+	// scheduled action firing that changed them, and its deregistration.
 	Targets []TargetChange
 	// Capacity holds the fleet's ComputeCapacityStatus each time Available or Running reached 0
 	// or left it, oldest first. The first entry is the first change the emulator saw (a fleet
@@ -36,6 +36,9 @@ type TargetChange struct {
 	MaxCapacity int32
 	// Deregistered is true for DeregisterScalableTarget (the bounds are then 0).
 	Deregistered bool `json:",omitempty"`
+	// ScheduledAction names the scheduled action whose firing made the change; empty for a
+	// RegisterScalableTarget.
+	ScheduledAction string `json:",omitempty"`
 }
 
 // CapacityChange is a fleet's capacity at an instant when Available or Running reached 0 or
@@ -49,16 +52,16 @@ type CapacityChange struct {
 
 // Drain is one period during which a fleet's scalable target was 0/0.
 type Drain struct {
-	// ZeroAt is when the target was registered with 0/0; SavedMin and SavedMax are the bounds
-	// it had just before (0/0 when it had none).
+	// ZeroAt is when the target was registered with 0/0 or a scheduled action set it to 0/0;
+	// SavedMin and SavedMax are the bounds it had just before (0/0 when it had none).
 	ZeroAt             time.Time
 	SavedMin, SavedMax int32
 	// IdleGoneAt is the first instant at or after ZeroAt, while the target was still 0/0, at
 	// which the fleet had no Available instance: its last idle instance was gone (instances in
 	// use stay). Zero when that never happened before the restore.
 	IdleGoneAt time.Time `json:",omitzero"`
-	// RestoredAt is the next registration with Max > 0, and RestoredMin and RestoredMax its
-	// bounds. Zero while the fleet is still at 0/0.
+	// RestoredAt is the next registration (or scheduled-action firing) with Max > 0, and
+	// RestoredMin and RestoredMax its bounds. Zero while the fleet is still at 0/0.
 	RestoredAt               time.Time `json:",omitzero"`
 	RestoredMin, RestoredMax int32
 	// AtZeroSeconds is RestoredAt − ZeroAt, or Now − ZeroAt while the fleet is still at 0/0.

@@ -180,6 +180,7 @@ func (v *validation) err() error {
 var tokenErrorCodes = map[string]string{
 	"DescribeScalableTargets":            "InvalidNextTokenException",
 	"DescribeScalingActivities":          "InvalidNextTokenException",
+	"DescribeScheduledActions":           "InvalidNextTokenException",
 	"DescribeWorkspaces":                 "InvalidParameterValuesException",
 	"DescribeWorkspacesConnectionStatus": "InvalidParameterValuesException",
 	"DescribeWorkspaceDirectories":       "InvalidParameterValuesException",

@@ -53,6 +53,21 @@ try:
     raise AssertionError("deregistering a missing target succeeded")
 except aas.exceptions.ObjectNotFoundException:
     pass
+aas.put_scheduled_action(ServiceNamespace="appstream", ResourceId="fleet/py-00",
+                         ScalableDimension="appstream:fleet:DesiredCapacity", ScheduledActionName="evening",
+                         Schedule="cron(0 18 ? * MON-FRI *)", Timezone="Europe/Berlin",
+                         ScalableTargetAction={"MinCapacity": 0, "MaxCapacity": 0})
+actions = aas.describe_scheduled_actions(ServiceNamespace="appstream", ResourceId="fleet/py-00")["ScheduledActions"]
+assert [a["ScheduledActionName"] for a in actions] == ["evening"], actions
+assert actions[0]["Timezone"] == "Europe/Berlin" and actions[0]["ScalableTargetAction"] == {"MinCapacity": 0, "MaxCapacity": 0}, actions
+assert actions[0]["CreationTime"].year >= 2020, actions
+try:
+    aas.put_scheduled_action(ServiceNamespace="appstream", ResourceId="fleet/py-00",
+                             ScalableDimension="appstream:fleet:DesiredCapacity", ScheduledActionName="bad",
+                             Schedule="cron(0 18 L * ? *)")
+    raise AssertionError("an unsupported cron expression was accepted")
+except aas.exceptions.ValidationException:
+    pass
 
 ses.verify_email_identity(EmailAddress="deskpilot@example.com")
 ses.send_email(Source="deskpilot@example.com", Destination={"ToAddresses": ["admin@example.com"]},
