@@ -229,7 +229,10 @@ func LoopCheck(l LoopStatus, now time.Time) ReadinessCheck {
 		c.OK = true
 		c.Message = fmt.Sprintf("the latest good pass was %s ago", age.Round(time.Millisecond))
 	}
-	if l.LastError != "" {
+	switch {
+	case l.LastError != "" && c.OK:
+		c.Message += fmt.Sprintf(" (ready until %s without a good pass), but the latest pass failed: %s", limit, l.LastError)
+	case l.LastError != "":
 		c.Message += "; the latest pass failed: " + l.LastError
 	}
 	return c

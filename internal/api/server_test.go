@@ -528,6 +528,14 @@ func TestServer_readyz(t *testing.T) {
 			{Name: "loop rollouts", OK: true, Message: "the latest good pass was 2s ago"},
 			{Name: "loop resets", Message: "the latest good pass was 3m20s ago (more than 3m0s); the latest pass failed: denied"},
 		}},
+		{"a loop that just failed is still ready, and says so", func(s *api.Server, _ *fakeStore) {
+			s.Loops = func() []api.LoopStatus {
+				return []api.LoopStatus{{Name: "resets", LastOK: t0.Add(-20 * time.Second), Interval: time.Minute, LastError: "throttled"}}
+			}
+		}, true, []api.ReadinessCheck{
+			{Name: "store", OK: true, Message: "writable"},
+			{Name: "loop resets", OK: true, Message: "the latest good pass was 20s ago (ready until 3m0s without a good pass), but the latest pass failed: throttled"},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
