@@ -1,6 +1,7 @@
 package api
 
 import (
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -460,11 +461,7 @@ func FromFleets(fleets map[string]rollout.Fleet, targets map[string]rollout.Capa
 			}
 		}
 	}
-	names := make([]string, 0, len(fleets))
-	for n := range fleets {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(fleets))
 	out := make([]Fleet, 0, len(names))
 	for _, n := range names {
 		f := fleets[n]

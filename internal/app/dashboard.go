@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,10 +42,7 @@ func (s dashSource) Fleets(ctx context.Context) ([]dashboard.FleetView, error) {
 	if err != nil {
 		return nil, err
 	}
-	names := make([]string, 0, len(fleets))
-	for name := range fleets {
-		names = append(names, name)
-	}
+	names := slices.Collect(maps.Keys(fleets))
 	targets, err := s.m.Scaler.Targets(ctx, names)
 	if err != nil {
 		return nil, err

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -130,13 +129,9 @@ func cachedCheck(ttl time.Duration, now func() time.Time, check func(context.Con
 	}
 }
 
-// dryRun answers POST /api/v1/plan with the rollout package's own planning: the request is
-// turned into the image tags it stands for, and Policy.DecideImage decides on them as a scan
-// would (reading the fleets and their tags as it asks), with nothing committed, tagged or sent.
-//
-// TODO: the policy is rebuilt here from the config, with the controller's window rule
-// (MaintenanceWindow tag, else rollouts.fleet_windows, else rollouts.window) written again in
-// windowFor; a rollout.Controller.DryRun would keep the two from drifting.
+// dryRun answers POST /api/v1/plan: the request is turned into the image tags it stands for,
+// and the controller decides on them as a scan would (Controller.DryRun), with nothing
+// committed, tagged or sent.
 type dryRun struct{ m *Main }
 
 var _ api.Planner = (*dryRun)(nil)
@@ -153,11 +148,6 @@ func (d *dryRun) DryRun(ctx context.Context, req api.PlanRequest) (api.PlanResul
 		return res, api.Errorf(http.StatusNotFound, "image %q does not exist (in %s)", req.Image, m.Region)
 	}
 	res.Image = api.PlanImage{Name: img.Name, ARN: img.ARN, State: img.State}
-	active, err := m.Store.ActiveRollouts(ctx)
-	if err != nil {
-		return res, err
-	}
-
 	// 1. Decide as the scan does (the controller's own policy), committing nothing.
 	dry, err := m.Rollouts.DryRun(ctx, img, res.Tags)
 	if err != nil {
@@ -168,7 +158,7 @@ func (d *dryRun) DryRun(ctx context.Context, req api.PlanRequest) (api.PlanResul
 	// 2. A refusal, with each of its reasons.
 	if nr.State == rollout.Refused {
 		res.Refused = true
-		res.Reasons = splitReasons(nr.Reason)
+		res.Reasons = dry.Reasons
 		return res, nil
 	}
 
@@ -207,7 +197,7 @@ func (d *dryRun) DryRun(ctx context.Context, req api.PlanRequest) (api.PlanResul
 	for _, s := range dry.Superseded {
 		superseded[s.RolloutID] = true
 	}
-	for _, r := range active {
+	for _, r := range dry.Active {
 		if r.ImageARN != img.ARN {
 			continue
 		}
@@ -227,35 +217,6 @@ func (d *dryRun) DryRun(ctx context.Context, req api.PlanRequest) (api.PlanResul
 		res.Notes = append(res.Notes, fmt.Sprintf("image %s is %s: each fleet waits at its window until the image is AVAILABLE", img.Name, img.State))
 	}
 	return res, nil
-}
-
-// splitReasons splits a refusal's reason into its problems, which the planner joins with
-// "; ": at each "; " outside parentheses and quoted strings, since a problem's own text may
-// hold one. (TODO: the planner could return the list.)
-func splitReasons(reason string) []string {
-	var out []string
-	depth, quoted, escaped, start := 0, false, false, 0
-	for i := 0; i < len(reason); i++ {
-		ch := reason[i]
-		switch {
-		case escaped:
-			escaped = false
-		case quoted && ch == '\\':
-			escaped = true
-		case ch == '"':
-			quoted = !quoted
-		case quoted:
-		case ch == '(':
-			depth++
-		case ch == ')' && depth > 0:
-			depth--
-		case ch == ';' && depth == 0 && strings.HasPrefix(reason[i:], "; "):
-			out = append(out, reason[start:i])
-			start = i + 2
-			i++
-		}
-	}
-	return append(out, reason[start:])
 }
 
 // planTags are the image tags a plan request stands for, with the daemon's tag keys.

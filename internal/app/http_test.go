@@ -481,22 +481,3 @@ func TestRolloutConfig(t *testing.T) {
 		t.Errorf("Health = %#v, want the check of check_url with the client", rc.Health)
 	}
 }
-
-func TestSplitReasons(t *testing.T) {
-	tests := []struct {
-		in   string
-		want []string
-	}{
-		{`fleet "nope" does not exist`, []string{`fleet "nope" does not exist`}},
-		{`fleet "a" does not exist; fleet "b" is ELASTIC: no image`, []string{`fleet "a" does not exist`, `fleet "b" is ELASTIC: no image`}},
-		{`tag FleetName="a/x y": "x y" cannot be fleet names (letters only; separate fleets with /)`,
-			[]string{`tag FleetName="a/x y": "x y" cannot be fleet names (letters only; separate fleets with /)`}},
-		{`tag Canary="a; b" names no fleet; tag Waves="x" must be a whole number`, []string{`tag Canary="a; b" names no fleet`, `tag Waves="x" must be a whole number`}},
-		{`tag X="a\"; (" is bad; next`, []string{`tag X="a\"; (" is bad`, `next`}},
-	}
-	for _, tt := range tests {
-		if diff := cmp.Diff(tt.want, splitReasons(tt.in)); diff != "" {
-			t.Errorf("splitReasons(%q) (-want +got):\n%s", tt.in, diff)
-		}
-	}
-}

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 
-	"github.com/deskpilot/deskpilot/internal/reset"
 	"github.com/deskpilot/deskpilot/internal/rollout"
 	"github.com/deskpilot/deskpilot/internal/store"
 )
@@ -28,23 +27,10 @@ func (s metricsSource) RolloutCounts(ctx context.Context) (map[string]int, error
 }
 
 // DrainedFleets counts the fleets with saved capacity: drained, or about to be restored.
-func (s metricsSource) DrainedFleets(ctx context.Context) (int, error) {
-	saved, err := s.st.SavedCapacities(ctx)
-	return len(saved), err
-}
+func (s metricsSource) DrainedFleets(ctx context.Context) (int, error) { return s.st.SavedCount(ctx) }
 
 func (s metricsSource) PendingResets(ctx context.Context) (int, error) {
-	tracked, err := s.st.Trackers(ctx)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, t := range tracked {
-		if t.Phase != reset.Idle {
-			n++
-		}
-	}
-	return n, nil
+	return s.st.PendingResets(ctx)
 }
 
 func (s metricsSource) OutboxDepth(ctx context.Context) (int, error) {

@@ -62,7 +62,7 @@ func newStory(out io.Writer, m *Main, s *sim.Sim, fleets []string, image string,
 	return st
 }
 
-// tick marks a step done; it reports whether it was new.
+// tick marks a step of the story done.
 func (st *story) tick(key string) {
 	if s, ok := st.byName[key]; ok {
 		s.done = true

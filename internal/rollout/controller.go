@@ -1026,8 +1026,12 @@ type DryRun struct {
 	// Rollout is the rollout the scan would plan, or record as refused (State Refused,
 	// Reason saying why).
 	Rollout Rollout
-	// Superseded are the steps of other rollouts the plan would cancel.
+	// Reasons are the problems of a refusal, one per entry.
+	Reasons []string
+	// Superseded are the steps of other rollouts the plan would cancel; Active the active
+	// rollouts the decision was made against.
 	Superseded []Step
+	Active     []Rollout
 	// Fleets are the fleets read, by name; Zones each planned fleet's window's time zone.
 	Fleets map[string]Fleet
 	Zones  map[string]*time.Location
@@ -1062,7 +1066,7 @@ func (c *Controller) DryRun(ctx context.Context, img Image, tags map[string]stri
 		case cmd.Change == nil || cmd.Change.Create == nil:
 			return DryRun{}, fmt.Errorf("image %s: the tags ask for no rollout", img.Name)
 		default:
-			out := DryRun{Rollout: *cmd.Change.Create, Superseded: cmd.Change.Steps, Fleets: in.Fleets, Zones: map[string]*time.Location{}}
+			out := DryRun{Rollout: *cmd.Change.Create, Reasons: cmd.Reasons, Superseded: cmd.Change.Steps, Active: active, Fleets: in.Fleets, Zones: map[string]*time.Location{}}
 			for _, s := range out.Rollout.Steps {
 				if w, err := c.windowFor(s.Fleet, in.FleetTags[s.Fleet]); err == nil {
 					out.Zones[s.Fleet] = w.Location()

@@ -72,6 +72,9 @@ type Command struct {
 	ActFirst bool
 	// Log says what was decided, for the daemon's log.
 	Log string
+	// Reasons are a refusal's problems, one per entry (the refused rollout's Reason joins
+	// them), for a dry run to list.
+	Reasons []string
 }
 
 // ImageInput is the snapshot DecideImage reads: the image as the scan read it, its newest
@@ -187,7 +190,7 @@ func (p Policy) plan(in ImageInput, req Request, perr error) Command {
 		ch.Events = append(ch.Events, Event{At: now, Kind: history.Refused, State: string(Refused), Reason: nr.Reason})
 		ch.Deliveries = append(ch.Deliveries, p.deliver(refusedNotice(nr, keys))...)
 		// A replan that is refused must not leave the earlier plan's Pending status on the image.
-		return Command{Change: ch, Action: clearOwnStatus(img.ARN, img.Tags, keys), Log: "rollout refused: " + nr.Reason}
+		return Command{Change: ch, Action: clearOwnStatus(img.ARN, img.Tags, keys), Log: "rollout refused: " + nr.Reason, Reasons: refusalReasons(err)}
 	}
 	nr.State, nr.Steps, nr.Waves = Pending, steps, waveCount(steps)
 	nr.Reason = "waiting for the window opening at " + nr.Start.UTC().Format(time.RFC3339)

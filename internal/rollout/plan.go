@@ -63,7 +63,7 @@ func (p Planner) Plan(req Request, img Image, fleets map[string]Fleet, fleetTags
 		problems = append(problems, p.assignWaves(req, steps)...)
 	}
 	if len(problems) > 0 {
-		return nil, time.Time{}, errors.New(strings.Join(problems, "; "))
+		return nil, time.Time{}, Refusal(problems)
 	}
 	var first time.Time
 	for _, s := range steps {
@@ -168,7 +168,22 @@ func expandPrefixes(req Request, fleets map[string]Fleet) (Request, error) {
 		}
 	}
 	if len(unmatched) > 0 {
-		return req, errors.New(strings.Join(unmatched, "; "))
+		return req, Refusal(unmatched)
 	}
 	return req, nil
+}
+
+// Refusal is why a request cannot be planned: every problem at once, one per entry. Its text
+// (a rollout's Reason) joins them with "; ".
+type Refusal []string
+
+func (r Refusal) Error() string { return strings.Join(r, "; ") }
+
+// refusalReasons lists err's problems: a Refusal's entries, or err's text as the only one.
+func refusalReasons(err error) []string {
+	var r Refusal
+	if errors.As(err, &r) {
+		return slices.Clone(r)
+	}
+	return []string{err.Error()}
 }

@@ -1,7 +1,6 @@
 package rollout
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -89,29 +88,8 @@ func ParseRequest(tags map[string]string, keys TagKeys) (req Request, ok bool, e
 		return Request{}, false, nil
 	}
 	req = Request{FleetTag: raw, ScaleImmediately: strings.EqualFold(strings.TrimSpace(tags[keys.ScaleImmediately]), "true")}
-	seen := map[string]bool{}
 	var bad []string
-	for _, part := range strings.Split(raw, "/") {
-		name := strings.TrimSpace(part)
-		switch {
-		case name == "" || seen[name]:
-			continue
-		case strings.HasPrefix(name, PrefixSelector):
-			prefix := strings.TrimSpace(strings.TrimPrefix(name, PrefixSelector))
-			if prefix == "" || !fleetNamePattern.MatchString(prefix) {
-				bad = append(bad, strconv.Quote(name))
-				continue
-			}
-			seen[name] = true
-			req.Prefixes = append(req.Prefixes, prefix)
-			continue
-		case !fleetNamePattern.MatchString(name):
-			bad = append(bad, strconv.Quote(name))
-			continue
-		}
-		seen[name] = true
-		req.Fleets = append(req.Fleets, name)
-	}
+	req.Fleets, req.Prefixes, bad = splitFleets(raw)
 	var progressive []string
 	if v, ok := tags[keys.Canary]; ok {
 		req.Canary = v
@@ -143,7 +121,7 @@ func ParseRequest(tags map[string]string, keys TagKeys) (req Request, ok bool, e
 	}
 	switch {
 	case len(progressive) > 0:
-		return req, true, errors.New(strings.Join(progressive, "; "))
+		return req, true, Refusal(progressive)
 	case len(bad) > 0:
 		return req, true, fmt.Errorf("tag %s=%q: %s cannot be fleet names (letters, digits, _ . - only, starting with a letter or digit, at most 101 characters, or prefix:NAME-START to select fleets by prefix; separate fleets with /)",
 			keys.FleetName, raw, strings.Join(bad, ", "))

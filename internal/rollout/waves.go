@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -165,13 +165,8 @@ func HealthProblems(r Rollout, k int, h WaveHealth) map[string][]string {
 
 // describeProblems is problems as one line per fleet, in fleet order.
 func describeProblems(problems map[string][]string) []string {
-	names := make([]string, 0, len(problems))
-	for n := range problems {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	out := make([]string, 0, len(names))
-	for _, n := range names {
+	out := make([]string, 0, len(problems))
+	for _, n := range slices.Sorted(maps.Keys(problems)) {
 		out = append(out, "fleet "+n+": "+strings.Join(problems[n], "; "))
 	}
 	return out
@@ -285,11 +280,7 @@ func (p Policy) release(in RolloutInput, r Rollout, why string) Command {
 	k := r.Wave + 1
 	idx := waveSteps(r, k)
 	if !in.FleetTagsRead {
-		names := make([]string, 0, len(idx))
-		for _, i := range idx {
-			names = append(names, r.Steps[i].Fleet)
-		}
-		return Command{NeedFleetTags: true, FleetNames: names}
+		return Command{NeedFleetTags: true, FleetNames: waveFleets(r, k)}
 	}
 	var changed []Step
 	var first time.Time

@@ -265,3 +265,12 @@ func (s *Store) RolloutCounts(ctx context.Context) (map[rollout.State]int, error
 	}
 	return out, rows.Err()
 }
+
+// SavedCount counts the fleets with saved capacity (drained, or about to be restored).
+func (s *Store) SavedCount(ctx context.Context) (int, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM saved_capacity`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count saved capacities: %w", err)
+	}
+	return n, nil
+}

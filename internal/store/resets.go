@@ -217,3 +217,13 @@ func (s *Store) SetMeta(ctx context.Context, key, value string) error {
 	}
 	return nil
 }
+
+// PendingResets counts the tracked WorkSpaces not idle: in their grace, being reset, or
+// waiting to be usable again.
+func (s *Store) PendingResets(ctx context.Context) (int, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM workspaces WHERE phase <> $1`, string(reset.Idle)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count pending resets: %w", err)
+	}
+	return n, nil
+}

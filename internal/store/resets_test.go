@@ -579,3 +579,23 @@ func TestOpen_migratesVersion1(t *testing.T) {
 		t.Errorf("after Down and Open, Trackers = %+v; want none", got)
 	}
 }
+
+func TestStore_Counts(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	saveResets(t, s, []reset.Tracked{
+		{ID: "ws-idle", Mode: reset.Rebuild, Phase: reset.Idle},
+		{ID: "ws-grace", Mode: reset.Rebuild, Phase: reset.Grace},
+		{ID: "ws-flight", Mode: reset.Restore, Phase: reset.InFlight},
+	}, nil, nil, nil)
+	apply(t, s, &rollout.Change{Saves: []rollout.SavedCapacity{
+		{Account: "111", Region: "eu-west-1", Fleet: "a", Min: 1, Max: 2},
+		{Account: "111", Region: "eu-west-1", Fleet: "b", Min: 3, Max: 4},
+	}})
+	if n, err := s.PendingResets(ctx); err != nil || n != 2 {
+		t.Errorf("PendingResets = %d, %v; want 2 (grace and in flight, not idle)", n, err)
+	}
+	if n, err := s.SavedCount(ctx); err != nil || n != 2 {
+		t.Errorf("SavedCount = %d, %v; want 2", n, err)
+	}
+}
