@@ -10,22 +10,23 @@ import (
 // appStreamOps are the AppStream operations the emulator answers (X-Amz-Target
 // PhotonAdminProxyService.<Op>).
 var appStreamOps = map[string]jsonOp{
-	"CreateFleet":         (*Sim).createFleet,
-	"DescribeFleets":      (*Sim).describeFleets,
-	"UpdateFleet":         (*Sim).updateFleet,
-	"StartFleet":          (*Sim).startFleetOp,
-	"StopFleet":           (*Sim).stopFleetOp,
-	"DeleteFleet":         (*Sim).deleteFleet,
-	"DescribeImages":      (*Sim).describeImages,
-	"TagResource":         (*Sim).tagResource,
-	"UntagResource":       (*Sim).untagResource,
-	"ListTagsForResource": (*Sim).listTagsForResource,
-	"CreateStack":         (*Sim).createStack,
-	"DescribeStacks":      (*Sim).describeStacks,
-	"AssociateFleet":      (*Sim).associateFleet,
-	"DisassociateFleet":   (*Sim).disassociateFleet,
-	"DescribeSessions":    (*Sim).describeSessions,
-	"ExpireSession":       (*Sim).expireSession,
+	"CreateFleet":          (*Sim).createFleet,
+	"DescribeFleets":       (*Sim).describeFleets,
+	"UpdateFleet":          (*Sim).updateFleet,
+	"StartFleet":           (*Sim).startFleetOp,
+	"StopFleet":            (*Sim).stopFleetOp,
+	"DeleteFleet":          (*Sim).deleteFleet,
+	"DescribeImages":       (*Sim).describeImages,
+	"TagResource":          (*Sim).tagResource,
+	"UntagResource":        (*Sim).untagResource,
+	"ListTagsForResource":  (*Sim).listTagsForResource,
+	"CreateStack":          (*Sim).createStack,
+	"DescribeStacks":       (*Sim).describeStacks,
+	"AssociateFleet":       (*Sim).associateFleet,
+	"DisassociateFleet":    (*Sim).disassociateFleet,
+	"DescribeSessions":     (*Sim).describeSessions,
+	"ExpireSession":        (*Sim).expireSession,
+	"DrainSessionInstance": (*Sim).drainSessionInstance,
 }
 
 type computeCapacity struct {
@@ -88,6 +89,7 @@ func (in *fleetInput) validate(v *validation) {
 		v.intRange(cc.DesiredInstances, "computeCapacity.desiredInstances", 0, 1<<31-1)
 		v.intRange(cc.DesiredSessions, "computeCapacity.desiredSessions", 0, 1<<31-1)
 	}
+	v.intRange(in.MaxSessionsPerInstance, "maxSessionsPerInstance", 1, 1<<31-1)
 	if in.VpcConfig != nil {
 		v.listLen(len(in.VpcConfig.SecurityGroupIds), "vpcConfig.securityGroupIds", 0, 5)
 	}
@@ -95,10 +97,23 @@ func (in *fleetInput) validate(v *validation) {
 }
 
 // checkQuota refuses a desired capacity above the account's streaming-instance quota, as
-// AppStream does with LimitExceededException.
-func checkQuota(in *fleetInput) error {
-	if cc := in.ComputeCapacity; cc != nil && cc.DesiredInstances != nil && *cc.DesiredInstances > MaxFleetInstances {
-		return wire.Errorf("LimitExceededException", "The requested capacity of %d instances exceeds your account's quota of %d streaming instances for this instance type.", *cc.DesiredInstances, MaxFleetInstances)
+// AppStream does with LimitExceededException. perInstance is the fleet's MaxSessionsPerInstance
+// (0 or 1 for a single-session fleet): DesiredSessions needs ⌈DesiredSessions/perInstance⌉
+// instances.
+func checkQuota(in *fleetInput, perInstance int32) error {
+	cc := in.ComputeCapacity
+	if cc == nil {
+		return nil
+	}
+	var want int64
+	if cc.DesiredInstances != nil {
+		want = int64(*cc.DesiredInstances)
+	}
+	if cc.DesiredSessions != nil {
+		want = max(want, instancesFor(*cc.DesiredSessions, perInstance))
+	}
+	if want > MaxFleetInstances {
+		return wire.Errorf("LimitExceededException", "The requested capacity of %d instances exceeds your account's quota of %d streaming instances for this instance type.", want, MaxFleetInstances)
 	}
 	return nil
 }
@@ -115,7 +130,7 @@ func (s *Sim) createFleet(body []byte) (any, error) {
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	if err := checkQuota(&in); err != nil {
+	if err := checkQuota(&in, deref32(in.MaxSessionsPerInstance)); err != nil {
 		return nil, err
 	}
 	name := *in.Name
@@ -141,6 +156,8 @@ func (s *Sim) createFleet(body []byte) (any, error) {
 			return nil, wire.Errorf("InvalidParameterCombinationException", "ComputeCapacity is not supported for Elastic fleets.")
 		case in.Platform == nil || in.MaxConcurrentSessions == nil:
 			return nil, wire.Errorf("InvalidParameterCombinationException", "Platform and MaxConcurrentSessions are required for Elastic fleets.")
+		case in.MaxSessionsPerInstance != nil:
+			return nil, wire.Errorf("InvalidParameterCombinationException", "MaxSessionsPerInstance is not supported for Elastic fleets.")
 		}
 		f.platform, f.maxConcurrent = *in.Platform, *in.MaxConcurrentSessions
 	} else {
@@ -151,11 +168,24 @@ func (s *Sim) createFleet(body []byte) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if in.ComputeCapacity == nil || in.ComputeCapacity.DesiredInstances == nil {
+		f.maxSessions = deref32(in.MaxSessionsPerInstance)
+		cc := in.ComputeCapacity
+		if cc == nil || (cc.DesiredInstances == nil && cc.DesiredSessions == nil) {
+			if f.multiSession() {
+				return nil, wire.Errorf("InvalidParameterCombinationException", "ComputeCapacity.DesiredSessions is required for multi-session fleets.")
+			}
 			return nil, wire.Errorf("InvalidParameterCombinationException", "ComputeCapacity.DesiredInstances is required for %s fleets.", fleetType)
 		}
+		if err := checkCapacityKind(cc, f.multiSession()); err != nil {
+			return nil, err
+		}
 		f.imageName, f.imageArn, f.platform = img.name, img.arn, img.platform
-		f.desired = *in.ComputeCapacity.DesiredInstances
+		if f.multiSession() {
+			f.desiredSessions = *cc.DesiredSessions
+			f.desired = int32(instancesFor(f.desiredSessions, f.maxSessions))
+		} else {
+			f.desired = *cc.DesiredInstances
+		}
 	}
 	s.applyOptionalFleetMembers(f, &in)
 	for k, val := range in.Tags {
@@ -249,9 +279,6 @@ func (s *Sim) updateFleet(body []byte) (any, error) {
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	if err := checkQuota(&in); err != nil {
-		return nil, err
-	}
 	f, ok := s.fleets[*in.Name]
 	if !ok {
 		return nil, wire.Errorf("ResourceNotFoundException", "The fleet %s does not exist.", *in.Name)
@@ -266,6 +293,18 @@ func (s *Sim) updateFleet(body []byte) (any, error) {
 	}
 	if f.fleetType == FleetElastic && (in.ImageName != nil || in.ImageArn != nil || in.ComputeCapacity != nil) {
 		return nil, wire.Errorf("InvalidParameterCombinationException", "Elastic fleets have no image and no compute capacity.")
+	}
+	perInstance, err := newMaxSessions(f, &in)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkQuota(&in, perInstance); err != nil {
+		return nil, err
+	}
+	if cc := in.ComputeCapacity; cc != nil {
+		if err := checkCapacityKind(cc, perInstance > 1); err != nil {
+			return nil, err
+		}
 	}
 	var img *image
 	if in.ImageName != nil || in.ImageArn != nil {
@@ -310,8 +349,14 @@ func (s *Sim) updateFleet(body []byte) (any, error) {
 	if img != nil {
 		s.setFleetImage(f, img)
 	}
-	if in.ComputeCapacity != nil && in.ComputeCapacity.DesiredInstances != nil {
-		s.setDesired(f, *in.ComputeCapacity.DesiredInstances)
+	s.setMaxSessions(f, perInstance)
+	if cc := in.ComputeCapacity; cc != nil {
+		switch {
+		case f.multiSession() && cc.DesiredSessions != nil:
+			s.setScalingCapacity(f, *cc.DesiredSessions)
+		case !f.multiSession() && cc.DesiredInstances != nil:
+			s.setDesired(f, *cc.DesiredInstances)
+		}
 	}
 	return map[string]any{"Fleet": s.wireFleet(f)}, nil
 }
@@ -764,7 +809,7 @@ func (s *Sim) describeSessions(body []byte) (any, error) {
 	}
 	out := make([]wireSession, 0, len(sessions))
 	for _, ss := range sessions {
-		out = append(out, wireSessionOf(ss))
+		out = append(out, wireSessionOf(ss, s.fleets[ss.fleetName]))
 	}
 	return paged("Sessions", out, next), nil
 }
@@ -787,8 +832,8 @@ func (s *Sim) expireSession(body []byte) (any, error) {
 	return struct{}{}, nil
 }
 
-// startSession places a user on an idle instance of a running fleet (control API only: real
-// sessions come from users streaming).
+// startSession places a user on an instance of a running fleet with a free slot (control API
+// only: real sessions come from users streaming). See placeSession for which instance.
 func (s *Sim) startSession(fleetName, stackName, userID, authType string) (*session, error) {
 	f, ok := s.fleets[fleetName]
 	if !ok {
@@ -804,16 +849,14 @@ func (s *Sim) startSession(fleetName, stackName, userID, authType string) (*sess
 	if f.state != FleetRunning {
 		return nil, conflictf("fleet %s is %s; sessions start only on RUNNING fleets", fleetName, f.state)
 	}
-	var chosen *instance
-	for _, in := range f.instances {
-		if in.state == InstanceRunning && in.session == nil {
-			if chosen == nil || (in.imageArn == f.imageArn && chosen.imageArn != f.imageArn) {
-				chosen = in
-			}
-		}
-	}
+	chosen := s.placeSession(f)
 	if chosen == nil {
 		running, inUse, available := f.capacity()
+		if f.multiSession() {
+			c := f.sessionCapacity()
+			return nil, conflictf("no free session slot in fleet %s (Desired %d, Running %d, InUse %d, Available %d; AvailableUserSessions %d, ActiveUserSessions %d, Draining %d)",
+				fleetName, f.desired, running, inUse, available, c.available, c.active, c.draining)
+		}
 		return nil, conflictf("no available instance in fleet %s (Desired %d, Running %d, InUse %d, Available %d)", fleetName, f.desired, running, inUse, available)
 	}
 	if authType == "" {
@@ -824,7 +867,7 @@ func (s *Sim) startSession(fleetName, stackName, userID, authType string) (*sess
 		id: newUUID(s), userID: userID, stackName: stackName, fleetName: fleetName, authType: authType,
 		instance: chosen, start: s.now, maxExpiration: s.now.Add(lifetime),
 	}
-	chosen.session = ss
+	chosen.sessions = append(chosen.sessions, ss)
 	s.touch(f)
 	s.sessions[ss.id] = ss
 	s.after(lifetime, func() {

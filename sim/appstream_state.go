@@ -2,6 +2,8 @@ package sim
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -77,7 +79,11 @@ type fleet struct {
 	tags                                 map[string]string
 	instances                            []*instance
 	stacks                               map[string]bool
-	rollScheduled                        bool
+	// maxSessions is MaxSessionsPerInstance as given (0 when never given); the fleet is
+	// multi-session when it is above 1. desiredSessions is then ComputeCapacity.DesiredSessions,
+	// the capacity Application Auto Scaling scales, and desired is ⌈desiredSessions/maxSessions⌉.
+	maxSessions, desiredSessions int32
+	rollScheduled                bool
 	// transition counts state changes so that the timer of an earlier start or stop does
 	// not complete a later one.
 	transition                            int
@@ -91,7 +97,12 @@ type instance struct {
 	id       string
 	imageArn string
 	state    string
-	session  *session
+	// sessions are the sessions the instance hosts, oldest first: at most one on a
+	// single-session fleet, at most maxSessions on a multi-session one.
+	sessions []*session
+	// draining marks an instance of a multi-session fleet put in drain mode by
+	// DrainSessionInstance: it takes no new session and is replaced once its last one ends.
+	draining bool
 	launched time.Time
 	// ready is when a PENDING instance becomes (or became) RUNNING; zero for a failing one.
 	ready time.Time
@@ -116,24 +127,93 @@ type session struct {
 	start, maxExpiration                       time.Time
 }
 
-// capacity is ComputeCapacityStatus for single-session fleets. Running counts instances that are
-// up (idle ones being scaled in included); Available = Running - InUse always.
+// multiSession reports whether the fleet places several sessions on one instance.
+func (f *fleet) multiSession() bool { return f.maxSessions > 1 }
+
+// idle reports whether the instance hosts no session.
+func (in *instance) idle() bool { return len(in.sessions) == 0 }
+
+// counted reports whether the instance counts as running capacity: RUNNING, or idle and being
+// scaled in (see recycled).
+func (in *instance) counted() bool {
+	return in.state == InstanceRunning || (in.state == InstanceTerminating && !in.recycled)
+}
+
+// capacity is the instance part of ComputeCapacityStatus. Running counts instances that are up
+// (idle ones being scaled in included); InUse those with at least one session; Available =
+// Running - InUse always.
 func (f *fleet) capacity() (running, inUse, available int32) {
 	if f.state != FleetRunning && f.state != FleetStarting {
 		return 0, 0, 0
 	}
 	for _, in := range f.instances {
-		switch {
-		case in.state == InstanceRunning:
-			running++
-		case in.state == InstanceTerminating && !in.recycled:
+		if in.counted() {
 			running++
 		}
-		if in.session != nil {
+		if !in.idle() {
 			inUse++
 		}
 	}
 	return running, inUse, running - inUse
+}
+
+// sessionCapacity is the user-session part of ComputeCapacityStatus of a multi-session fleet,
+// as the AppStream model defines it: Active counts every session; Available the free slots of
+// running instances not in drain mode; Actual = Available + Active; Desired = Actual + the slots
+// of pending instances; the drain figures cover instances in drain mode.
+type sessionCapacity struct {
+	desired, available, active, actual int32
+	draining, drainActive, drainUnused int32
+}
+
+func (f *fleet) sessionCapacity() sessionCapacity {
+	if f.state != FleetRunning && f.state != FleetStarting {
+		return sessionCapacity{}
+	}
+	// Sums in int64: a fleet may have 1000 instances of up to 2³¹−1 slots.
+	var available, active, pending, draining, drainActive, drainUnused int64
+	per := int64(f.maxSessions)
+	for _, in := range f.instances {
+		used := int64(len(in.sessions))
+		active += used
+		switch {
+		case in.draining && in.state != InstanceTerminating:
+			draining++
+			drainActive += used
+			drainUnused += max(per-used, 0)
+		case in.counted():
+			available += max(per-used, 0)
+		case in.state == InstancePending && !in.failing:
+			pending += per
+		}
+	}
+	return sessionCapacity{
+		desired: sat32(available + active + pending), available: sat32(available), active: sat32(active),
+		actual: sat32(available + active), draining: sat32(draining), drainActive: sat32(drainActive), drainUnused: sat32(drainUnused),
+	}
+}
+
+// sat32 is n as an int32, saturated at the int32 range (AWS's Integer).
+func sat32(n int64) int32 {
+	return int32(min(max(n, math.MinInt32), math.MaxInt32))
+}
+
+// scalingCapacity is the fleet's capacity as Application Auto Scaling sees it
+// (appstream:fleet:DesiredCapacity): instances for a single-session fleet, user sessions for a
+// multi-session one.
+func (f *fleet) scalingCapacity() int32 {
+	if f.multiSession() {
+		return f.desiredSessions
+	}
+	return f.desired
+}
+
+// instancesFor is how many instances a multi-session fleet needs for that many sessions.
+func instancesFor(sessions, perInstance int32) int64 {
+	if perInstance <= 1 {
+		return int64(sessions)
+	}
+	return (int64(sessions) + int64(perInstance) - 1) / int64(perInstance)
 }
 
 // reconcile brings the number of live instances to the desired capacity: it launches what is
@@ -157,14 +237,14 @@ func (s *Sim) reconcile(f *fleet) {
 		// Newest first for pending ones (least work lost); among idle ones, old images first.
 		for i := len(f.instances) - 1; i >= 0 && excess > 0; i-- {
 			in := f.instances[i]
-			if in.state == wantState && in.session == nil && in.imageArn != f.imageArn {
+			if in.state == wantState && in.idle() && in.imageArn != f.imageArn {
 				s.terminate(f, in, false)
 				excess--
 			}
 		}
 		for i := len(f.instances) - 1; i >= 0 && excess > 0; i-- {
 			in := f.instances[i]
-			if in.state == wantState && in.session == nil {
+			if in.state == wantState && in.idle() {
 				s.terminate(f, in, false)
 				excess--
 			}
@@ -247,8 +327,11 @@ func (s *Sim) fleetImageDefect(f *fleet) string {
 	return ""
 }
 
-// endSession ends a streaming session. Its single-session instance is recycled, as AppStream
-// does, and the fleet launches a replacement on its current image.
+// endSession ends a streaming session. A single-session instance is recycled, as AppStream
+// does, and the fleet launches a replacement on its current image. A multi-session instance
+// keeps running while it hosts other sessions; once empty it is recycled and replaced if it is
+// in drain mode or on an image the fleet no longer uses, and otherwise stays as idle capacity
+// (unless the fleet now has more instances than it wants, which reconcile sorts out).
 func (s *Sim) endSession(ss *session) {
 	delete(s.sessions, ss.id)
 	in := ss.instance
@@ -256,9 +339,11 @@ func (s *Sim) endSession(ss *session) {
 	if in == nil || f == nil {
 		return
 	}
-	in.session = nil
+	in.sessions = slices.DeleteFunc(in.sessions, func(x *session) bool { return x == ss })
 	s.touch(f)
-	s.terminate(f, in, true)
+	if in.idle() && (!f.multiSession() || in.draining || in.imageArn != f.imageArn) {
+		s.terminate(f, in, true)
+	}
 	s.reconcile(f)
 }
 
@@ -295,7 +380,7 @@ func (s *Sim) scheduleImageRoll(f *fleet) {
 		batch := max(1, (int(f.desired)+3)/4)
 		remaining := 0
 		for _, in := range f.instances {
-			if in.state != InstanceRunning || in.session != nil || in.imageArn == f.imageArn {
+			if in.state != InstanceRunning || !in.idle() || in.imageArn == f.imageArn {
 				continue
 			}
 			if batch > 0 {
@@ -332,7 +417,7 @@ func (s *Sim) stopFleet(f *fleet) {
 	s.touch(f)
 	for _, ss := range s.sessions {
 		if ss.fleetName == f.name {
-			ss.instance.session = nil
+			ss.instance.sessions = nil
 			delete(s.sessions, ss.id)
 		}
 	}
@@ -419,6 +504,31 @@ type wireCapacityStatus struct {
 	Running   int32 `json:"Running"`
 	InUse     int32 `json:"InUse"`
 	Available int32 `json:"Available"`
+	// The user-session members apply to multi-session fleets only and are left out otherwise.
+	DesiredUserSessions         *int32 `json:"DesiredUserSessions,omitempty"`
+	AvailableUserSessions       *int32 `json:"AvailableUserSessions,omitempty"`
+	ActiveUserSessions          *int32 `json:"ActiveUserSessions,omitempty"`
+	ActualUserSessions          *int32 `json:"ActualUserSessions,omitempty"`
+	Draining                    *int32 `json:"Draining,omitempty"`
+	DrainModeActiveUserSessions *int32 `json:"DrainModeActiveUserSessions,omitempty"`
+	DrainModeUnusedUserSessions *int32 `json:"DrainModeUnusedUserSessions,omitempty"`
+}
+
+func (f *fleet) wireCapacity() wireCapacityStatus {
+	running, inUse, available := f.capacity()
+	out := wireCapacityStatus{Desired: f.desired, Running: running, InUse: inUse, Available: available}
+	if f.multiSession() {
+		c := f.sessionCapacity()
+		if f.state != FleetRunning && f.state != FleetStarting {
+			// Like Desired, the desired session slots are reported whatever the state.
+			c.desired = sat32(int64(f.desired) * int64(f.maxSessions))
+		}
+		i := func(v int32) *int32 { return &v }
+		out.DesiredUserSessions, out.AvailableUserSessions = i(c.desired), i(c.available)
+		out.ActiveUserSessions, out.ActualUserSessions = i(c.active), i(c.actual)
+		out.Draining, out.DrainModeActiveUserSessions, out.DrainModeUnusedUserSessions = i(c.draining), i(c.drainActive), i(c.drainUnused)
+	}
+	return out
 }
 
 type wireFleet struct {
@@ -443,6 +553,7 @@ type wireFleet struct {
 	StreamView                     string              `json:"StreamView,omitempty"`
 	Platform                       string              `json:"Platform,omitempty"`
 	MaxConcurrentSessions          int32               `json:"MaxConcurrentSessions,omitempty"`
+	MaxSessionsPerInstance         int32               `json:"MaxSessionsPerInstance,omitempty"`
 }
 
 type wireVpcConfig struct {
@@ -451,11 +562,10 @@ type wireVpcConfig struct {
 }
 
 func (s *Sim) wireFleet(f *fleet) wireFleet {
-	running, inUse, available := f.capacity()
 	out := wireFleet{
 		Arn: f.arn, Name: f.name, DisplayName: f.displayName, Description: f.description,
 		ImageName: f.imageName, ImageArn: f.imageArn, InstanceType: f.instanceType, FleetType: f.fleetType,
-		ComputeCapacityStatus:          wireCapacityStatus{Desired: f.desired, Running: running, InUse: inUse, Available: available},
+		ComputeCapacityStatus:          f.wireCapacity(),
 		MaxUserDurationInSeconds:       f.maxUserDuration,
 		DisconnectTimeoutInSeconds:     f.disconnectTimeout,
 		IdleDisconnectTimeoutInSeconds: f.idleDisconnectTimeout,
@@ -466,6 +576,7 @@ func (s *Sim) wireFleet(f *fleet) wireFleet {
 		StreamView:                     f.streamView,
 		Platform:                       f.platform,
 		MaxConcurrentSessions:          f.maxConcurrent,
+		MaxSessionsPerInstance:         f.maxSessions,
 	}
 	for _, code := range f.errors {
 		out.FleetErrors = append(out.FleetErrors, map[string]string{"ErrorCode": code, "ErrorMessage": fleetErrorMessage(code)})
@@ -546,7 +657,9 @@ type wireSession struct {
 	InstanceDrainStatus string     `json:"InstanceDrainStatus"`
 }
 
-func wireSessionOf(ss *session) wireSession {
+// wireSessionOf is a session in the AWS shape. InstanceDrainStatus is NOT_APPLICABLE on a
+// single-session fleet, and ACTIVE or DRAINING on a multi-session one.
+func wireSessionOf(ss *session, f *fleet) wireSession {
 	out := wireSession{
 		Id: ss.id, UserId: ss.userID, StackName: ss.stackName, FleetName: ss.fleetName,
 		State: "ACTIVE", ConnectionState: "CONNECTED",
@@ -555,6 +668,12 @@ func wireSessionOf(ss *session) wireSession {
 	}
 	if ss.instance != nil {
 		out.InstanceId = ss.instance.id
+		if f != nil && f.multiSession() {
+			out.InstanceDrainStatus = "ACTIVE"
+			if ss.instance.draining {
+				out.InstanceDrainStatus = "DRAINING"
+			}
+		}
 	}
 	return out
 }

@@ -18,6 +18,9 @@ var autoScalingOps = map[string]jsonOp{
 	"PutScheduledAction":        (*Sim).putScheduledAction,
 	"DescribeScheduledActions":  (*Sim).describeScheduledActions,
 	"DeleteScheduledAction":     (*Sim).deleteScheduledAction,
+	"PutScalingPolicy":          (*Sim).putScalingPolicy,
+	"DescribeScalingPolicies":   (*Sim).describeScalingPolicies,
+	"DeleteScalingPolicy":       (*Sim).deleteScalingPolicy,
 }
 
 const (
@@ -32,11 +35,25 @@ type scalableTarget struct {
 	min, max                         int32
 	created                          time.Time
 	inSuspended, outSuspended, sched bool
+	// policies are the target's scaling policies by name; they go with the target.
+	policies map[string]*scalingPolicy
+	// evaluating tells whether the periodic policy evaluation timer is set (see
+	// armPolicyEvaluation); lastOut and lastIn are the last policy-driven scale-out and
+	// scale-in, from which cooldowns run.
+	evaluating      bool
+	lastOut, lastIn time.Time
 }
 
 type scalingActivity struct {
 	id, resourceID, description, cause, status, message string
 	start, end                                          time.Time
+	// notScaled is set on an activity that did not scale (IncludeNotScaledActivities).
+	notScaled []notScaledReason
+}
+
+type notScaledReason struct {
+	code                    string
+	current, minCap, maxCap int32
 }
 
 type targetKeyInput struct {
@@ -154,12 +171,13 @@ func (s *Sim) clampToTarget(f *fleet, t *scalableTarget, minSet, maxSet bool) {
 	if f.state != FleetRunning && f.state != FleetStarting {
 		return
 	}
-	want := min(max(f.desired, t.min), t.max)
-	if want == f.desired {
+	current := f.scalingCapacity()
+	want := min(max(current, t.min), t.max)
+	if want == current {
 		return
 	}
 	cause := fmt.Sprintf("minimum capacity was set to %d", t.min)
-	if want < f.desired {
+	if want < current {
 		cause = fmt.Sprintf("maximum capacity was set to %d", t.max)
 	}
 	if !minSet && !maxSet {
@@ -173,7 +191,7 @@ func (s *Sim) clampToTarget(f *fleet, t *scalableTarget, minSet, maxSet bool) {
 		message:     fmt.Sprintf("Successfully set desired capacity to %d. Change successfully fulfilled by appstream.", want),
 		start:       s.now, end: s.now,
 	})
-	s.setDesired(f, want)
+	s.setScalingCapacity(f, want)
 }
 
 type wireTarget struct {
@@ -271,11 +289,12 @@ func (s *Sim) deregisterScalableTarget(body []byte) (any, error) {
 
 func (s *Sim) describeScalingActivities(body []byte) (any, error) {
 	var in struct {
-		ServiceNamespace  *string
-		ResourceId        *string
-		ScalableDimension *string
-		MaxResults        *int32
-		NextToken         *string
+		ServiceNamespace           *string
+		ResourceId                 *string
+		ScalableDimension          *string
+		MaxResults                 *int32
+		NextToken                  *string
+		IncludeNotScaledActivities *bool
 	}
 	if err := decode(body, &in); err != nil {
 		return nil, err
@@ -288,11 +307,12 @@ func (s *Sim) describeScalingActivities(body []byte) (any, error) {
 		return nil, err
 	}
 	var matched []*scalingActivity
-	if *in.ServiceNamespace == appStreamNamespace {
+	includeNotScaled := in.IncludeNotScaledActivities != nil && *in.IncludeNotScaledActivities
+	if *in.ServiceNamespace == appStreamNamespace && (in.ScalableDimension == nil || *in.ScalableDimension == fleetDimension) {
 		// Newest first, as AWS lists them.
 		for i := len(s.activity) - 1; i >= 0; i-- {
 			a := s.activity[i]
-			if in.ResourceId == nil || *in.ResourceId == a.resourceID {
+			if (in.ResourceId == nil || *in.ResourceId == a.resourceID) && (includeNotScaled || len(a.notScaled) == 0) {
 				matched = append(matched, a)
 			}
 		}
@@ -307,12 +327,20 @@ func (s *Sim) describeScalingActivities(body []byte) (any, error) {
 	}
 	out := make([]map[string]any, 0, len(acts))
 	for _, a := range acts {
-		out = append(out, map[string]any{
+		w := map[string]any{
 			"ActivityId": a.id, "ServiceNamespace": appStreamNamespace, "ResourceId": a.resourceID,
 			"ScalableDimension": fleetDimension, "Description": a.description, "Cause": a.cause,
 			"StartTime": wire.Time(a.start), "EndTime": wire.Time(a.end), "StatusCode": a.status,
 			"StatusMessage": a.message,
-		})
+		}
+		if len(a.notScaled) > 0 {
+			reasons := make([]map[string]any, 0, len(a.notScaled))
+			for _, r := range a.notScaled {
+				reasons = append(reasons, map[string]any{"Code": r.code, "CurrentCapacity": r.current, "MinCapacity": r.minCap, "MaxCapacity": r.maxCap})
+			}
+			w["NotScaledReasons"] = reasons
+		}
+		out = append(out, w)
 	}
 	return paged("ScalingActivities", out, next), nil
 }

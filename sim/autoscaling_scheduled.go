@@ -144,7 +144,7 @@ func (s *Sim) putScheduledAction(body []byte) (any, error) {
 	}
 	// 4. Store it and set its timer.
 	if !exists {
-		a.arn = fmt.Sprintf("arn:aws:autoscaling:%s:%s:scheduledAction:%s:resource/%s/%s:scheduledActionName:%s",
+		a.arn = fmt.Sprintf("arn:aws:autoscaling:%s:%s:scheduledAction:%s:resource/%s/%s:scheduledActionName/%s",
 			s.opts.Region, s.opts.AccountID, newUUID(s), appStreamNamespace, t.resourceID, a.name)
 	}
 	a.gen++

@@ -217,11 +217,29 @@ type Instance struct {
 	InstanceId string
 	State      string
 	ImageArn   string
-	SessionId  string `json:",omitempty"`
-	LaunchTime time.Time
+	// ImageName is the name of the image the instance was launched from.
+	ImageName string
+	// SessionId is the session of an instance of a single-session fleet (left out when idle,
+	// and on multi-session fleets, which use SessionIds).
+	SessionId string `json:",omitempty"`
+	// SessionIds are the sessions the instance hosts, oldest first (left out when idle).
+	SessionIds []string `json:",omitempty"`
+	// DrainStatus is NOT_APPLICABLE on a single-session fleet, and ACTIVE or DRAINING
+	// (DrainSessionInstance) on a multi-session one, as DescribeSessions reports it for the
+	// instance's sessions.
+	DrainStatus string
+	LaunchTime  time.Time
 	// ReadyTime is when a PENDING instance becomes (or became) RUNNING. It is left out for an
 	// instance on an instances-fail image, which never does.
 	ReadyTime time.Time `json:",omitzero"`
+}
+
+// imageNameOf is the name at the end of an image ARN (…:image/NAME).
+func imageNameOf(arn string) string {
+	if i := strings.LastIndex(arn, "/"); i >= 0 {
+		return arn[i+1:]
+	}
+	return arn
 }
 
 // Instances returns a fleet's instances in launch order.
@@ -234,9 +252,18 @@ func (s *Sim) Instances(fleetName string) ([]Instance, error) {
 	}
 	out := make([]Instance, 0, len(f.instances))
 	for _, in := range f.instances {
-		i := Instance{InstanceId: in.id, State: in.state, ImageArn: in.imageArn, LaunchTime: in.launched, ReadyTime: in.ready}
-		if in.session != nil {
-			i.SessionId = in.session.id
+		i := Instance{InstanceId: in.id, State: in.state, ImageArn: in.imageArn, ImageName: imageNameOf(in.imageArn),
+			DrainStatus: "NOT_APPLICABLE", LaunchTime: in.launched, ReadyTime: in.ready}
+		for _, ss := range in.sessions {
+			i.SessionIds = append(i.SessionIds, ss.id)
+		}
+		switch {
+		case f.multiSession() && in.draining:
+			i.DrainStatus = "DRAINING"
+		case f.multiSession():
+			i.DrainStatus = "ACTIVE"
+		case len(in.sessions) > 0:
+			i.SessionId = in.sessions[0].id
 		}
 		out = append(out, i)
 	}

@@ -320,7 +320,7 @@ func TestAutoScaling_DescribeAndDeleteScheduledActions(t *testing.T) {
 		a.ScalableTargetAction == nil || aws.ToInt32(a.ScalableTargetAction.MinCapacity) != 0 || a.ScalableTargetAction.MaxCapacity != nil ||
 		a.CreationTime == nil || a.StartTime != nil || a.ScalableDimension != aastypes.ScalableDimensionAppstreamFleetDesiredCapacity ||
 		!strings.HasPrefix(aws.ToString(a.ScheduledActionARN), "arn:aws:autoscaling:us-east-1:123456789012:scheduledAction:") ||
-		!strings.HasSuffix(aws.ToString(a.ScheduledActionARN), ":resource/appstream/fleet/a:scheduledActionName:act-3") {
+		!strings.HasSuffix(aws.ToString(a.ScheduledActionARN), ":resource/appstream/fleet/a:scheduledActionName/act-3") {
 		t.Errorf("action = %+v", a)
 	}
 	// An update changes only what it names.

@@ -48,6 +48,10 @@ type SeedFleet struct {
 	// FleetType defaults to ALWAYS_ON.
 	FleetType        string `yaml:"FleetType"`
 	DesiredInstances int32  `yaml:"DesiredInstances"`
+	// MaxSessionsPerInstance above 1 makes a multi-session fleet, whose capacity is
+	// DesiredSessions (and whose ScalableTarget counts sessions).
+	MaxSessionsPerInstance int32 `yaml:"MaxSessionsPerInstance"`
+	DesiredSessions        int32 `yaml:"DesiredSessions"`
 	// State is RUNNING (default) or STOPPED.
 	State          string             `yaml:"State"`
 	Platform       string             `yaml:"Platform"`
@@ -144,6 +148,12 @@ func (s *Sim) seedFleet(sf SeedFleet) error {
 	} else {
 		in["ImageName"] = sf.ImageName
 		in["ComputeCapacity"] = map[string]int32{"DesiredInstances": sf.DesiredInstances}
+		if sf.MaxSessionsPerInstance > 0 {
+			in["MaxSessionsPerInstance"] = sf.MaxSessionsPerInstance
+		}
+		if sf.MaxSessionsPerInstance > 1 {
+			in["ComputeCapacity"] = map[string]int32{"DesiredSessions": sf.DesiredSessions}
+		}
 	}
 	if len(sf.Tags) > 0 {
 		in["Tags"] = sf.Tags
