@@ -21,6 +21,7 @@ import (
 	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/appstream"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/deskpilot/deskpilot/internal/rollout"
 	"github.com/deskpilot/deskpilot/internal/store"
@@ -84,6 +85,8 @@ type crashScenario struct {
 	image  sim.ImageSpec
 	final  string
 	config string
+	// estate, if set, changes the estate the scenario starts from.
+	estate func(*sim.Seed)
 }
 
 // crashPlain is the recipe's rollout: both fleets, drained.
@@ -107,6 +110,10 @@ func newCrashWorld(t *testing.T, sc crashScenario, crashAt int64) *crashWorld {
 	s := sim.New(sim.Options{Speed: 600, RandSeed: 1})
 	seed := estate
 	seed.Images = []sim.ImageSpec{{Name: "img-1"}, sc.image}
+	if sc.estate != nil {
+		seed.Fleets = slices.Clone(seed.Fleets)
+		sc.estate(&seed)
+	}
 	if err := s.ApplySeed(seed); err != nil {
 		t.Fatal(err)
 	}
@@ -206,9 +213,10 @@ func demoWindowString(start time.Time, d time.Duration) string {
 }
 
 type outcome struct {
-	images  map[string]string
-	targets map[string]rollout.Capacity
-	tags    map[string]map[string]string
+	images    map[string]string
+	targets   map[string]rollout.Capacity
+	suspended map[string]aastypes.SuspendedState
+	tags      map[string]map[string]string
 	// subjects are the distinct subjects of the mail sent; resent counts the copies beyond the
 	// first. Mail is at-least-once: the outbox runs in its own loop, so a kill can land while a
 	// send is in flight, and that one notice goes out again after the restart (with the same
@@ -270,7 +278,8 @@ func observe(t *testing.T, w *crashWorld, db string) outcome {
 	ctx := context.Background()
 	cfg := (&harness{t: t, ctx: ctx, url: w.srv.URL}).awsConfig()
 	as, aas := appstream.NewFromConfig(cfg), applicationautoscaling.NewFromConfig(cfg)
-	o := outcome{images: map[string]string{}, targets: map[string]rollout.Capacity{}, tags: map[string]map[string]string{}, calls: w.calls.Load()}
+	o := outcome{images: map[string]string{}, targets: map[string]rollout.Capacity{}, suspended: map[string]aastypes.SuspendedState{},
+		tags: map[string]map[string]string{}, calls: w.calls.Load()}
 	for _, f := range []string{"fleet-a", "fleet-b"} {
 		out, err := as.DescribeFleets(ctx, &appstream.DescribeFleetsInput{Names: []string{f}})
 		if err != nil {
@@ -282,6 +291,10 @@ func observe(t *testing.T, w *crashWorld, db string) outcome {
 			t.Fatal(err)
 		}
 		o.targets[f] = rollout.Capacity{Min: aws.ToInt32(tg.ScalableTargets[0].MinCapacity), Max: aws.ToInt32(tg.ScalableTargets[0].MaxCapacity)}
+		if ss := tg.ScalableTargets[0].SuspendedState; ss != nil {
+			o.suspended[f] = aastypes.SuspendedState{DynamicScalingInSuspended: aws.Bool(aws.ToBool(ss.DynamicScalingInSuspended)),
+				DynamicScalingOutSuspended: aws.Bool(aws.ToBool(ss.DynamicScalingOutSuspended)), ScheduledScalingSuspended: aws.Bool(aws.ToBool(ss.ScheduledScalingSuspended))}
+		}
 		tags, err := as.ListTagsForResource(ctx, &appstream.ListTagsForResourceInput{ResourceArn: aws.String(fleetARN(f))})
 		if err != nil {
 			t.Fatal(err)
@@ -353,6 +366,45 @@ func TestCrashAfterEverySideEffect_CanaryRolledBack(t *testing.T) {
 	})
 }
 
+// crashSuspended is the recipe's rollout on fleets whose admins suspended some of their
+// scaling: fleet-a's dynamic scale-in, fleet-b's scheduled scaling.
+var crashSuspended = crashScenario{
+	image: crashPlain.image,
+	final: crashPlain.final,
+	estate: func(s *sim.Seed) {
+		for i, f := range s.Fleets {
+			t := *f.ScalableTarget
+			switch f.Name {
+			case "fleet-a":
+				t.SuspendedState = &sim.SeedSuspendedState{DynamicScalingInSuspended: true}
+			case "fleet-b":
+				t.SuspendedState = &sim.SeedSuspendedState{ScheduledScalingSuspended: true}
+			default:
+				continue
+			}
+			s.Fleets[i].ScalableTarget = &t
+		}
+	},
+}
+
+// TestCrashAfterEverySideEffect_SuspendedScaling is the crash test on fleets with some of
+// their scaling suspended by their admins: after a kill at any mutating call, each fleet has
+// exactly its own SuspendedState back (the drain suspends everything), with its Min/Max.
+func TestCrashAfterEverySideEffect_SuspendedScaling(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the deskpilot binary many times")
+	}
+	img2 := imageARN("img-2")
+	suspended := func(in, out, sched bool) aastypes.SuspendedState {
+		return aastypes.SuspendedState{DynamicScalingInSuspended: aws.Bool(in), DynamicScalingOutSuspended: aws.Bool(out), ScheduledScalingSuspended: aws.Bool(sched)}
+	}
+	crashEverywhere(t, crashSuspended, func(want outcome) bool {
+		return want.state == rollout.Succeeded && want.images["fleet-a"] == img2 && want.images["fleet-b"] == img2 &&
+			cmp.Equal(want.suspended["fleet-a"], suspended(true, false, false), cmpopts.IgnoreUnexported(aastypes.SuspendedState{})) &&
+			cmp.Equal(want.suspended["fleet-b"], suspended(false, false, true), cmpopts.IgnoreUnexported(aastypes.SuspendedState{}))
+	})
+}
+
 // crashEverywhere runs sc uninterrupted (its end state must satisfy ok, with both fleets at
 // their original Min/Max), then once per mutating call with a kill right after it, and
 // compares each end state with the uninterrupted one.
@@ -376,7 +428,7 @@ func crashEverywhere(t *testing.T, sc crashScenario, ok func(outcome) bool) {
 				t.Errorf("%d mails sent again after one kill; at most the one in flight may be", got.resent)
 			}
 			got.resent = 0
-			if diff := cmp.Diff(want, got, cmp.AllowUnexported(outcome{})); diff != "" {
+			if diff := cmp.Diff(want, got, cmp.AllowUnexported(outcome{}), cmpopts.IgnoreUnexported(aastypes.SuspendedState{})); diff != "" {
 				t.Errorf("end state differs from the uninterrupted run (-want +got):\n%s", diff)
 			}
 		})

@@ -58,6 +58,12 @@ var notExercised = map[string]string{}
 // SES), WorkSpaces resets with a short grace, and the SNS endpoint for logoff alarms.
 const iamConfig = `
 server: {addr: "127.0.0.1:0"}
+rollouts:
+  window: "sun:02:00-sun:05:00 Europe/Berlin"
+  scan_interval: 5m
+  poll_interval: 10s
+  drain_poll_interval: 5s
+  drain: {session_deadline: 40m, warning: 10m}
 workspaces:
   reset: {enabled: true, grace: 5m, poll_interval: 2m}
   sns:
@@ -65,9 +71,14 @@ workspaces:
 `
 
 // iamSeed is the AppStream estate with two tagged WorkSpaces, one reset by rebuild and one by
-// restore.
+// restore, and a multi-session fleet in deadline mode (its old instance is drained, and its
+// session ended at the deadline).
 func iamSeed() sim.Seed {
 	s := estate
+	s.Fleets = append(slices.Clone(s.Fleets), sim.SeedFleet{Name: "fleet-ms", ImageName: "img-1", MaxSessionsPerInstance: 4, DesiredSessions: 8,
+		Tags: map[string]string{"Drain": "deadline"}, ScalableTarget: &sim.SeedScalingTarget{MinCapacity: 8, MaxCapacity: 16}})
+	s.Stacks = append(slices.Clone(s.Stacks), sim.SeedStack{Name: "stack-ms", Fleets: []string{"fleet-ms"}})
+	s.Sessions = append(slices.Clone(s.Sessions), sim.SessionSpec{FleetName: "fleet-ms", StackName: "stack-ms", UserId: "erin"})
 	s.Workspaces = []sim.WorkspaceSpec{
 		{WorkspaceId: "ws-alice0001", DirectoryId: "d-1234567890", UserName: "alice", BundleId: "wsb-1234567890", Tags: map[string]string{"deskpilot:reset": "rebuild"}},
 		{WorkspaceId: "ws-dave0001", DirectoryId: "d-1234567890", UserName: "dave", BundleId: "wsb-1234567890", Tags: map[string]string{"deskpilot:reset": "restore"}},
@@ -110,7 +121,7 @@ func TestIAMPolicy_AllowsExactlyWhatTheDaemonCalls(t *testing.T) {
 
 	// Resets: both users log off; the alarms prompt the checks; after the grace one WorkSpace
 	// is rebuilt and the other restored.
-	h.tagImage("img-2", map[string]string{"FleetName": "fleet-a/fleet-b", "ScaleImmediately": "True"})
+	h.tagImage("img-2", map[string]string{"FleetName": "fleet-a/fleet-b/fleet-ms", "ScaleImmediately": "True"})
 	h.run(time.Minute)
 	h.connect("ws-alice0001")
 	h.connect("ws-dave0001")
@@ -139,6 +150,9 @@ func TestIAMPolicy_AllowsExactlyWhatTheDaemonCalls(t *testing.T) {
 		if h.fleetImage(fleet) != "img-2" || !h.wasDrained(fleet) {
 			t.Errorf("%s: image %s, drained %v; want img-2 after a drain", fleet, h.fleetImage(fleet), h.wasDrained(fleet))
 		}
+	}
+	if ins, _ := h.sim.Instances("fleet-ms"); slices.ContainsFunc(ins, func(i sim.Instance) bool { return i.State != sim.InstanceTerminating && i.ImageName != "img-2" }) {
+		t.Errorf("fleet-ms keeps old-image instances after its deadline: %+v", ins)
 	}
 	if h.mailCount("Image img-2 rolled out") != 1 {
 		t.Errorf("no final rollout mail: %q", h.subjects())

@@ -24,6 +24,7 @@ var appStreamOps = map[string]jsonOp{
 	"DescribeStacks":       (*Sim).describeStacks,
 	"AssociateFleet":       (*Sim).associateFleet,
 	"DisassociateFleet":    (*Sim).disassociateFleet,
+	"ListAssociatedStacks": (*Sim).listAssociatedStacks,
 	"DescribeSessions":     (*Sim).describeSessions,
 	"ExpireSession":        (*Sim).expireSession,
 	"DrainSessionInstance": (*Sim).drainSessionInstance,
@@ -739,6 +740,33 @@ func (s *Sim) associateFleet(body []byte) (any, error) {
 	st.fleets[f.name] = true
 	f.stacks[st.name] = true
 	return struct{}{}, nil
+}
+
+// listAssociatedStacks names the stacks a fleet is associated with. The model declares no
+// error: an unknown fleet has none.
+func (s *Sim) listAssociatedStacks(body []byte) (any, error) {
+	var in struct {
+		FleetName *string
+		NextToken *string
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	var v validation
+	v.required(in.FleetName != nil, "fleetName")
+	v.length(in.FleetName, "fleetName", 1, 1<<20)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	var names []string
+	if f, ok := s.fleets[*in.FleetName]; ok {
+		names = sortedKeys(f.stacks)
+	}
+	pageNames, next, err := page(names, in.NextToken, s.opts.PageSize, "ListAssociatedStacks")
+	if err != nil {
+		return nil, err
+	}
+	return paged("Names", append([]string{}, pageNames...), next), nil
 }
 
 func (s *Sim) disassociateFleet(body []byte) (any, error) {

@@ -63,6 +63,15 @@ type SeedFleet struct {
 type SeedScalingTarget struct {
 	MinCapacity int32 `yaml:"MinCapacity"`
 	MaxCapacity int32 `yaml:"MaxCapacity"`
+	// SuspendedState, as in RegisterScalableTarget; nil suspends nothing.
+	SuspendedState *SeedSuspendedState `yaml:"SuspendedState"`
+}
+
+// SeedSuspendedState is a seeded target's SuspendedState.
+type SeedSuspendedState struct {
+	DynamicScalingInSuspended  bool `yaml:"DynamicScalingInSuspended"`
+	DynamicScalingOutSuspended bool `yaml:"DynamicScalingOutSuspended"`
+	ScheduledScalingSuspended  bool `yaml:"ScheduledScalingSuspended"`
 }
 
 // SeedStack is a stack in a Seed, with the fleets associated with it.
@@ -172,10 +181,15 @@ func (s *Sim) seedFleet(sf SeedFleet) error {
 		s.mu.Unlock()
 	}
 	if t := sf.ScalableTarget; t != nil {
-		return s.callJSON((*Sim).registerScalableTarget, map[string]any{
+		in := map[string]any{
 			"ServiceNamespace": appStreamNamespace, "ResourceId": "fleet/" + sf.Name,
 			"ScalableDimension": fleetDimension, "MinCapacity": t.MinCapacity, "MaxCapacity": t.MaxCapacity,
-		})
+		}
+		if ss := t.SuspendedState; ss != nil {
+			in["SuspendedState"] = map[string]bool{"DynamicScalingInSuspended": ss.DynamicScalingInSuspended,
+				"DynamicScalingOutSuspended": ss.DynamicScalingOutSuspended, "ScheduledScalingSuspended": ss.ScheduledScalingSuspended}
+		}
+		return s.callJSON((*Sim).registerScalableTarget, in)
 	}
 	return nil
 }

@@ -24,6 +24,8 @@ var workspacesOps = map[string]jsonOp{
 	"DeleteTags":                         (*Sim).deleteWorkspaceTags,
 	"DescribeWorkspaceDirectories":       (*Sim).describeWorkspaceDirectories,
 	"DescribeWorkspaceBundles":           (*Sim).describeWorkspaceBundles,
+	"DescribeWorkspaceSnapshots":         (*Sim).describeWorkspaceSnapshots,
+	"ModifyWorkspaceState":               (*Sim).modifyWorkspaceState,
 }
 
 // workspacesPageSize is the largest page of the WorkSpaces Describe operations (the model's
@@ -243,6 +245,9 @@ func (s *Sim) rebuildWorkspaces(body []byte) (any, error) {
 		if !slices.Contains(allowed, w.state) {
 			return stateRefused(w, "rebuilt", allowed...)
 		}
+		if why := s.rebuildRefusal(w, "rebuilt"); why != "" {
+			return "InvalidResourceState", why
+		}
 		s.rebuild(w)
 		return "", ""
 	})
@@ -325,6 +330,9 @@ func (s *Sim) restoreWorkspace(body []byte) (any, error) {
 	allowed := []string{WorkspaceAvailable, WorkspaceError, WorkspaceUnhealthy, WorkspaceStopped}
 	if !slices.Contains(allowed, w.state) {
 		return nil, wire.Errorf("OperationNotSupportedException", "The WorkSpace %s is in state %s; it can be restored only in state %s.", w.id, w.state, strings.Join(allowed, ", "))
+	}
+	if s.latestSnapshot(w).IsZero() {
+		return nil, wire.Errorf("OperationNotSupportedException", "%s", s.rebuildRefusal(w, "restored"))
 	}
 	s.restore(w)
 	return struct{}{}, nil

@@ -37,6 +37,18 @@ type WorkspaceSpec struct {
 	State string `json:",omitempty" yaml:"State"`
 	// Tags are set as CreateTags would (and validated the same way).
 	Tags map[string]string `json:",omitempty" yaml:"Tags"`
+	// Age is how long before it is added the WorkSpace was created, as a Go duration such as
+	// "2h" or "36h"; it sets the schedule of its automatic snapshots (every 12 hours from its
+	// creation) and whether it is still in the first 12 hours, when it cannot be rebuilt or
+	// restored. Default "24h": a seeded estate has been running, and has a snapshot taken when
+	// it is added. "0s" is a WorkSpace created just now.
+	Age string `json:",omitempty" yaml:"Age"`
+	// ModificationStates are the WorkSpace's modifications in progress or failed, by resource
+	// (ROOT_VOLUME, USER_VOLUME, COMPUTE_TYPE, PROTOCOL) to state (UPDATE_INITIATED,
+	// UPDATE_IN_PROGRESS, UPDATE_FAILED). One UPDATE_FAILED makes RebuildWorkspaces refuse it.
+	ModificationStates map[string]string `json:",omitempty" yaml:"ModificationStates"`
+	// age is Age parsed by normalize.
+	age time.Duration
 }
 
 // normalize fills defaults and checks the spec, as 400 ControlErrors.
@@ -83,8 +95,21 @@ func (spec *WorkspaceSpec) normalize() error {
 		v.enum(&spec.Protocols[i], "Protocols", workspaceProtocols...)
 	}
 	v.enum(&spec.State, "State", workspaceStates...)
+	for _, r := range sortedKeys(spec.ModificationStates) {
+		v.enum(&r, "ModificationStates", modificationResources...)
+		st := spec.ModificationStates[r]
+		v.enum(&st, "ModificationStates."+r, modificationStates...)
+	}
 	if err := v.err(); err != nil {
 		return badRequestf("%s", strings.TrimPrefix(err.Error(), "ValidationException: "))
+	}
+	spec.age = defaultWorkspaceAge
+	if spec.Age != "" {
+		d, err := time.ParseDuration(spec.Age)
+		if err != nil || d < 0 {
+			return badRequestf("Age %q is not a duration of 0s or more, such as 2h or 36h", spec.Age)
+		}
+		spec.age = d
 	}
 	if len(spec.Tags) > maxWorkspaceTags {
 		return badRequestf("a WorkSpace can have at most %d tags, not %d", maxWorkspaceTags, len(spec.Tags))
@@ -129,6 +154,10 @@ func (s *Sim) CreateWorkspace(spec WorkspaceSpec) (json.RawMessage, error) {
 		computerName: "WSAMZN-" + s.randomID(8, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
 		subnetID:     dir.subnets[len(s.workspaces)%len(dir.subnets)],
 		created:      s.now, tags: map[string]string{},
+		born: s.now.Add(-spec.age), modStates: map[string]string{},
+	}
+	for r, st := range spec.ModificationStates {
+		w.modStates[r] = st
 	}
 	if spec.ComputeTypeName != "" {
 		w.computeType = spec.ComputeTypeName
@@ -149,13 +178,20 @@ func (s *Sim) CreateWorkspace(spec WorkspaceSpec) (json.RawMessage, error) {
 }
 
 // WorkspaceInfo is what GET /_sim/workspaces/{id} answers: the WorkSpace in the AWS shape, its
-// connection state as DescribeWorkspacesConnectionStatus reports it, and when each rebuild and
-// restore was started.
+// connection state as DescribeWorkspacesConnectionStatus reports it, when each rebuild and
+// restore was started, every snapshot taken of it so far, and the snapshot each rebuild or
+// restore brought the user volume back from.
 type WorkspaceInfo struct {
 	Workspace       json.RawMessage
 	ConnectionState string
 	Rebuilds        []time.Time
 	Restores        []time.Time
+	// Snapshots are the times of its snapshots, oldest first (automatic ones every 12 hours
+	// from its creation, and one soon after each rebuild or restore).
+	Snapshots []time.Time
+	// ResetFrom is, for each rebuild and restore in the order they were made, the time of the
+	// snapshot the user volume came back from: files written after it were lost.
+	ResetFrom []time.Time
 }
 
 // WorkspaceStatus returns a WorkSpace as the emulator sees it.
@@ -173,6 +209,7 @@ func (s *Sim) WorkspaceStatus(id string) (WorkspaceInfo, error) {
 	return WorkspaceInfo{
 		Workspace: raw, ConnectionState: w.connectionState(),
 		Rebuilds: append([]time.Time{}, w.rebuilds...), Restores: append([]time.Time{}, w.restores...),
+		Snapshots: s.snapshots(w), ResetFrom: append([]time.Time{}, w.resetFrom...),
 	}, nil
 }
 
@@ -194,6 +231,8 @@ func (s *Sim) ConnectWorkspace(id string) error {
 	case w.state == WorkspaceStopped && w.runningMode == RunningModeAutoStop:
 		s.transition(w, WorkspaceStarting, s.timings.WorkspaceTransition, WorkspaceAvailable, nil)
 		w.pendingConnect = true
+	case w.state == WorkspaceAdminMaintenance:
+		return conflictf("WorkSpace %s is in ADMIN_MAINTENANCE: users cannot log in until it is AVAILABLE again (ModifyWorkspaceState)", id)
 	default:
 		return conflictf("WorkSpace %s is %s (%s); users can connect only to AVAILABLE WorkSpaces, or to STOPPED AUTO_STOP ones, which start", id, w.state, w.runningMode)
 	}
@@ -223,7 +262,8 @@ func (s *Sim) DisconnectWorkspace(id string) error {
 
 // SetWorkspaceState forces a WorkSpace into any WorkspaceState, for tests: pending transitions
 // are cancelled, a user is disconnected (without an alarm) unless the state keeps sessions
-// (AVAILABLE, IMPAIRED, UNHEALTHY), and the state stays until something changes it.
+// (AVAILABLE, IMPAIRED, UNHEALTHY, ADMIN_MAINTENANCE), and the state stays until something
+// changes it.
 func (s *Sim) SetWorkspaceState(id, state string) error {
 	var v validation
 	v.enum(&state, "State", workspaceStates...)
@@ -238,6 +278,32 @@ func (s *Sim) SetWorkspaceState(id, state string) error {
 	}
 	s.setState(w, state)
 	s.armAutoStop(w)
+	return nil
+}
+
+// SetWorkspaceModification sets the ModificationStates entry of one resource (ROOT_VOLUME,
+// USER_VOLUME, COMPUTE_TYPE or PROTOCOL) to state (UPDATE_INITIATED, UPDATE_IN_PROGRESS or
+// UPDATE_FAILED), or removes it when state is "", for tests.
+func (s *Sim) SetWorkspaceModification(id, resource, state string) error {
+	var v validation
+	v.enum(&resource, "Resource", modificationResources...)
+	if state != "" {
+		v.enum(&state, "State", modificationStates...)
+	}
+	if err := v.err(); err != nil {
+		return badRequestf("%s", strings.TrimPrefix(err.Error(), "ValidationException: "))
+	}
+	s.lock()
+	defer s.mu.Unlock()
+	w, ok := s.workspaces[id]
+	if !ok {
+		return notFoundf("WorkSpace %s does not exist", id)
+	}
+	if state == "" {
+		delete(w.modStates, resource)
+	} else {
+		w.modStates[resource] = state
+	}
 	return nil
 }
 

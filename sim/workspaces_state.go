@@ -106,6 +106,16 @@ type workspace struct {
 	pendingConnect     bool
 	gen                int
 	rebuilds, restores []time.Time
+	// born is when AWS created the WorkSpace: automatic snapshots are taken every
+	// snapshotInterval from then (the first at born + snapshotInterval). extraSnapshots are
+	// those taken soon after a rebuild or restore finished, possibly still in the future.
+	born           time.Time
+	extraSnapshots []time.Time
+	// resetFrom is, for each rebuild and restore in the order made, the time of the snapshot
+	// its user volume came back from.
+	resetFrom []time.Time
+	// modStates are the WorkSpace's ModificationStates, by resource.
+	modStates map[string]string
 }
 
 // wsDirectory is a registered directory, created when the first WorkSpace names it.
@@ -138,8 +148,9 @@ func (w *workspace) connectionState() string {
 }
 
 // keepsSession tells whether a user stays connected to a WorkSpace in state.
+// ADMIN_MAINTENANCE keeps a connected user (it only stops new logins).
 func keepsSession(state string) bool {
-	return state == WorkspaceAvailable || state == WorkspaceImpaired || state == WorkspaceUnhealthy
+	return state == WorkspaceAvailable || state == WorkspaceImpaired || state == WorkspaceUnhealthy || state == WorkspaceAdminMaintenance
 }
 
 // setState moves a WorkSpace to state and cancels every timer set before. A user cannot stay
@@ -219,17 +230,24 @@ func (s *Sim) disconnect(w *workspace) bool {
 
 // rebuild starts a rebuild: the user is disconnected, and after WorkspaceRebuild the WorkSpace
 // is AVAILABLE with a new primary network interface, hence a new IP address.
+// The user volume comes back from the latest snapshot; new snapshots are taken
+// postResetSnapshot after it finishes.
 func (s *Sim) rebuild(w *workspace) {
 	w.rebuilds = append(w.rebuilds, s.now)
+	w.resetFrom = append(w.resetFrom, s.latestSnapshot(w))
 	s.transition(w, WorkspaceRebuilding, s.timings.WorkspaceRebuild, WorkspaceAvailable, func() {
 		w.ip = s.newWorkspaceIP()
+		w.extraSnapshots = append(w.extraSnapshots, s.now.Add(s.scale(postResetSnapshot)))
 	})
 }
 
 // restore starts a restore from the last snapshots; the IP address is kept.
 func (s *Sim) restore(w *workspace) {
 	w.restores = append(w.restores, s.now)
-	s.transition(w, WorkspaceRestoring, s.timings.WorkspaceRebuild, WorkspaceAvailable, nil)
+	w.resetFrom = append(w.resetFrom, s.latestSnapshot(w))
+	s.transition(w, WorkspaceRestoring, s.timings.WorkspaceRebuild, WorkspaceAvailable, func() {
+		w.extraSnapshots = append(w.extraSnapshots, s.now.Add(s.scale(postResetSnapshot)))
+	})
 }
 
 // addWorkspace stores a WorkSpace and keeps the id list sortable in O(1) when ids arrive in
@@ -336,7 +354,13 @@ type wireWorkspace struct {
 	UserVolumeEncryptionEnabled bool                    `json:"UserVolumeEncryptionEnabled"`
 	RootVolumeEncryptionEnabled bool                    `json:"RootVolumeEncryptionEnabled"`
 	WorkspaceProperties         wireWorkspaceProperties `json:"WorkspaceProperties"`
-	ModificationStates          []any                   `json:"ModificationStates"`
+	ModificationStates          []wireModificationState `json:"ModificationStates"`
+}
+
+// wireModificationState is the model's ModificationState.
+type wireModificationState struct {
+	Resource string `json:"Resource"`
+	State    string `json:"State"`
 }
 
 func wireWorkspaceOf(w *workspace) wireWorkspace {
@@ -347,10 +371,16 @@ func wireWorkspaceOf(w *workspace) wireWorkspace {
 	if w.runningMode == RunningModeAutoStop {
 		props.RunningModeAutoStopTimeoutInMinutes = w.autoStopMinutes
 	}
+	mods := []wireModificationState{}
+	for _, r := range modificationResources {
+		if st, ok := w.modStates[r]; ok {
+			mods = append(mods, wireModificationState{r, st})
+		}
+	}
 	return wireWorkspace{
 		WorkspaceId: w.id, DirectoryId: w.directoryID, UserName: w.userName, IpAddress: w.ip,
 		State: w.state, BundleId: w.bundleID, SubnetId: w.subnetID, ComputerName: w.computerName,
-		WorkspaceName: w.name, WorkspaceProperties: props, ModificationStates: []any{},
+		WorkspaceName: w.name, WorkspaceProperties: props, ModificationStates: mods,
 	}
 }
 

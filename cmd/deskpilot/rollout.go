@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -204,6 +206,7 @@ rollouts it would supersede; or the refusal with every reason, and exit code 1.
 	fl.StringVar(&req.Canary, "canary", "", "the canary fleets, written as --fleets (the Canary tag)")
 	fl.IntVar(&req.Waves, "waves", 0, "the most fleets in each wave after the canary (the Waves tag)")
 	fl.StringVar(&req.Approval, "approval", "", "Manual: wait for a person after the canary (the Approval tag)")
+	fl.StringVar(&req.DrainMode, "drain", "", "the drain mode: none, scale-to-zero, sessions or deadline (the Drain tag)")
 	return cmd
 }
 
@@ -229,10 +232,18 @@ func showPlan(w io.Writer, req api.PlanRequest, res api.PlanResult) {
 		row(w, "Note:", n)
 	}
 	fmt.Fprintln(w)
-	row(w, "FLEET", "WAVE", "WINDOW (UTC)", "WINDOW (LOCAL)", "ZONE", "DRAIN")
+	row(w, "FLEET", "WAVE", "WINDOW (UTC)", "WINDOW (LOCAL)", "ZONE", "DRAIN", "MODE")
 	for _, s := range res.Steps {
 		row(w, s.Fleet, strconv.Itoa(s.Wave), whenT(s.WindowStart)+" to "+whenT(s.WindowEnd),
-			localTime(s.WindowStartLocal)+" to "+localTime(s.WindowEndLocal), s.Zone, yesNo(s.Drain))
+			localTime(s.WindowStartLocal)+" to "+localTime(s.WindowEndLocal), s.Zone, yesNo(s.Drain), s.DrainMode)
+	}
+	modes := map[string]string{}
+	for _, s := range res.Steps {
+		modes[s.DrainMode] = s.WhatUsersSee
+	}
+	fmt.Fprintln(w)
+	for _, m := range slices.Sorted(maps.Keys(modes)) {
+		row(w, "Users ("+m+"):", modes[m])
 	}
 	if len(res.Waves) > 1 {
 		fmt.Fprintln(w)

@@ -177,7 +177,7 @@ func (f *fakePlanner) DryRun(_ context.Context, req api.PlanRequest) (api.PlanRe
 // fakeFleets is AppStream's fleets and Application Auto Scaling's targets.
 type fakeFleets struct {
 	fleets     map[string]rollout.Fleet
-	targets    map[string]rollout.Capacity
+	targets    map[string]rollout.Target
 	err        error
 	targetsErr error
 }
@@ -186,7 +186,7 @@ func (f *fakeFleets) Fleets(context.Context, []string) (map[string]rollout.Fleet
 	return f.fleets, f.err
 }
 
-func (f *fakeFleets) Targets(context.Context, []string) (map[string]rollout.Capacity, error) {
+func (f *fakeFleets) Targets(context.Context, []string) (map[string]rollout.Target, error) {
 	return f.targets, f.targetsErr
 }
 
@@ -243,7 +243,7 @@ func estate() (*fakeStore, *fakeFleets) {
 			"fleet-c": {Name: "fleet-c", ARN: "arn:aws:appstream:us-east-1:123456789012:fleet/fleet-c", State: "STOPPED", Type: "ON_DEMAND",
 				ImageARN: arn("img-1"), Errors: []string{"IAM_SERVICE_ROLE_IS_MISSING: no role"}},
 		},
-		targets: map[string]rollout.Capacity{"fleet-a": {}, "fleet-b": {Min: 2, Max: 5}},
+		targets: map[string]rollout.Target{"fleet-a": {Suspended: rollout.Suspension{DynamicIn: true, DynamicOut: true, Scheduled: true}}, "fleet-b": {Capacity: rollout.Capacity{Min: 2, Max: 5}}},
 	}
 	return st, fl
 }

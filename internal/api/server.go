@@ -105,7 +105,7 @@ type Fleets interface {
 type Targets interface {
 	// Targets returns the targets of the named fleets that have one, by fleet name; when only
 	// some could be read, those with a rollout.FleetErrors naming the others.
-	Targets(ctx context.Context, fleets []string) (map[string]rollout.Capacity, error)
+	Targets(ctx context.Context, fleets []string) (map[string]rollout.Target, error)
 }
 
 // Pinger tells whether the store can be written.
@@ -255,7 +255,7 @@ func (s *Server) fleets(w http.ResponseWriter, r *http.Request) {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	var targets map[string]rollout.Capacity
+	var targets map[string]rollout.Target
 	if s.Targets != nil && len(names) > 0 {
 		targets, err = s.Targets.Targets(ctx, names)
 		if fe, ok := errors.AsType[rollout.FleetErrors](err); ok {

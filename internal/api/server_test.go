@@ -103,7 +103,7 @@ var (
 	nullable = map[string]bool{
 		"start": true, "gate_since": true, "wave_at": true, "next_at": true, "window_start": true, "window_end": true,
 		"saved_capacity": true, "drain_started_at": true, "started_at": true, "finished_at": true, "escalated_at": true,
-		"reminded_at": true, "expected_start": true, "rollout_id": true, "scalable_target": true, "rollout": true,
+		"reminded_at": true, "expected_start": true, "rollout_id": true, "scalable_target": true, "scaling_suspended": true, "rollout": true,
 		"disconnected_at": true, "due_at": true, "reset_started_at": true,
 	}
 )

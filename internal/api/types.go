@@ -148,10 +148,20 @@ type Fleet struct {
 	} `json:"capacity"`
 	// ScalableTarget is the fleet's Application Auto Scaling target (null when it has none).
 	ScalableTarget *Bounds `json:"scalable_target"`
+	// ScalingSuspended is the target's SuspendedState (null when it has none): a drained fleet
+	// has all three set until its restore.
+	ScalingSuspended *Suspended `json:"scaling_suspended"`
 	// Errors are the fleet's FleetErrors, as "CODE: message".
 	Errors []string `json:"errors"`
 	// Rollout is the active rollout with an unfinished step on this fleet (null: none).
 	Rollout *FleetRollout `json:"rollout"`
+}
+
+// Suspended is a scalable target's SuspendedState.
+type Suspended struct {
+	DynamicScaleIn  bool `json:"dynamic_scale_in"`
+	DynamicScaleOut bool `json:"dynamic_scale_out"`
+	Scheduled       bool `json:"scheduled_scaling"`
 }
 
 // Image names an AppStream image.
@@ -259,6 +269,9 @@ type PlanRequest struct {
 	Canary           string `json:"canary"`
 	Waves            int    `json:"waves"`
 	Approval         string `json:"approval"`
+	// DrainMode is the image's Drain tag: none, scale-to-zero, sessions or deadline ("" for
+	// no tag).
+	DrainMode string `json:"drain_mode"`
 }
 
 // PlanResult is what tagging the image would do, computed by the same planning as the scan,
@@ -306,6 +319,13 @@ type PlanStep struct {
 	// scale_immediately and the fleet is RUNNING with a scalable target now (decided again
 	// when the step starts).
 	Drain bool `json:"drain"`
+	// DrainMode is the fleet's drain mode (its Drain tag, the image's, ScaleImmediately, or
+	// rollouts.drain.mode) and WhatUsersSee what it means for the fleet's users.
+	DrainMode    string `json:"drain_mode"`
+	WhatUsersSee string `json:"what_users_see"`
+	// ScheduledInWindow are the fleet's scheduled actions due in its window: suspended while
+	// it drains, and applied at the restore.
+	ScheduledInWindow []string `json:"scheduled_in_window"`
 }
 
 // ts is t in UTC, nil for the zero time.
@@ -443,7 +463,7 @@ func Pending(tracked map[string]reset.Tracked) []PendingReset {
 // FromFleets converts fleets, sorted by name, with their scalable targets (by fleet name) and
 // the active rollouts, each fleet with the one that holds it: the rollout whose step on it
 // has started, else the oldest with a step waiting for it.
-func FromFleets(fleets map[string]rollout.Fleet, targets map[string]rollout.Capacity, active []rollout.Rollout) []Fleet {
+func FromFleets(fleets map[string]rollout.Fleet, targets map[string]rollout.Target, active []rollout.Rollout) []Fleet {
 	type holder struct {
 		r     rollout.Rollout
 		step  rollout.StepState
@@ -473,6 +493,7 @@ func FromFleets(fleets map[string]rollout.Fleet, targets map[string]rollout.Capa
 		dto.Capacity.Desired, dto.Capacity.Running, dto.Capacity.InUse, dto.Capacity.Available = f.Desired, f.Running, f.InUse, f.Available
 		if c, ok := targets[n]; ok {
 			dto.ScalableTarget = &Bounds{Min: c.Min, Max: c.Max}
+			dto.ScalingSuspended = &Suspended{DynamicScaleIn: c.Suspended.DynamicIn, DynamicScaleOut: c.Suspended.DynamicOut, Scheduled: c.Suspended.Scheduled}
 		}
 		if h, ok := held[n]; ok {
 			dto.Rollout = &FleetRollout{ID: h.r.ID, State: string(h.r.State), Step: string(h.step)}

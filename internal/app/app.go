@@ -364,6 +364,7 @@ func rolloutConfig(cfg config.Config, senders []string, client *http.Client) rol
 			FleetName: r.Tags.FleetName, ScaleImmediately: r.Tags.ScaleImmediately, Status: r.Tags.Status,
 			MaintenanceWindow: r.Tags.MaintenanceWindow, SavedMin: r.Tags.SavedMin, SavedMax: r.Tags.SavedMax,
 			Canary: r.Tags.Canary, Waves: r.Tags.Waves, Approval: r.Tags.Approval, Approve: r.Tags.Approve,
+			Drain: r.Tags.Drain,
 		},
 		DefaultWindow:     r.Window.Window,
 		FleetWindows:      fleetWindows,
@@ -371,6 +372,9 @@ func rolloutConfig(cfg config.Config, senders []string, client *http.Client) rol
 		PollInterval:      r.PollInterval.Duration,
 		DrainPollInterval: r.DrainPollInterval.Duration,
 		DrainTimeout:      r.DrainTimeout.Duration,
+		DrainMode:         r.Drain.Mode,
+		SessionDeadline:   r.Drain.SessionDeadline.Duration,
+		DeadlineWarning:   r.Drain.Warning.Duration,
 		StartMargin:       r.StartMargin.Duration,
 		MaxParallel:       r.MaxParallel,
 		Senders:           senders,
@@ -433,6 +437,7 @@ func resetConfig(cfg config.Config, senders []string) reset.Config {
 		Grace: r.Grace.Duration, PollInterval: r.PollInterval.Duration, InventoryInterval: r.InventoryInterval.Duration,
 		DigestInterval: r.DigestInterval.Duration, MaxConcurrent: r.MaxConcurrent, MaxPerMinute: r.MaxPerMinute,
 		QuietHours: r.QuietHours.Window, Senders: senders,
+		RequireSnapshotAfterLogoff: r.RequireSnapshotAfterLogoff, MaxSnapshotWait: r.MaxSnapshotWait.Duration,
 	}
 }
 

@@ -56,7 +56,7 @@ func (s dashSource) Fleets(ctx context.Context) ([]dashboard.FleetView, error) {
 		v := dashboard.FleetView{Name: name, ImageName: f.ImageARN[strings.LastIndex(f.ImageARN, "/")+1:], State: f.State,
 			Desired: f.Desired, Running: f.Running, InUse: f.InUse, Available: f.Available, Errors: f.Errors}
 		if c, ok := targets[name]; ok {
-			v.Target = &c
+			v.Target = &c.Capacity
 		}
 		if sc, ok := saved[name]; ok {
 			v.Saved = &sc

@@ -169,11 +169,15 @@ func (d *dryRun) DryRun(ctx context.Context, req api.PlanRequest) (api.PlanResul
 	for _, s := range nr.Steps {
 		names = append(names, s.Fleet)
 	}
-	var targets map[string]rollout.Capacity
-	if req.ScaleImmediately && m.Scaler != nil {
+	var targets map[string]rollout.Target
+	var scheduled map[string][]rollout.ScheduledAction
+	if m.Scaler != nil {
 		targets, err = m.Scaler.Targets(ctx, names)
 		if err != nil {
 			res.Notes = append(res.Notes, fmt.Sprintf("some scalable targets could not be read, so drain may be wrong for them: %v", err))
+		}
+		if scheduled, err = m.Scaler.ScheduledActions(ctx, names); err != nil {
+			res.Notes = append(res.Notes, fmt.Sprintf("the fleets' scheduled actions could not be read, so none is shown: %v", err))
 		}
 	}
 	for _, s := range nr.Steps {
@@ -182,11 +186,22 @@ func (d *dryRun) DryRun(ctx context.Context, req api.PlanRequest) (api.PlanResul
 			loc = time.UTC
 		}
 		_, hasTarget := targets[s.Fleet]
-		res.Steps = append(res.Steps, api.PlanStep{
+		mode := s.DrainMode
+		changesCapacity := mode == rollout.DrainScaleToZero || mode == rollout.DrainDeadline || (mode == rollout.DrainSessions && dry.Fleets[s.Fleet].MaxSessions > 1)
+		ps := api.PlanStep{
 			Fleet: s.Fleet, Wave: max(1, s.Wave), WindowStart: s.WindowStart.UTC(), WindowEnd: s.WindowEnd.UTC(),
 			Zone: loc.String(), WindowStartLocal: s.WindowStart.In(loc).Format(time.RFC3339), WindowEndLocal: s.WindowEnd.In(loc).Format(time.RFC3339),
-			Drain: req.ScaleImmediately && hasTarget && dry.Fleets[s.Fleet].State == "RUNNING",
-		})
+			Drain:     changesCapacity && hasTarget && dry.Fleets[s.Fleet].State == "RUNNING",
+			DrainMode: mode, WhatUsersSee: rollout.DrainMeaning(mode, m.Config.Rollouts.Drain.SessionDeadline.Duration),
+			ScheduledInWindow: []string{},
+		}
+		if ps.Drain {
+			ps.ScheduledInWindow = append(ps.ScheduledInWindow, rollout.ScheduledDuring(scheduled[s.Fleet], s.WindowStart, s.WindowEnd)...)
+			for _, a := range ps.ScheduledInWindow {
+				res.Notes = append(res.Notes, fmt.Sprintf("fleet %s: scheduled action %s, inside its window: it is suspended while the fleet drains and applied when its capacity is restored", s.Fleet, a))
+			}
+		}
+		res.Steps = append(res.Steps, ps)
 	}
 	if m.Rollouts != nil {
 		res.Waves = api.FromWaves(m.Rollouts.Plan(nr))
@@ -233,6 +248,9 @@ func planTags(req api.PlanRequest, keys rollout.TagKeys) map[string]string {
 	}
 	if req.Approval != "" {
 		tags[keys.Approval] = req.Approval
+	}
+	if req.DrainMode != "" {
+		tags[keys.Drain] = req.DrainMode
 	}
 	return tags
 }

@@ -27,6 +27,10 @@ type AppStreamAPI interface {
 	ListTagsForResource(context.Context, *appstream.ListTagsForResourceInput, ...func(*appstream.Options)) (*appstream.ListTagsForResourceOutput, error)
 	TagResource(context.Context, *appstream.TagResourceInput, ...func(*appstream.Options)) (*appstream.TagResourceOutput, error)
 	UntagResource(context.Context, *appstream.UntagResourceInput, ...func(*appstream.Options)) (*appstream.UntagResourceOutput, error)
+	ListAssociatedStacks(context.Context, *appstream.ListAssociatedStacksInput, ...func(*appstream.Options)) (*appstream.ListAssociatedStacksOutput, error)
+	DescribeSessions(context.Context, *appstream.DescribeSessionsInput, ...func(*appstream.Options)) (*appstream.DescribeSessionsOutput, error)
+	DrainSessionInstance(context.Context, *appstream.DrainSessionInstanceInput, ...func(*appstream.Options)) (*appstream.DrainSessionInstanceOutput, error)
+	ExpireSession(context.Context, *appstream.ExpireSessionInput, ...func(*appstream.Options)) (*appstream.ExpireSessionOutput, error)
 }
 
 // AppStream implements rollout.AppStream.
@@ -180,7 +184,8 @@ func (a *AppStream) describeFleets(ctx context.Context, names []string) ([]rollo
 				Name: aws.ToString(f.Name), ARN: aws.ToString(f.Arn), State: string(f.State), Type: string(f.FleetType),
 				ImageARN: aws.ToString(f.ImageArn), Platform: string(f.Platform),
 				Desired: aws.ToInt32(c.Desired), Running: aws.ToInt32(c.Running), InUse: aws.ToInt32(c.InUse), Available: aws.ToInt32(c.Available),
-				Errors: errs,
+				Errors: errs, MaxSessions: aws.ToInt32(f.MaxSessionsPerInstance),
+				AvailableSessions: aws.ToInt32(c.AvailableUserSessions), Draining: aws.ToInt32(c.Draining), DrainUnused: aws.ToInt32(c.DrainModeUnusedUserSessions),
 			})
 		}
 		if token = page.NextToken; token == nil {
@@ -205,6 +210,59 @@ func (a *AppStream) TagResource(ctx context.Context, arn string, tags map[string
 func (a *AppStream) UntagResource(ctx context.Context, arn string, keys []string) error {
 	_, err := a.api.UntagResource(ctx, &appstream.UntagResourceInput{ResourceArn: aws.String(arn), TagKeys: keys})
 	return wrap("untag "+arn, err)
+}
+
+// sessionAuthTypes are the authentication types DescribeSessions is asked about: without one
+// it lists only API (streaming URL) users' sessions.
+var sessionAuthTypes = []astypes.AuthenticationType{astypes.AuthenticationTypeApi, astypes.AuthenticationTypeSaml,
+	astypes.AuthenticationTypeUserpool, astypes.AuthenticationTypeAwsAd}
+
+// Sessions returns every session of a fleet: DescribeSessions needs a stack, so it reads the
+// fleet's associated stacks first, then each stack's sessions of each authentication type.
+func (a *AppStream) Sessions(ctx context.Context, fleet string) ([]rollout.Session, error) {
+	var stacks []string
+	for token := (*string)(nil); ; {
+		page, err := a.api.ListAssociatedStacks(ctx, &appstream.ListAssociatedStacksInput{FleetName: aws.String(fleet), NextToken: token})
+		if err != nil {
+			return nil, wrap("list the stacks of fleet "+fleet, err)
+		}
+		stacks = append(stacks, page.Names...)
+		if token = page.NextToken; token == nil {
+			break
+		}
+	}
+	var out []rollout.Session
+	for _, stack := range stacks {
+		for _, auth := range sessionAuthTypes {
+			for token := (*string)(nil); ; {
+				page, err := a.api.DescribeSessions(ctx, &appstream.DescribeSessionsInput{StackName: aws.String(stack), FleetName: aws.String(fleet),
+					AuthenticationType: auth, NextToken: token})
+				if err != nil {
+					return nil, wrap(fmt.Sprintf("describe the sessions of fleet %s in stack %s", fleet, stack), err)
+				}
+				for _, ss := range page.Sessions {
+					out = append(out, rollout.Session{ID: aws.ToString(ss.Id), UserID: aws.ToString(ss.UserId), InstanceID: aws.ToString(ss.InstanceId),
+						Draining: ss.InstanceDrainStatus == astypes.InstanceDrainStatusDraining, Start: aws.ToTime(ss.StartTime)})
+				}
+				if token = page.NextToken; token == nil {
+					break
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// DrainSessionInstance puts the instance hosting a session in drain mode.
+func (a *AppStream) DrainSessionInstance(ctx context.Context, sessionID string) error {
+	_, err := a.api.DrainSessionInstance(ctx, &appstream.DrainSessionInstanceInput{SessionId: aws.String(sessionID)})
+	return wrap("drain the instance of session "+sessionID, err)
+}
+
+// ExpireSession ends a session.
+func (a *AppStream) ExpireSession(ctx context.Context, sessionID string) error {
+	_, err := a.api.ExpireSession(ctx, &appstream.ExpireSessionInput{SessionId: aws.String(sessionID)})
+	return wrap("expire session "+sessionID, err)
 }
 
 // Error is an AWS error with the operation that returned it. Its class (throttled, transient,

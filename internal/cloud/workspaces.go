@@ -22,6 +22,8 @@ type WorkSpacesAPI interface {
 	DescribeTags(context.Context, *workspaces.DescribeTagsInput, ...func(*workspaces.Options)) (*workspaces.DescribeTagsOutput, error)
 	RebuildWorkspaces(context.Context, *workspaces.RebuildWorkspacesInput, ...func(*workspaces.Options)) (*workspaces.RebuildWorkspacesOutput, error)
 	RestoreWorkspace(context.Context, *workspaces.RestoreWorkspaceInput, ...func(*workspaces.Options)) (*workspaces.RestoreWorkspaceOutput, error)
+	DescribeWorkspaceSnapshots(context.Context, *workspaces.DescribeWorkspaceSnapshotsInput, ...func(*workspaces.Options)) (*workspaces.DescribeWorkspaceSnapshotsOutput, error)
+	ModifyWorkspaceState(context.Context, *workspaces.ModifyWorkspaceStateInput, ...func(*workspaces.Options)) (*workspaces.ModifyWorkspaceStateOutput, error)
 }
 
 // WorkSpaces implements reset.API.
@@ -150,6 +152,35 @@ func (w *WorkSpaces) Rebuild(ctx context.Context, id string) error {
 func (w *WorkSpaces) Restore(ctx context.Context, id string) error {
 	_, err := w.api.RestoreWorkspace(ctx, &workspaces.RestoreWorkspaceInput{WorkspaceId: aws.String(id)})
 	return wrap("restore "+id, err)
+}
+
+// Snapshots returns the times of a WorkSpace's latest snapshots of each kind: the newest listed,
+// whatever the order and length of the lists.
+func (w *WorkSpaces) Snapshots(ctx context.Context, id string) (reset.Snapshots, error) {
+	out, err := w.api.DescribeWorkspaceSnapshots(ctx, &workspaces.DescribeWorkspaceSnapshotsInput{WorkspaceId: aws.String(id)})
+	if err != nil {
+		return reset.Snapshots{}, wrap("describe snapshots of "+id, err)
+	}
+	latest := func(list []wstypes.Snapshot) time.Time {
+		var t time.Time
+		for _, s := range list {
+			if at := timeOf(s.SnapshotTime); at.After(t) {
+				t = at
+			}
+		}
+		return t
+	}
+	return reset.Snapshots{Rebuild: latest(out.RebuildSnapshots), Restore: latest(out.RestoreSnapshots)}, nil
+}
+
+// SetMaintenance sets a WorkSpace's state to ADMIN_MAINTENANCE (on) or AVAILABLE.
+func (w *WorkSpaces) SetMaintenance(ctx context.Context, id string, on bool) error {
+	state, op := wstypes.TargetWorkspaceStateAvailable, "put "+id+" back to AVAILABLE"
+	if on {
+		state, op = wstypes.TargetWorkspaceStateAdminMaintenance, "put "+id+" in ADMIN_MAINTENANCE"
+	}
+	_, err := w.api.ModifyWorkspaceState(ctx, &workspaces.ModifyWorkspaceStateInput{WorkspaceId: aws.String(id), WorkspaceState: state})
+	return wrap(op, err)
 }
 
 // FailedRequest is an item WorkSpaces refused in a batch call (the call itself succeeded).

@@ -18,8 +18,13 @@ const (
 	DefaultPollInterval      = 10 * time.Second
 	DefaultDrainPollInterval = 5 * time.Second
 	DefaultDrainTimeout      = 2 * time.Hour
-	DefaultStartMargin       = 30 * time.Minute
-	DefaultMaxParallel       = 10
+	// DefaultDrainMode keeps the recipe's behaviour: an image tagged ScaleImmediately=True
+	// drains its fleets by scaling them to zero, and no other image is drained.
+	DefaultDrainMode            = DrainNone
+	DefaultDrainSessionDeadline = 4 * time.Hour
+	DefaultDrainWarning         = 30 * time.Minute
+	DefaultStartMargin          = 30 * time.Minute
+	DefaultMaxParallel          = 10
 
 	// The recipe's tag keys, which admins already know.
 	DefaultFleetNameTag         = "FleetName"
@@ -32,6 +37,7 @@ const (
 	DefaultWavesTag             = "Waves"
 	DefaultApprovalTag          = "Approval"
 	DefaultApproveTag           = "Approve"
+	DefaultDrainTag             = "Drain"
 
 	// Progressive rollouts. The default wave size, 0, puts every fleet after the canary in
 	// one wave; the default bake between later waves is 0.
@@ -55,7 +61,10 @@ const (
 
 	DefaultResetInventoryInterval = 15 * time.Minute
 	DefaultResetDigestInterval    = time.Hour
-	DefaultSNSPath                = "/sns"
+	// DefaultResetMaxSnapshotWait is a little more than the 12 hours between two of
+	// WorkSpaces' automatic snapshots, so one always falls inside the wait.
+	DefaultResetMaxSnapshotWait = 13 * time.Hour
+	DefaultSNSPath              = "/sns"
 )
 
 // Limits Validate enforces.
@@ -66,6 +75,30 @@ const (
 	// MaxParallel bounds rollouts.max_parallel and
 	// workspaces.reset.max_concurrent.
 	MaxParallel = 1000
+	// MaxDrainSessionDeadline bounds rollouts.drain.session_deadline: a drain that lets
+	// sessions run longer than a day is no drain.
+	MaxDrainSessionDeadline = 24 * time.Hour
+	// MaxSnapshotWait bounds workspaces.reset.max_snapshot_wait: WorkSpaces takes a snapshot
+	// every 12 hours, so a WorkSpace still without one after two days has a problem a longer
+	// wait would not solve.
+	MaxSnapshotWait = 48 * time.Hour
+)
+
+// Values of Drain.Mode.
+const (
+	// DrainNone drains no fleet unless its image is tagged ScaleImmediately=True, which
+	// means DrainScaleToZero, as in the recipe.
+	DrainNone = "none"
+	// DrainScaleToZero saves each fleet's Min and Max, scales it to zero and restores the
+	// capacity once its last instance is gone.
+	DrainScaleToZero = "scale-to-zero"
+	// DrainSessions waits for the sessions on instances of the old image to end by
+	// themselves.
+	DrainSessions = "sessions"
+	// DrainDeadline waits like DrainSessions, but ends the sessions still on instances of
+	// the old image Drain.SessionDeadline after the drain starts, warning admins
+	// Drain.Warning before.
+	DrainDeadline = "deadline"
 )
 
 // Values of Rollouts.Rollback.
@@ -179,6 +212,9 @@ type Rollouts struct {
 	// DrainTimeout bounds a drain: a fleet that still has instances after
 	// this long has its capacity restored anyway, and the step is reported.
 	DrainTimeout Duration `yaml:"drain_timeout"`
+	// Drain says how a fleet's sessions on the old image are ended after the new image is
+	// applied.
+	Drain Drain `yaml:"drain"`
 	// StartMargin is the least time left in an open window for a rollout
 	// requested during it to start at once; otherwise it waits for the next
 	// opening. It must be shorter than the longest range of every window.
@@ -195,6 +231,21 @@ type Rollouts struct {
 	Rollback string `yaml:"rollback"`
 	// Tags are the tag keys of the rollout protocol.
 	Tags Tags `yaml:"tags"`
+}
+
+// Drain says how a fleet's sessions on the old image are ended after the new image is
+// applied.
+type Drain struct {
+	// Mode is DrainNone (the default: only an image tagged ScaleImmediately=True drains, by
+	// DrainScaleToZero), DrainScaleToZero, DrainSessions or DrainDeadline.
+	Mode string `yaml:"mode"`
+	// SessionDeadline, in DrainDeadline mode, is how long after the drain starts the
+	// sessions still on instances of the old image are ended. Positive, at most
+	// MaxDrainSessionDeadline.
+	SessionDeadline Duration `yaml:"session_deadline"`
+	// Warning, in DrainDeadline mode, is how long before the deadline admins are warned.
+	// At least 0 and shorter than SessionDeadline.
+	Warning Duration `yaml:"warning"`
 }
 
 // Tags are the tag keys of the rollout protocol, on images and on fleets.
@@ -233,6 +284,9 @@ type Tags struct {
 	Approval string `yaml:"approval"`
 	// Approve, on an image, set to "True", is a person's approval of that wait.
 	Approve string `yaml:"approve"`
+	// Drain, on an image or a fleet, is that rollout's or fleet's drain mode (see Drain.Mode);
+	// a fleet's tag wins.
+	Drain string `yaml:"drain"`
 }
 
 // Waves shape progressive rollouts: the canary wave first, then waves of at most Size fleets,
@@ -376,6 +430,14 @@ type Reset struct {
 	// DigestInterval is how often admins get one notice listing the resets since the last one
 	// (never one notice per WorkSpace).
 	DigestInterval Duration `yaml:"digest_interval"`
+	// RequireSnapshotAfterLogoff, when true, makes a reset wait until WorkSpaces has taken a
+	// snapshot of the WorkSpace newer than the user's logoff, so that the reset desktop keeps
+	// the files of the session that just ended.
+	RequireSnapshotAfterLogoff bool `yaml:"require_snapshot_after_logoff"`
+	// MaxSnapshotWait bounds that wait: a WorkSpace with no snapshot newer than the logoff
+	// this long after it is not reset (until its user logs off again), and the skip is
+	// recorded. Positive, at most MaxSnapshotWait.
+	MaxSnapshotWait Duration `yaml:"max_snapshot_wait"`
 }
 
 // Selectors narrow the WorkSpaces considered for reset. An empty list does
@@ -417,11 +479,16 @@ func Default() Config {
 			PollInterval:      Duration{DefaultPollInterval},
 			DrainPollInterval: Duration{DefaultDrainPollInterval},
 			DrainTimeout:      Duration{DefaultDrainTimeout},
-			StartMargin:       Duration{DefaultStartMargin},
-			MaxParallel:       DefaultMaxParallel,
-			Waves:             Waves{CanaryBake: Duration{DefaultCanaryBake}},
-			Health:            Health{Timeout: Duration{DefaultHealthTimeout}},
-			Rollback:          DefaultRollback,
+			Drain: Drain{
+				Mode:            DefaultDrainMode,
+				SessionDeadline: Duration{DefaultDrainSessionDeadline},
+				Warning:         Duration{DefaultDrainWarning},
+			},
+			StartMargin: Duration{DefaultStartMargin},
+			MaxParallel: DefaultMaxParallel,
+			Waves:       Waves{CanaryBake: Duration{DefaultCanaryBake}},
+			Health:      Health{Timeout: Duration{DefaultHealthTimeout}},
+			Rollback:    DefaultRollback,
 			Tags: Tags{
 				FleetName:         DefaultFleetNameTag,
 				ScaleImmediately:  DefaultScaleImmediatelyTag,
@@ -433,6 +500,7 @@ func Default() Config {
 				Waves:             DefaultWavesTag,
 				Approval:          DefaultApprovalTag,
 				Approve:           DefaultApproveTag,
+				Drain:             DefaultDrainTag,
 			},
 		},
 		Notify: Notify{
@@ -452,6 +520,7 @@ func Default() Config {
 				MaxPerMinute:      DefaultResetMaxPerMinute,
 				InventoryInterval: Duration{DefaultResetInventoryInterval},
 				DigestInterval:    Duration{DefaultResetDigestInterval},
+				MaxSnapshotWait:   Duration{DefaultResetMaxSnapshotWait},
 			},
 			SNS: SNS{Path: DefaultSNSPath},
 		},

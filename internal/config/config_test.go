@@ -158,6 +158,15 @@ func TestParse_errors(t *testing.T) {
 		{"rollouts: {waves: {sise: 2}}", "rollouts.waves.sise: unknown key"},
 		{"rollouts: {health: {timeout: 30}}", `rollouts.health.timeout: "30" has no unit; write 30s, 30m or 30h`},
 		{"rollouts: {waves: {size: two}}", `rollouts.waves.size: want an integer, got a string "two"`},
+		{"rollouts: {drain: {mode: drain}}", `rollouts.drain.mode: "drain" is not "none", "scale-to-zero", "sessions" or "deadline"`},
+		{"rollouts: {drain: {session_deadline: 0s}}", "rollouts.drain.session_deadline: must be positive and at most 24h, got 0s"},
+		{"rollouts: {drain: {session_deadline: 25h}}", "rollouts.drain.session_deadline: must be positive and at most 24h, got 25h"},
+		{"rollouts: {drain: {warning: -1m}}", "rollouts.drain.warning: must not be negative, got -1m"},
+		{"rollouts: {drain: {session_deadline: 1h, warning: 1h}}", "rollouts.drain.warning: must be shorter than rollouts.drain.session_deadline (1h), got 1h"},
+		{"rollouts: {drain: {sesion_deadline: 1h}}", "rollouts.drain.sesion_deadline: unknown key"},
+		{"workspaces: {reset: {max_snapshot_wait: 0s}}", "workspaces.reset.max_snapshot_wait: must be positive and at most 48h, got 0s"},
+		{"workspaces: {reset: {max_snapshot_wait: 49h}}", "workspaces.reset.max_snapshot_wait: must be positive and at most 48h, got 49h"},
+		{"workspaces: {reset: {require_snapshot_after_logoff: yes please}}", `workspaces.reset.require_snapshot_after_logoff: want true or false, got a string "yes please"`},
 	}
 	// Past 20, the decoder's errors are counted, not listed.
 	var many, want strings.Builder
@@ -489,5 +498,32 @@ func TestConfig_YAML_noSecrets(t *testing.T) {
 	}
 	if c.Server.Token != "api-t0ken" {
 		t.Errorf("YAML() changed the Config's token")
+	}
+}
+
+// The drain keys: the defaults, and the edges of what is valid.
+func TestParse_drain(t *testing.T) {
+	t.Setenv("AWS_REGION", "")
+	t.Setenv(TokenEnv, "")
+	d := Default().Rollouts.Drain
+	if want := (Drain{Mode: DrainNone, SessionDeadline: Duration{4 * time.Hour}, Warning: Duration{30 * time.Minute}}); d != want {
+		t.Errorf("default drain = %+v, want %+v", d, want)
+	}
+	for _, tt := range []struct {
+		file string
+		want Drain
+	}{
+		{"rollouts: {drain: {mode: deadline, session_deadline: 24h, warning: 0s}}", Drain{DrainDeadline, Duration{24 * time.Hour}, Duration{}}},
+		{"rollouts: {drain: {mode: scale-to-zero}}", Drain{DrainScaleToZero, Duration{4 * time.Hour}, Duration{30 * time.Minute}}},
+		{"rollouts: {drain: {mode: sessions, session_deadline: 1h, warning: 59m}}", Drain{DrainSessions, Duration{time.Hour}, Duration{59 * time.Minute}}},
+	} {
+		c, err := Parse([]byte(tt.file))
+		if err != nil {
+			t.Errorf("Parse(%q): %v", tt.file, err)
+			continue
+		}
+		if c.Rollouts.Drain != tt.want {
+			t.Errorf("Parse(%q).Rollouts.Drain = %+v, want %+v", tt.file, c.Rollouts.Drain, tt.want)
+		}
 	}
 }

@@ -104,6 +104,7 @@ func (r Rollouts) validate(p *problems) {
 	positive(p, "rollouts.drain_timeout", r.DrainTimeout)
 	positive(p, "rollouts.start_margin", r.StartMargin)
 	between(p, "rollouts.max_parallel", r.MaxParallel, 1, MaxParallel)
+	r.Drain.validate(p)
 
 	// 3. Progressive rollouts.
 	if r.Waves.Size < 0 {
@@ -131,7 +132,7 @@ func (r Rollouts) validate(p *problems) {
 		{"canary", r.Tags.Canary},
 		{"waves", r.Tags.Waves},
 		{"approval", r.Tags.Approval},
-		{"approve", r.Tags.Approve},
+		{"approve", r.Tags.Approve}, {"drain", r.Tags.Drain},
 	}
 	for i, t := range tags {
 		path := "rollouts.tags." + t.name
@@ -141,6 +142,25 @@ func (r Rollouts) validate(p *problems) {
 		if j := slices.IndexFunc(tags[:i], func(u struct{ name, key string }) bool { return u.key == t.key }); j >= 0 {
 			p.add(path, "%q is also rollouts.tags.%s; every tag key must differ", t.key, tags[j].name)
 		}
+	}
+}
+
+func (d Drain) validate(p *problems) {
+	switch d.Mode {
+	case DrainNone, DrainScaleToZero, DrainSessions, DrainDeadline:
+	default:
+		p.add("rollouts.drain.mode", "%q is not %q, %q, %q or %q", d.Mode, DrainNone, DrainScaleToZero, DrainSessions, DrainDeadline)
+	}
+	// Both durations are checked in every mode, so that switching to deadline mode later
+	// cannot reveal an old mistake.
+	if sd := d.SessionDeadline; sd.Duration <= 0 || sd.Duration > MaxDrainSessionDeadline {
+		p.add("rollouts.drain.session_deadline", "must be positive and at most %s, got %s", Duration{MaxDrainSessionDeadline}, sd)
+	}
+	switch w := d.Warning; {
+	case w.Duration < 0:
+		p.add("rollouts.drain.warning", "must not be negative, got %s", w)
+	case d.SessionDeadline.Duration > 0 && w.Duration >= d.SessionDeadline.Duration:
+		p.add("rollouts.drain.warning", "must be shorter than rollouts.drain.session_deadline (%s), got %s", d.SessionDeadline, w)
 	}
 }
 
@@ -211,6 +231,9 @@ func (w WorkSpaces) validate(p *problems, server Server) {
 	between(p, "workspaces.reset.max_per_minute", r.MaxPerMinute, 1, 1000)
 	positive(p, "workspaces.reset.inventory_interval", r.InventoryInterval)
 	positive(p, "workspaces.reset.digest_interval", r.DigestInterval)
+	if m := r.MaxSnapshotWait; m.Duration <= 0 || m.Duration > MaxSnapshotWait {
+		p.add("workspaces.reset.max_snapshot_wait", "must be positive and at most %s, got %s", Duration{MaxSnapshotWait}, m)
+	}
 	if r.Mode != "rebuild" && r.Mode != "restore" {
 		p.add("workspaces.reset.mode", "%q is not rebuild or restore", r.Mode)
 	}

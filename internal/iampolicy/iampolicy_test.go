@@ -17,12 +17,14 @@ import (
 var (
 	identityActions = []string{"sts:GetCallerIdentity"}
 	rolloutActions  = []string{
-		"application-autoscaling:DescribeScalableTargets", "application-autoscaling:RegisterScalableTarget",
-		"appstream:DescribeFleets", "appstream:DescribeImages", "appstream:ListTagsForResource",
+		"application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScheduledActions", "application-autoscaling:RegisterScalableTarget",
+		"appstream:DescribeFleets", "appstream:DescribeImages", "appstream:DescribeSessions", "appstream:DrainSessionInstance",
+		"appstream:ExpireSession", "appstream:ListAssociatedStacks", "appstream:ListTagsForResource",
 		"appstream:TagResource", "appstream:UntagResource", "appstream:UpdateFleet",
 	}
 	resetActions = []string{
-		"workspaces:DescribeTags", "workspaces:DescribeWorkspaces", "workspaces:DescribeWorkspacesConnectionStatus",
+		"workspaces:DescribeTags", "workspaces:DescribeWorkspaceSnapshots", "workspaces:DescribeWorkspaces",
+		"workspaces:DescribeWorkspacesConnectionStatus", "workspaces:ModifyWorkspaceState",
 		"workspaces:RebuildWorkspaces", "workspaces:RestoreWorkspace",
 	}
 	sesActions = []string{"ses:SendEmail"}

@@ -71,10 +71,28 @@ var features = []feature{
 				},
 			},
 			{
-				// Reads the fleets' Min/Max. No resource type: "*".
+				// Reads the fleets' Min/Max and SuspendedState, and the scheduled actions a
+				// restore applies when one fell inside the drain. No resource type: "*".
 				sid:       "RolloutsReadScalableTargets",
 				resources: anyResource,
-				ops:       []op{{"application-autoscaling", "DescribeScalableTargets", "application-autoscaling:DescribeScalableTargets"}},
+				ops: []op{
+					{"application-autoscaling", "DescribeScalableTargets", "application-autoscaling:DescribeScalableTargets"},
+					{"application-autoscaling", "DescribeScheduledActions", "application-autoscaling:DescribeScheduledActions"},
+				},
+			},
+			{
+				// The sessions and deadline drain modes: a fleet's stacks and sessions, the
+				// instances put in drain mode, the sessions ended at the deadline. The service
+				// authorization reference lists no resource type for these session actions, so
+				// they need "*".
+				sid:       "RolloutsFollowSessions",
+				resources: anyResource,
+				ops: []op{
+					{"appstream", "ListAssociatedStacks", "appstream:ListAssociatedStacks"},
+					{"appstream", "DescribeSessions", "appstream:DescribeSessions"},
+					{"appstream", "DrainSessionInstance", "appstream:DrainSessionInstance"},
+					{"appstream", "ExpireSession", "appstream:ExpireSession"},
+				},
 			},
 			{
 				// Drains a fleet (Min/Max 0/0) and restores its saved Min/Max by registering its
@@ -111,10 +129,13 @@ var features = []feature{
 				},
 			},
 			{
-				// The resets themselves, on WorkSpace ARNs.
+				// The resets themselves, on WorkSpace ARNs: the snapshot a reset waits for, the
+				// ADMIN_MAINTENANCE state held during the last check, and the reset.
 				sid:       "ResetsRebuildOrRestore",
 				resources: []string{workspaceARN},
 				ops: []op{
+					{"workspaces", "DescribeWorkspaceSnapshots", "workspaces:DescribeWorkspaceSnapshots"},
+					{"workspaces", "ModifyWorkspaceState", "workspaces:ModifyWorkspaceState"},
 					{"workspaces", "RebuildWorkspaces", "workspaces:RebuildWorkspaces"},
 					{"workspaces", "RestoreWorkspace", "workspaces:RestoreWorkspace"},
 				},

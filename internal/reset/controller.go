@@ -25,6 +25,9 @@ const (
 	DefaultDigestInterval    = time.Hour
 	DefaultMaxConcurrent     = 10
 	DefaultMaxPerMinute      = 30
+	// DefaultMaxSnapshotWait is a little more than SnapshotInterval, so that a snapshot always
+	// falls inside the wait.
+	DefaultMaxSnapshotWait = 13 * time.Hour
 	// tagReadsPerPass bounds the DescribeTags calls one inventory pass makes, so a large estate
 	// is read over several passes instead of in one burst.
 	tagReadsPerPass = 1000
@@ -44,7 +47,13 @@ type Config struct {
 	MaxPerMinute      int
 	// QuietHours, when set, is a window in which no reset starts.
 	QuietHours window.Window
-	Senders    []string
+	// RequireSnapshotAfterLogoff makes a reset wait until WorkSpaces has taken a snapshot newer
+	// than the logoff, so the reset desktop keeps the files of the session that ended; for at
+	// most MaxSnapshotWait after the logoff, after which the reset is skipped and recorded.
+	// MaxSnapshotWait also bounds the wait of a WorkSpace too young to have any snapshot.
+	RequireSnapshotAfterLogoff bool
+	MaxSnapshotWait            time.Duration
+	Senders                    []string
 	// OnOutcome, if set, is told each decision's outcome (a history.Kind), for the metrics.
 	OnOutcome func(outcome string)
 }
@@ -59,6 +68,7 @@ func (c *Config) defaults() {
 	set(&c.PollInterval, DefaultPollInterval)
 	set(&c.InventoryInterval, DefaultInventoryInterval)
 	set(&c.DigestInterval, DefaultDigestInterval)
+	set(&c.MaxSnapshotWait, DefaultMaxSnapshotWait)
 	if c.MaxConcurrent <= 0 {
 		c.MaxConcurrent = DefaultMaxConcurrent
 	}
@@ -175,6 +185,11 @@ func (c *Controller) nextDue(now time.Time) time.Time {
 				next = t.DueAt
 			}
 		case InFlight, Resetting:
+			if n := now.Add(min(c.cfg.PollInterval, 30*time.Second)); n.Before(next) {
+				next = n
+			}
+		}
+		if t.Maintenance {
 			if n := now.Add(min(c.cfg.PollInterval, 30*time.Second)); n.Before(next) {
 				next = n
 			}
@@ -334,12 +349,15 @@ type pass struct {
 	busy int
 }
 
-// settle handles the WorkSpaces that need it: due resets, resets in flight, and resets a
-// crash interrupted.
+// settle handles the WorkSpaces that need it: WorkSpaces deskpilot may have left in
+// ADMIN_MAINTENANCE, due resets, resets in flight, and resets a crash interrupted.
 func (c *Controller) settle(ctx context.Context, now time.Time) error {
 	p := &pass{now: now}
-	var due, inflight, resetting []string
+	var due, inflight, resetting, held []string
 	for id, t := range c.tracked {
+		if t.Maintenance {
+			held = append(held, id)
+		}
 		switch t.Phase {
 		case Grace:
 			if !t.DueAt.After(now) {
@@ -353,11 +371,12 @@ func (c *Controller) settle(ctx context.Context, now time.Time) error {
 			p.busy++
 		}
 	}
-	if len(due)+len(inflight)+len(resetting) == 0 {
+	if len(due)+len(inflight)+len(resetting)+len(held) == 0 {
 		return nil
 	}
 	sort.Strings(due)
 	sort.Strings(inflight)
+	sort.Strings(held)
 	// The connection states are read before the WorkSpaces, so that a session seen on a
 	// WorkSpace then found still resetting began before its reset (see Follow).
 	var connErr error
@@ -366,10 +385,15 @@ func (c *Controller) settle(ctx context.Context, now time.Time) error {
 	}
 	p.seen = c.now()
 	var err error
-	if p.wss, err = c.api.Get(ctx, append(append(append([]string{}, resetting...), inflight...), due...)); err != nil {
+	if p.wss, err = c.api.Get(ctx, dedupe(resetting, inflight, due, held)); err != nil {
 		return errors.Join(connErr, err)
 	}
 	var errs []error
+	// 0. WorkSpaces deskpilot may have left in ADMIN_MAINTENANCE (a crash, a failed call): put
+	// back to AVAILABLE before anything else, so that the rest of the pass sees them as users do.
+	for _, id := range held {
+		errs = append(errs, c.release(ctx, p, id, now))
+	}
 	// 1. Resets in flight end when the WorkSpace is usable again; until then, the sessions they
 	// ended are handled.
 	for _, id := range inflight {
@@ -388,6 +412,10 @@ func (c *Controller) settle(ctx context.Context, now time.Time) error {
 	}
 	// 2. Resets a crash interrupted: confirm, or make them due again (checked next pass).
 	for _, id := range resetting {
+		if c.tracked[id].Phase != Resetting {
+			p.busy-- // released in step 0: the reset did not happen, and is due again
+			continue
+		}
 		ws, ok := p.wss[id]
 		n, rec := Recover(c.tracked[id], ws, ok, now)
 		if n.Phase != InFlight {
@@ -408,22 +436,70 @@ func (c *Controller) settle(ctx context.Context, now time.Time) error {
 	return errors.Join(errs...)
 }
 
+// dedupe returns the ids of every list, each once, in order.
+func dedupe(lists ...[]string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, l := range lists {
+		for _, id := range l {
+			if !seen[id] {
+				seen[id] = true
+				out = append(out, id)
+			}
+		}
+	}
+	return out
+}
+
+// release puts back to AVAILABLE a WorkSpace that deskpilot may have left in ADMIN_MAINTENANCE
+// (see Release), and writes what it learnt.
+func (c *Controller) release(ctx context.Context, p *pass, id string, now time.Time) error {
+	t := c.tracked[id]
+	ws, found := p.wss[id]
+	n, call := Release(t, ws, found, now)
+	if call {
+		if err := c.api.SetMaintenance(ctx, id, false); err != nil {
+			return fmt.Errorf("put %s back to AVAILABLE: %w", id, err)
+		}
+		ws.State = "AVAILABLE"
+		p.wss[id] = ws
+		c.log.Info("workspace put back to AVAILABLE after an interrupted reset", "workspace", id, "user", t.UserName)
+	}
+	return c.write(ctx, n, nil)
+}
+
 // resetDue settles one due reset:
-//  1. read its tag again, and decide on what the pass read;
-//  2. to act, write the intent (Resetting);
-//  3. read its connection state once more, of this WorkSpace alone, and decide again: a user
+//  1. read its tag and snapshots again, and decide on what the pass read;
+//  2. to act, write the intent (Resetting, and Maintenance when the WorkSpace can be held);
+//  3. put it in ADMIN_MAINTENANCE, where no user can log in;
+//  4. read its connection state once more, of this WorkSpace alone, and decide again: a user
 //     may have logged on since the pass read the states of all due WorkSpaces, while the
-//     ones before this one were handled;
-//  4. only if both decisions say so, make the call.
+//     ones before this one were handled, or in the instant before step 3;
+//  5. put it back to AVAILABLE (WorkSpaces refuses to rebuild or restore in
+//     ADMIN_MAINTENANCE), and only if both decisions say so, make the call at once.
+//
+// What remains is the round trip between steps 5's two calls: a user whose login completes
+// in it is disconnected by the reset (docs/workspaces.md, "The last instant").
 func (c *Controller) resetDue(ctx context.Context, p *pass, t Tracked) error {
 	ws, found := p.wss[t.ID]
-	ch := Check{Now: p.seen, WS: ws, Found: found, Conn: p.conns[t.ID], Mode: t.Mode, Grace: c.cfg.Grace}
+	ch := Check{Now: p.seen, WS: ws, Found: found, Conn: p.conns[t.ID], Mode: t.Mode, Grace: c.cfg.Grace,
+		RequireSnapshot: c.cfg.RequireSnapshotAfterLogoff, MaxSnapshotWait: c.cfg.MaxSnapshotWait}
 	if found && ch.Conn.State != connConnected {
 		tags, err := c.api.Tags(ctx, t.ID)
 		if err != nil {
 			return err
 		}
 		ch.Mode, _ = c.cfg.Selection.ModeFor(ws, tags)
+		if ch.Mode != Off {
+			snaps, err := c.api.Snapshots(ctx, t.ID)
+			if err != nil {
+				return err
+			}
+			ch.SnapshotsRead, ch.Snapshot = true, snaps.Rebuild
+			if ch.Mode == Restore {
+				ch.Snapshot = snaps.Restore
+			}
+		}
 	}
 	if !c.cfg.QuietHours.IsZero() {
 		if _, end, open := c.cfg.QuietHours.OpenAt(p.now); open {
@@ -437,19 +513,64 @@ func (c *Controller) resetDue(ctx context.Context, p *pass, t Tracked) error {
 	}
 	n, act, rec := Decide(t, ch, c.cfg.PollInterval)
 	if !act {
+		if n.Waiting != "" && n.Waiting != t.Waiting {
+			c.log.Info("workspace reset waits", "workspace", t.ID, "user", t.UserName, "why", n.Waiting, "next_check", n.DueAt)
+		}
 		return c.write(ctx, n, rec)
 	}
+	hold := MaintenanceFrom(ws.State)
+	n.Maintenance = hold
 	if err := c.write(ctx, n, nil); err != nil {
 		return err
+	}
+	p.busy++
+	if hold {
+		if err := c.api.SetMaintenance(ctx, t.ID, true); err != nil {
+			// Whether it took is unknown: the mark stays, and the next pass puts the WorkSpace
+			// back if it is in ADMIN_MAINTENANCE before the reset is tried again.
+			p.busy--
+			back := t
+			back.Maintenance = true
+			return c.retryLater(ctx, back, n.ResetStartedAt, "put in ADMIN_MAINTENANCE", err)
+		}
 	}
 	last, err := c.api.Connections(ctx, []string{t.ID})
 	// Without an answer the state is unknown, and Decide waits.
 	ch.Now, ch.Conn = c.now(), last[t.ID]
-	if n, act, rec = Decide(t, ch, c.cfg.PollInterval); !act {
-		return errors.Join(err, c.write(ctx, n, rec))
+	final, act, rec := Decide(t, ch, c.cfg.PollInterval)
+	if hold {
+		if rerr := c.api.SetMaintenance(ctx, t.ID, false); rerr != nil {
+			// Still held, so no reset can be made; the next pass puts it back first.
+			p.busy--
+			if act {
+				back := t
+				back.Maintenance = true
+				return errors.Join(err, c.retryLater(ctx, back, n.ResetStartedAt, "put back to AVAILABLE", rerr))
+			}
+			final.Maintenance = true
+			return errors.Join(err, fmt.Errorf("put %s back to AVAILABLE: %w", t.ID, rerr), c.write(ctx, final, rec))
+		}
 	}
-	p.busy++
-	return c.reset(ctx, n)
+	if !act {
+		p.busy--
+		return errors.Join(err, c.write(ctx, final, rec))
+	}
+	return c.reset(ctx, final, ch.Snapshot)
+}
+
+// retryLater makes a due reset whose preparation failed due again after the retry schedule of
+// one resource's call, or records it as failed when retrying cannot help or it failed too often.
+func (c *Controller) retryLater(ctx context.Context, t Tracked, at time.Time, what string, err error) error {
+	n := t
+	n.Attempts++
+	class := fault.Classify(err)
+	if !class.Retryable() || n.Attempts >= maxResetAttempts {
+		n.Phase, n.DueAt, n.HandledLogon, n.Waiting = Idle, time.Time{}, t.PendingLogon, ""
+		return c.write(ctx, n, record(t, at, history.Failed, fmt.Sprintf("%s: %s failed (attempt %d, %s): %v", t.Mode, what, n.Attempts, class, err)))
+	}
+	n.Phase, n.DueAt = Grace, at.Add(fault.Call.Delay(n.Attempts, class))
+	c.log.Warn("workspace reset could not be prepared; will retry", "workspace", t.ID, "step", what, "attempt", n.Attempts, "class", class, "retry_at", n.DueAt, "err", err)
+	return c.write(ctx, n, nil)
 }
 
 func (c *Controller) startedLastMinute(now time.Time) int {
@@ -467,7 +588,9 @@ func (c *Controller) startedLastMinute(now time.Time) int {
 // writes the outcome. A failure that retrying may fix makes the reset due again after the
 // retry schedule for one resource's call (fault.Call), when every check is made anew; any
 // other, or the last attempt, is recorded as failed.
-func (c *Controller) reset(ctx context.Context, t Tracked) error {
+//
+// snapshot is the latest snapshot the reset brings the user volume back from, for the record.
+func (c *Controller) reset(ctx context.Context, t Tracked, snapshot time.Time) error {
 	at := t.ResetStartedAt
 	c.started = append(c.started, at)
 	var err error
@@ -490,7 +613,14 @@ func (c *Controller) reset(ctx context.Context, t Tracked) error {
 	}
 	n.Phase, n.HandledLogon = InFlight, t.PendingLogon
 	c.log.Info("workspace reset", "workspace", t.ID, "user", t.UserName, "mode", t.Mode)
-	return c.write(ctx, n, record(t, at, history.Reset, fmt.Sprintf("%s after the user logged off at %s", t.Mode, t.DisconnectedAt.UTC().Format(time.RFC3339))))
+	why := fmt.Sprintf("%s after the user logged off at %s", t.Mode, t.DisconnectedAt.UTC().Format(time.RFC3339))
+	if !snapshot.IsZero() {
+		why += "; user volume from the snapshot of " + snapshot.UTC().Format(time.RFC3339)
+		if !snapshot.After(t.DisconnectedAt) {
+			why += fmt.Sprintf(", taken before the logoff: files written in the %s before it are not in it", t.DisconnectedAt.Sub(snapshot).Round(time.Minute))
+		}
+	}
+	return c.write(ctx, n, record(t, at, history.Reset, why))
 }
 
 // write persists one WorkSpace and its record.

@@ -22,6 +22,11 @@ type API interface {
 	// Connections returns connection states by id: of the named WorkSpaces, or of all when ids
 	// is nil.
 	Connections(ctx context.Context, ids []string) (map[string]Connection, error)
+	// Snapshots returns the times of a WorkSpace's latest snapshots.
+	Snapshots(ctx context.Context, id string) (Snapshots, error)
+	// SetMaintenance puts a WorkSpace in ADMIN_MAINTENANCE (on), where no user can log in, or
+	// back to AVAILABLE.
+	SetMaintenance(ctx context.Context, id string, on bool) error
 	Rebuild(ctx context.Context, id string) error
 	Restore(ctx context.Context, id string) error
 }
@@ -100,13 +105,17 @@ func Observe(t Tracked, c Connection, now time.Time, grace time.Duration) (Track
 	}
 	switch {
 	case c.State == connConnected && t.Phase == Grace:
-		t.Phase, t.DueAt = Idle, time.Time{}
-		return t, record(t, now, history.Cancelled, "the user reconnected within the grace period")
+		why := "the user reconnected within the grace period"
+		if t.Waiting != "" {
+			why = "the user reconnected while the reset waited (" + t.Waiting + ")"
+		}
+		t.Phase, t.DueAt, t.Waiting = Idle, time.Time{}, ""
+		return t, record(t, now, history.Cancelled, why)
 	case t.Phase == Grace && t.LastConnected.After(t.PendingLogon):
 		// The user came back and left again between two polls: the grace starts over from
 		// this logoff, so a reset never follows a session's end by less than the grace.
 		at := loggedOffAt(now, t.LastConnected)
-		t.DisconnectedAt, t.DueAt, t.PendingLogon = at, at.Add(grace), t.LastConnected
+		t.DisconnectedAt, t.DueAt, t.PendingLogon, t.Waiting = at, at.Add(grace), t.LastConnected, ""
 		return t, record(t, at, history.Logoff, "another session ended during the grace period; reset due at "+t.DueAt.UTC().Format(time.RFC3339))
 	case c.State == connConnected || t.Phase != Idle:
 		return t, nil
@@ -150,6 +159,50 @@ type Check struct {
 	Busy string
 	// Grace is the grace period, restarted when a newer session is found.
 	Grace time.Duration
+	// SnapshotsRead says Snapshot was read; Snapshot is the time of the latest snapshot the
+	// reset would bring back (of the user volume for a rebuild, of both volumes for a
+	// restore), zero when there is none. Without a read Decide never acts.
+	SnapshotsRead bool
+	Snapshot      time.Time
+	// RequireSnapshot makes a reset wait for a snapshot newer than the logoff, for at most
+	// MaxSnapshotWait after it (which also bounds the wait for a first snapshot).
+	RequireSnapshot bool
+	MaxSnapshotWait time.Duration
+}
+
+// SnapshotInterval is how often WorkSpaces takes a WorkSpace's automatic snapshots, and how long
+// after its creation it takes the first; before that a WorkSpace cannot be rebuilt or restored.
+const SnapshotInterval = 12 * time.Hour
+
+// snapshotRecheck is how long a reset waiting for a snapshot waits before it looks again when
+// it cannot tell when the next one is due (none yet, or the expected one is late).
+const snapshotRecheck = 10 * time.Minute
+
+// MaintenanceFrom reports whether ModifyWorkspaceState accepts ADMIN_MAINTENANCE for a WorkSpace
+// in state: only AVAILABLE or STOPPED ones. Others (ERROR, UNHEALTHY, REBOOTING), which can
+// still be rebuilt, are reset with only the last re-check before the call.
+func MaintenanceFrom(state string) bool { return state == "AVAILABLE" || state == "STOPPED" }
+
+// Release settles a WorkSpace deskpilot may have left in ADMIN_MAINTENANCE (t.Maintenance).
+// When the WorkSpace is in that state, call says to put it back to AVAILABLE, and next is what
+// to write once that succeeded: a reset in progress (Resetting) did not happen, since WorkSpaces
+// refuses to rebuild or restore in ADMIN_MAINTENANCE and deskpilot calls only after putting the
+// WorkSpace back, so it is due again now, every check to be made anew. In any other state (or
+// gone) there is nothing to put back and the mark is dropped at once (call false). An admin's
+// own ADMIN_MAINTENANCE, without the mark, is never touched.
+func Release(t Tracked, ws WorkSpace, found bool, now time.Time) (next Tracked, call bool) {
+	if !t.Maintenance {
+		return t, false
+	}
+	n := t
+	n.Maintenance = false
+	if !found || ws.State != "ADMIN_MAINTENANCE" {
+		return n, false
+	}
+	if n.Phase == Resetting {
+		n.Phase, n.DueAt = Grace, now
+	}
+	return n, true
 }
 
 // States in which AWS accepts each reset (the model's documentation).
@@ -177,28 +230,36 @@ func Allowed(m Mode, state string) bool {
 func Decide(t Tracked, ch Check, poll time.Duration) (next Tracked, act bool, rec *Record) {
 	done := func(outcome history.Kind, why string) (Tracked, bool, *Record) {
 		n := t
-		n.Phase, n.DueAt, n.HandledLogon = Idle, time.Time{}, t.PendingLogon
+		n.Phase, n.DueAt, n.HandledLogon, n.Waiting = Idle, time.Time{}, t.PendingLogon, ""
 		return n, false, record(t, ch.Now, outcome, why)
 	}
 	wait := func(until time.Time) (Tracked, bool, *Record) {
 		n := t
-		n.DueAt = until
+		n.DueAt, n.Waiting = until, ""
 		return n, false, nil
 	}
+	// waitFor is a long wait, whose reason is kept.
+	waitFor := func(until time.Time, why string) (Tracked, bool, *Record) {
+		n := t
+		n.DueAt, n.Waiting = until, why
+		return n, false, nil
+	}
+	logoff := t.DisconnectedAt.UTC().Format(time.RFC3339)
+	snapshotDeadline := t.DisconnectedAt.Add(ch.MaxSnapshotWait)
 	switch {
 	case !ch.Found:
 		return done(history.Skipped, "the WorkSpace no longer exists")
 	case ch.Conn.State == connConnected:
 		// Back to tracking: the end of this session is a logoff like any other.
 		n := t
-		n.Phase, n.DueAt = Idle, time.Time{}
+		n.Phase, n.DueAt, n.Waiting = Idle, time.Time{}, ""
 		n.LastState = connConnected
 		return n, false, record(t, ch.Now, history.Cancelled, "the user is connected again")
 	case ch.Conn.LastConnected.After(t.PendingLogon):
 		// A session began and ended since the logoff being handled: start the grace over.
 		n := t
 		at := loggedOffAt(ch.Now, ch.Conn.LastConnected)
-		n.PendingLogon, n.LastConnected, n.DisconnectedAt, n.DueAt = ch.Conn.LastConnected, ch.Conn.LastConnected, at, at.Add(ch.Grace)
+		n.PendingLogon, n.LastConnected, n.DisconnectedAt, n.DueAt, n.Waiting = ch.Conn.LastConnected, ch.Conn.LastConnected, at, at.Add(ch.Grace), ""
 		return n, false, record(t, at, history.Logoff, "another session ended during the grace period; reset due at "+n.DueAt.UTC().Format(time.RFC3339))
 	case ch.Conn.State != connDisconnected && !(ch.Conn.State == connUnknown && ch.WS.State == "STOPPED"):
 		// UNKNOWN on a running WorkSpace (or no answer) says nothing about the user: wait
@@ -215,12 +276,42 @@ func Decide(t Tracked, ch Check, poll time.Duration) (next Tracked, act bool, re
 	case !Allowed(ch.Mode, ch.WS.State):
 		// PENDING, STARTING, STOPPING, MAINTENANCE, UPDATING… pass; try again shortly.
 		return wait(ch.Now.Add(poll))
+	case !ch.SnapshotsRead:
+		// The controller reads the snapshots before any reset; without them, do not act.
+		return wait(ch.Now.Add(poll))
+	case ch.Snapshot.IsZero() && ch.MaxSnapshotWait > 0 && !ch.Now.Before(snapshotDeadline):
+		return done(history.Skipped, fmt.Sprintf("the WorkSpace still had no snapshot %s after the logoff at %s (max_snapshot_wait); WorkSpaces cannot %s it without one", ch.MaxSnapshotWait, logoff, ch.Mode))
+	case ch.Snapshot.IsZero():
+		// A WorkSpace in its first 12 hours: AWS refuses to rebuild or restore it.
+		return waitFor(capAt(ch.Now.Add(snapshotRecheck), snapshotDeadline, ch.MaxSnapshotWait),
+			fmt.Sprintf("the WorkSpace has no snapshot yet: WorkSpaces takes the first 12 hours after a WorkSpace is created and refuses to %s it until then", ch.Mode))
+	case ch.RequireSnapshot && !ch.Snapshot.After(t.DisconnectedAt) && !ch.Now.Before(snapshotDeadline):
+		return done(history.Skipped, fmt.Sprintf("no snapshot newer than the logoff at %s within %s (max_snapshot_wait; the latest is of %s): not reset, so that the session's files are not lost",
+			logoff, ch.MaxSnapshotWait, ch.Snapshot.UTC().Format(time.RFC3339)))
+	case ch.RequireSnapshot && !ch.Snapshot.After(t.DisconnectedAt):
+		// The next automatic snapshot is due SnapshotInterval after the latest; look then, or
+		// again shortly if it is late.
+		next := ch.Snapshot.Add(SnapshotInterval)
+		if !next.After(ch.Now) {
+			next = ch.Now.Add(snapshotRecheck)
+		}
+		return waitFor(capAt(next, snapshotDeadline, ch.MaxSnapshotWait),
+			fmt.Sprintf("waiting for a snapshot newer than the logoff at %s (require_snapshot_after_logoff; the latest is of %s), until %s at the latest",
+				logoff, ch.Snapshot.UTC().Format(time.RFC3339), snapshotDeadline.UTC().Format(time.RFC3339)))
 	case ch.Busy != "":
 		return wait(ch.Now.Add(min(poll, 10*time.Second)))
 	}
 	n := t
-	n.Mode, n.Phase, n.IPBefore, n.ResetStartedAt = ch.Mode, Resetting, ch.WS.IPAddress, ch.Now
+	n.Mode, n.Phase, n.IPBefore, n.ResetStartedAt, n.Waiting = ch.Mode, Resetting, ch.WS.IPAddress, ch.Now, ""
 	return n, true, nil
+}
+
+// capAt returns t, or deadline if that is earlier and a limit applies.
+func capAt(t, deadline time.Time, limit time.Duration) time.Time {
+	if limit > 0 && deadline.Before(t) {
+		return deadline
+	}
+	return t
 }
 
 // Follow tracks a WorkSpace whose reset AWS accepted (InFlight): c is its connection status,

@@ -1,6 +1,7 @@
 package reset
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -91,9 +92,10 @@ func TestBaseline_IgnoresSessionsBeforeDeskpilot(t *testing.T) {
 }
 
 func TestDecide(t *testing.T) {
-	due := Tracked{ID: "ws-1", Mode: Rebuild, Phase: Grace, DueAt: t0, PendingLogon: t0.Add(-time.Hour), UserName: "alice"}
+	due := Tracked{ID: "ws-1", Mode: Rebuild, Phase: Grace, DueAt: t0, PendingLogon: t0.Add(-time.Hour), DisconnectedAt: t0.Add(-15 * time.Minute), UserName: "alice"}
 	check := func(edit func(*Check)) Check {
-		c := Check{Now: t0, WS: WorkSpace{ID: "ws-1", State: "AVAILABLE", IPAddress: "10.0.0.5"}, Found: true, Conn: Connection{State: "DISCONNECTED"}, Mode: Rebuild, Grace: 15 * time.Minute}
+		c := Check{Now: t0, WS: WorkSpace{ID: "ws-1", State: "AVAILABLE", IPAddress: "10.0.0.5"}, Found: true, Conn: Connection{State: "DISCONNECTED"}, Mode: Rebuild, Grace: 15 * time.Minute,
+			SnapshotsRead: true, Snapshot: t0.Add(-5 * time.Hour), MaxSnapshotWait: 13 * time.Hour}
 		if edit != nil {
 			edit(&c)
 		}
@@ -121,6 +123,14 @@ func TestDecide(t *testing.T) {
 		{"UNKNOWN because stopped is a logoff", due, check(func(c *Check) { c.Conn.State = "UNKNOWN"; c.WS.State = "STOPPED" }), true, Resetting, ""},
 		{"a newer session restarts the grace", due, check(func(c *Check) { c.Conn.LastConnected = t0.Add(-time.Minute) }), false, Grace, "logoff"},
 		{"busy waits", due, check(func(c *Check) { c.Busy = "max" }), false, Grace, ""},
+		{"snapshots not read: never acts", due, check(func(c *Check) { c.SnapshotsRead = false }), false, Grace, ""},
+		{"a snapshot before the logoff is enough unless required", due, check(nil), true, Resetting, ""},
+		{"required and newer than the logoff", due, check(func(c *Check) { c.RequireSnapshot = true; c.Snapshot = t0.Add(-time.Minute) }), true, Resetting, ""},
+		{"required, at the logoff is not newer", due, check(func(c *Check) { c.RequireSnapshot = true; c.Snapshot = due.DisconnectedAt }), false, Grace, ""},
+		{"required, waiting past max_snapshot_wait: skipped", due, check(func(c *Check) { c.RequireSnapshot = true; c.Now = due.DisconnectedAt.Add(13 * time.Hour) }), false, Idle, "skipped"},
+		{"no snapshot yet (young): waits even unrequired", due, check(func(c *Check) { c.Snapshot = time.Time{} }), false, Grace, ""},
+		{"no snapshot past max_snapshot_wait: skipped", due, check(func(c *Check) { c.Snapshot = time.Time{}; c.Now = due.DisconnectedAt.Add(13 * time.Hour) }), false, Idle, "skipped"},
+		{"restore uses its own snapshot, the same rules", func() Tracked { d := due; d.Mode = Restore; return d }(), check(func(c *Check) { c.Mode = Restore; c.Snapshot = time.Time{} }), false, Grace, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,6 +149,96 @@ func TestDecide(t *testing.T) {
 			}
 			if tt.check.QuietUntil.After(t0) && !got.DueAt.Equal(tt.check.QuietUntil) {
 				t.Errorf("due %v, want the end of the quiet hours", got.DueAt)
+			}
+		})
+	}
+}
+
+// The waits for a snapshot: when the next look is, and that the reason is kept.
+func TestDecide_snapshotWaits(t *testing.T) {
+	logoff := t0.Add(-15 * time.Minute)
+	due := Tracked{ID: "ws-1", Mode: Rebuild, Phase: Grace, DueAt: t0, PendingLogon: t0.Add(-time.Hour), DisconnectedAt: logoff}
+	base := Check{Now: t0, WS: WorkSpace{ID: "ws-1", State: "AVAILABLE"}, Found: true, Conn: Connection{State: "DISCONNECTED"}, Mode: Rebuild,
+		Grace: 15 * time.Minute, SnapshotsRead: true, RequireSnapshot: true, MaxSnapshotWait: 13 * time.Hour}
+	tests := []struct {
+		name    string
+		edit    func(*Check)
+		wantDue time.Time
+		wantWhy string
+	}{
+		{"the next snapshot is due 12 hours after the latest", func(c *Check) { c.Snapshot = t0.Add(-5 * time.Hour) }, t0.Add(7 * time.Hour), "newer than the logoff"},
+		{"the expected one is late: look again shortly", func(c *Check) { c.Snapshot = t0.Add(-12 * time.Hour) }, t0.Add(10 * time.Minute), "newer than the logoff"},
+		{"never past the deadline", func(c *Check) { c.Snapshot = t0.Add(-20 * time.Minute); c.MaxSnapshotWait = 2 * time.Hour }, logoff.Add(2 * time.Hour), "newer than the logoff"},
+		{"no snapshot yet: look again shortly, saying why", func(c *Check) { c.Snapshot = time.Time{} }, t0.Add(10 * time.Minute), "no snapshot yet"},
+		{"no snapshot yet, near the deadline", func(c *Check) { c.Snapshot = time.Time{}; c.Now = logoff.Add(13*time.Hour - time.Minute) }, logoff.Add(13 * time.Hour), "first 12 hours"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ch := base
+			tt.edit(&ch)
+			got, act, rec := Decide(due, ch, time.Minute)
+			if act || rec != nil || got.Phase != Grace {
+				t.Fatalf("act %v record %+v phase %s, want a wait", act, rec, got.Phase)
+			}
+			if !got.DueAt.Equal(tt.wantDue) {
+				t.Errorf("next look at %v, want %v", got.DueAt, tt.wantDue)
+			}
+			if !strings.Contains(got.Waiting, tt.wantWhy) {
+				t.Errorf("waiting %q, want it to say %q", got.Waiting, tt.wantWhy)
+			}
+		})
+	}
+	// Once the snapshot is there the reset acts and the reason is gone.
+	waiting, _, _ := Decide(due, func() Check { c := base; c.Snapshot = t0.Add(-5 * time.Hour); return c }(), time.Minute)
+	ch := base
+	ch.Snapshot, ch.Now = t0.Add(7*time.Hour), t0.Add(7*time.Hour)
+	got, act, _ := Decide(waiting, ch, time.Minute)
+	if !act || got.Waiting != "" {
+		t.Errorf("with a snapshot after the logoff: act %v waiting %q", act, got.Waiting)
+	}
+	// The user coming back during the wait cancels the reset, saying it was waiting.
+	waiting.LastState = "DISCONNECTED"
+	back, rec := Observe(waiting, Connection{ID: "ws-1", State: "CONNECTED", LastConnected: t0.Add(time.Hour)}, t0.Add(time.Hour), 15*time.Minute)
+	if back.Phase != Idle || back.Waiting != "" || rec == nil || rec.Outcome != string(history.Cancelled) || !strings.Contains(rec.Reason, "waited") {
+		t.Errorf("reconnect during the wait: %+v %+v", back, rec)
+	}
+}
+
+func TestMaintenanceFrom(t *testing.T) {
+	for state, want := range map[string]bool{"AVAILABLE": true, "STOPPED": true, "ERROR": false, "UNHEALTHY": false, "REBOOTING": false, "ADMIN_MAINTENANCE": false} {
+		if got := MaintenanceFrom(state); got != want {
+			t.Errorf("MaintenanceFrom(%s) = %v, want %v", state, got, want)
+		}
+	}
+}
+
+func TestRelease(t *testing.T) {
+	held := Tracked{ID: "ws-1", Mode: Rebuild, Phase: Resetting, Maintenance: true, PendingLogon: t0.Add(-time.Hour), DueAt: t0.Add(-time.Minute)}
+	idle := held
+	idle.Phase = Idle
+	tests := []struct {
+		name      string
+		tracked   Tracked
+		ws        WorkSpace
+		found     bool
+		wantCall  bool
+		wantPhase Phase
+	}{
+		{"held while resetting: put back, the reset is due again", held, WorkSpace{State: "ADMIN_MAINTENANCE"}, true, true, Grace},
+		{"held after a cancelled reset: put back", idle, WorkSpace{State: "ADMIN_MAINTENANCE"}, true, true, Idle},
+		{"already back: mark dropped, nothing to call", held, WorkSpace{State: "AVAILABLE"}, true, false, Resetting},
+		{"rebuilding: mark dropped, nothing to call", held, WorkSpace{State: "REBUILDING"}, true, false, Resetting},
+		{"gone: mark dropped", held, WorkSpace{}, false, false, Resetting},
+		{"an admin's own maintenance is never touched", func() Tracked { n := idle; n.Maintenance = false; return n }(), WorkSpace{State: "ADMIN_MAINTENANCE"}, true, false, Idle},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, call := Release(tt.tracked, tt.ws, tt.found, t0)
+			if call != tt.wantCall || got.Phase != tt.wantPhase || got.Maintenance {
+				t.Errorf("call %v phase %s maintenance %v, want %v %s false", call, got.Phase, got.Maintenance, tt.wantCall, tt.wantPhase)
+			}
+			if tt.wantPhase == Grace && !got.DueAt.Equal(t0) {
+				t.Errorf("due %v, want now", got.DueAt)
 			}
 		})
 	}

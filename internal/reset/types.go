@@ -35,8 +35,9 @@ const (
 	Idle Phase = "idle"
 	// Grace: a logoff was seen; the reset is due at DueAt unless the user comes back.
 	Grace Phase = "grace"
-	// Resetting: the reset call is being made (written before the call, so that after a crash
-	// the WorkSpace is checked before anything is repeated).
+	// Resetting: the reset is being made: the WorkSpace is put in ADMIN_MAINTENANCE, checked a
+	// last time, put back to AVAILABLE and reset (written before the first call, so that after a
+	// crash the WorkSpace is checked before anything is repeated).
 	Resetting Phase = "resetting"
 	// InFlight: AWS accepted the reset; waiting for the WorkSpace to be AVAILABLE again.
 	InFlight Phase = "inflight"
@@ -46,6 +47,14 @@ const (
 type WorkSpace struct {
 	ID, DirectoryID, UserName, BundleID string
 	State, RunningMode, IPAddress       string
+}
+
+// Snapshots are the times of a WorkSpace's latest snapshots (DescribeWorkspaceSnapshots), zero
+// when it has none: Rebuild of the user volume, which a rebuild brings back; Restore of both
+// volumes, which a restore brings back. WorkSpaces takes them every 12 hours, the first 12
+// hours after the WorkSpace is created.
+type Snapshots struct {
+	Rebuild, Restore time.Time
 }
 
 // Connection is a WorkSpace's connection status.
@@ -81,6 +90,14 @@ type Tracked struct {
 	Attempts       int
 	// TagsCheckedAt is when the opt-in tag was last read.
 	TagsCheckedAt time.Time
+	// Maintenance says deskpilot may have put the WorkSpace in ADMIN_MAINTENANCE and not yet
+	// put it back to AVAILABLE. It is written before the call that sets the state, and cleared
+	// once the WorkSpace is seen out of that state, so that no crash leaves a WorkSpace in
+	// ADMIN_MAINTENANCE for good (see Release).
+	Maintenance bool
+	// Waiting, while a due reset waits for something that takes hours (a snapshot), says what;
+	// empty otherwise.
+	Waiting string
 }
 
 // Record is one decision in the reset history.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -22,6 +23,8 @@ const (
 	DefaultPollInterval      = 10 * time.Second
 	DefaultDrainPollInterval = 5 * time.Second
 	DefaultDrainTimeout      = 2 * time.Hour
+	DefaultSessionDeadline   = 4 * time.Hour
+	DefaultDeadlineWarning   = 30 * time.Minute
 	DefaultStartMargin       = 30 * time.Minute
 	DefaultMaxParallel       = 10
 	// maxHorizon bounds how early a step due soon is taken into the current pass, so that
@@ -44,8 +47,14 @@ type Config struct {
 	// Available == 0 within it.
 	DrainPollInterval time.Duration
 	DrainTimeout      time.Duration
-	StartMargin       time.Duration
-	MaxParallel       int
+	// SessionDeadline and DeadlineWarning are rollouts.drain.session_deadline and warning:
+	// in deadline mode, sessions still on old-image instances this long after the image was
+	// applied are ended, and admins are warned DeadlineWarning before.
+	SessionDeadline, DeadlineWarning time.Duration
+	// DrainMode is rollouts.drain.mode (see Planner.DrainMode).
+	DrainMode   string
+	StartMargin time.Duration
+	MaxParallel int
 	// Senders are the names of the notification senders; each notice is enqueued once per
 	// sender.
 	Senders []string
@@ -93,6 +102,7 @@ func (c *Config) defaults() {
 		{&c.Keys.FleetName, def.FleetName}, {&c.Keys.ScaleImmediately, def.ScaleImmediately}, {&c.Keys.Status, def.Status},
 		{&c.Keys.MaintenanceWindow, def.MaintenanceWindow}, {&c.Keys.SavedMin, def.SavedMin}, {&c.Keys.SavedMax, def.SavedMax},
 		{&c.Keys.Canary, def.Canary}, {&c.Keys.Waves, def.Waves}, {&c.Keys.Approval, def.Approval}, {&c.Keys.Approve, def.Approve},
+		{&c.Keys.Drain, def.Drain},
 	} {
 		if *k.key == "" {
 			*k.key = k.def
@@ -110,6 +120,10 @@ func (c *Config) defaults() {
 	set(&c.PollInterval, DefaultPollInterval)
 	set(&c.DrainPollInterval, DefaultDrainPollInterval)
 	set(&c.DrainTimeout, DefaultDrainTimeout)
+	set(&c.SessionDeadline, DefaultSessionDeadline)
+	if c.DeadlineWarning <= 0 || c.DeadlineWarning >= c.SessionDeadline {
+		c.DeadlineWarning = min(DefaultDeadlineWarning, c.SessionDeadline/2)
+	}
 	set(&c.StartMargin, DefaultStartMargin)
 	if c.MaxParallel <= 0 {
 		c.MaxParallel = DefaultMaxParallel
@@ -166,8 +180,8 @@ type holdBack struct {
 func New(cfg Config, as AppStream, scaler Scaler, store Store, now func() time.Time, log *slog.Logger) *Controller {
 	cfg.defaults()
 	c := &Controller{cfg: cfg, aws: as, scaler: scaler, store: store, now: now, log: log, held: map[string]holdBack{}}
-	c.planner = Planner{Keys: cfg.Keys, Margin: cfg.StartMargin, WindowFor: c.windowFor, WaveSize: cfg.Waves.Size}
-	c.policy = Policy{Keys: cfg.Keys, Planner: c.planner, Account: cfg.Account, Region: cfg.Region, Senders: cfg.Senders, ZoneOf: c.zoneOf,
+	c.planner = Planner{Keys: cfg.Keys, Margin: cfg.StartMargin, WindowFor: c.windowFor, WaveSize: cfg.Waves.Size, DrainMode: cfg.DrainMode}
+	c.policy = Policy{Keys: cfg.Keys, Planner: c.planner, Account: cfg.Account, Region: cfg.Region, Senders: cfg.Senders, ZoneOf: c.zoneOf, SessionDeadline: cfg.SessionDeadline,
 		Waves: cfg.Waves, CheckEvery: cfg.PollInterval}
 	return c
 }
@@ -377,13 +391,18 @@ type pass struct {
 	active  []Rollout
 	byID    map[int64]*Rollout
 	fleets  map[string]Fleet
-	targets map[string]Capacity
-	saved   map[string]SavedCapacity
-	tags    map[string]Capacity // Min/Max from fleet tags, read only for fleets at 0/0 with none saved
-	images  map[int64]Image
-	found   map[int64]bool
-	busy    map[StepKey]string
-	holder  map[string]int64
+	targets map[string]Target
+	// scheduled are the scheduled actions of fleets being restored (or that may be this pass).
+	scheduled    map[string][]ScheduledAction
+	scheduledErr map[string]error
+	// sessions are the sessions of fleets whose steps follow them (StepSessions).
+	sessions map[string][]Session
+	saved    map[string]SavedCapacity
+	tags     map[string]Capacity // Min/Max from fleet tags, read only for fleets at 0/0 with none saved
+	images   map[int64]Image
+	found    map[int64]bool
+	busy     map[StepKey]string
+	holder   map[string]int64
 	// batch holds the writes that come with no AWS call, committed together; before any call
 	// it is committed first, so that a step's intent is always written before it acts.
 	batch Change
@@ -557,12 +576,28 @@ func (c *Controller) read(ctx context.Context, p *pass, due []*Step) error {
 	if p.saved, err = c.store.SavedFor(ctx, c.cfg.Account, c.cfg.Region, names); err != nil {
 		return err
 	}
+	c.readScheduled(ctx, p, due)
+	p.sessions = map[string][]Session{}
+	for _, s := range due {
+		if s.State != StepSessions || c.heldBack(fleetKey(s.Fleet), p.now) {
+			continue
+		}
+		if _, done := p.sessions[s.Fleet]; done {
+			continue
+		}
+		ss, err := c.aws.Sessions(ctx, s.Fleet)
+		if err != nil {
+			holdBack(s.Fleet, fmt.Errorf("describe sessions: %w", err))
+			continue
+		}
+		p.sessions[s.Fleet] = ss
+	}
 	p.tags = map[string]Capacity{}
 	for _, name := range names {
 		f, ok := p.fleets[name]
 		t, tok := p.targets[name]
 		sc, sok := p.saved[name]
-		if !ok || !tok || t != (Capacity{}) || (sok && sc.Max > 0) || c.heldBack(fleetKey(name), p.now) {
+		if !ok || !tok || t.Capacity != (Capacity{}) || (sok && sc.Max > 0) || c.heldBack(fleetKey(name), p.now) {
 			continue
 		}
 		tags, err := c.aws.FleetTags(ctx, f.ARN)
@@ -597,7 +632,14 @@ func (c *Controller) read(ctx context.Context, p *pass, due []*Step) error {
 func (c *Controller) world(p *pass, r *Rollout, s *Step) World {
 	w := World{Now: p.now, Image: p.images[r.ID], ImageFound: p.found[r.ID]}
 	w.Fleet, w.FleetFound = p.fleets[s.Fleet]
-	w.Target, w.TargetFound = p.targets[s.Fleet]
+	w.Sessions, w.SessionsRead = p.sessions[s.Fleet]
+	t, ok := p.targets[s.Fleet]
+	w.Target, w.Suspended, w.TargetFound = t.Capacity, t.Suspended, ok
+	if sched, read := p.scheduled[s.Fleet]; read || p.scheduledErr[s.Fleet] != nil {
+		w.Scheduled, w.ScheduledErr = sched, p.scheduledErr[s.Fleet]
+	} else {
+		w.ScheduledUnread = true
+	}
 	w.Saved, w.SavedFound = p.saved[s.Fleet]
 	w.TagSaved, w.TagSavedFound = p.tags[s.Fleet]
 	w.Busy = p.busy[StepKey{r.ID, s.Fleet}]
@@ -630,7 +672,8 @@ func (c *Controller) advance(p *pass, s *Step) (stepCall, bool) {
 	}
 	delete(c.held, fleetKey(s.Fleet))
 	w := c.world(p, r, s)
-	params := Params{ImageARN: r.ImageARN, ScaleImmediately: r.ScaleImmediately, PollInterval: c.cfg.PollInterval, DrainPollInterval: c.cfg.DrainPollInterval, DrainTimeout: c.cfg.DrainTimeout}
+	params := Params{ImageARN: r.ImageARN, ScaleImmediately: r.ScaleImmediately, PollInterval: c.cfg.PollInterval, DrainPollInterval: c.cfg.DrainPollInterval, DrainTimeout: c.cfg.DrainTimeout,
+		SessionDeadline: c.cfg.SessionDeadline, DeadlineWarning: c.cfg.DeadlineWarning}
 	for range maxChain {
 		prev := *s
 		d := Decide(prev, w, params)
@@ -699,6 +742,9 @@ func (c *Controller) stepNotices(r *Rollout, prev, next Step, d Decision, esc Es
 	}
 	if d.DrainTimedOut {
 		out = append(out, c.policy.deliver(drainTimeoutNotice(*r, next, now))...)
+	}
+	if prev.WarnedAt.IsZero() && !next.WarnedAt.IsZero() {
+		out = append(out, c.policy.deliver(deadlineWarningNotice(*r, next, next.AppliedAt.Add(c.cfg.SessionDeadline)))...)
 	}
 	switch esc {
 	case EscalateOpen, EscalateRemind:
@@ -872,14 +918,28 @@ func (c *Controller) perform(ctx context.Context, r *Rollout, s *Step, w World, 
 			keys.SavedMin: fmt.Sprint(d.Next.SavedMin), keys.SavedMax: fmt.Sprint(d.Next.SavedMax), keys.Status: "Pending",
 		})
 	case ActScaleToZero:
-		return c.scaler.SetCapacity(ctx, s.Fleet, Capacity{})
-	case ActRestore:
-		return c.scaler.SetCapacity(ctx, s.Fleet, d.Capacity)
+		return c.scaler.SetCapacity(ctx, s.Fleet, Capacity{}, suspendedAll)
+	case ActRestore, ActRaise:
+		return c.scaler.SetCapacity(ctx, s.Fleet, d.Capacity, d.Suspension)
 	case ActUntagSaved:
 		if !w.FleetFound {
 			return nil
 		}
 		return c.aws.UntagResource(ctx, w.Fleet.ARN, []string{keys.SavedMin, keys.SavedMax, keys.Status})
+	case ActDrainInstances, ActExpireSessions:
+		// Each call is idempotent and the sessions are read again before the next decision,
+		// so one that failed is simply made again.
+		call := c.aws.DrainSessionInstance
+		if d.Action == ActExpireSessions {
+			call = c.aws.ExpireSession
+		}
+		var errs []error
+		for _, id := range d.Sessions {
+			if err := call(ctx, id); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
 	}
 	return nil
 }
@@ -1076,4 +1136,38 @@ func (c *Controller) DryRun(ctx context.Context, img Image, tags map[string]stri
 		}
 	}
 	return DryRun{}, fmt.Errorf("image %s: the decision kept asking for more to read", img.Name)
+}
+
+// readScheduled reads the scheduled actions of the fleets whose saved capacity was registered
+// again (a restoring step whose target no longer has the drain's suspension). A restore never
+// waits for them: it registers the saved pair at once, and the next pass applies what the
+// schedule says, before the step ends. A failed read is recorded for the decision.
+func (c *Controller) readScheduled(ctx context.Context, p *pass, due []*Step) {
+	var names []string
+	for _, s := range due {
+		t, ok := p.targets[s.Fleet]
+		restored := s.State == StepRestoring && ok && t.Suspended != suspendedAll
+		if restored && !s.SavedSuspended.Scheduled && !slices.Contains(names, s.Fleet) {
+			names = append(names, s.Fleet)
+		}
+	}
+	p.scheduled = map[string][]ScheduledAction{}
+	if len(names) == 0 {
+		return
+	}
+	got, err := c.scaler.ScheduledActions(ctx, names)
+	if err != nil {
+		p.scheduledErr = map[string]error{}
+		for _, n := range names {
+			p.scheduledErr[n] = fmt.Errorf("describe scheduled actions: %w", err)
+		}
+		c.log.Warn("scheduled actions could not be read; retrying before the restores end", "fleets", len(names), "err", err)
+		return
+	}
+	for _, n := range names {
+		p.scheduled[n] = got[n]
+		if p.scheduled[n] == nil {
+			p.scheduled[n] = []ScheduledAction{}
+		}
+	}
 }

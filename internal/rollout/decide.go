@@ -29,6 +29,8 @@ type Policy struct {
 	Waves WaveSettings
 	// CheckEvery is how often a wave that is not healthy yet is checked again.
 	CheckEvery time.Duration
+	// SessionDeadline is rollouts.drain.session_deadline, for notices.
+	SessionDeadline time.Duration
 }
 
 // ImageAction is the one AWS call a rollout-level decision may ask for: tags on the image.
@@ -163,7 +165,7 @@ func (p Policy) plan(in ImageInput, req Request, perr error) Command {
 		created = in.Latest.CreatedAt.Add(time.Millisecond)
 	}
 	nr := Rollout{Account: p.Account, Region: p.Region, ImageName: img.Name, ImageARN: img.ARN, FleetTag: req.FleetTag,
-		ScaleImmediately: req.ScaleImmediately, CreatedAt: created, UpdatedAt: now,
+		ScaleImmediately: req.ScaleImmediately, Drain: req.Drain, CreatedAt: created, UpdatedAt: now,
 		Canary: req.Canary, WaveSize: req.WaveSize, Approval: req.Approval, Waves: 1, Wave: 1}
 	ch := &Change{}
 	var replaced *Rollout
@@ -198,7 +200,7 @@ func (p Policy) plan(in ImageInput, req Request, perr error) Command {
 	ch.Events = append(ch.Events, Event{At: now, Kind: history.Planned, State: string(Pending),
 		Reason: fmt.Sprintf("image %s to %s, drain %v, start %s", img.Name, req.FleetTag, req.ScaleImmediately, nr.Start.UTC().Format(time.RFC3339))})
 	ch.Steps = append(ch.Steps, supersede(in.Active, nr, now)...)
-	ch.Deliveries = append(ch.Deliveries, p.deliver(pendingNotice(nr, keys, p.ZoneOf, replaced, p.Waves))...)
+	ch.Deliveries = append(ch.Deliveries, p.deliver(pendingNotice(nr, keys, p.ZoneOf, replaced, p.Waves, p.SessionDeadline))...)
 	act := ImageAction{ARN: img.ARN, Tag: map[string]string{keys.Status: StatusPending(nr.Start)}}
 	return Command{Change: ch, Action: act, Log: fmt.Sprintf("rollout planned: image %s to %s at %s", img.Name, strings.Join(req.Fleets, ", "), nr.Start.UTC().Format(time.RFC3339))}
 }
@@ -466,7 +468,9 @@ func Admit(active []Rollout, due []StepKey, now time.Time, maxParallel int) (bus
 		for _, s := range r.Steps {
 			steps[StepKey{r.ID, s.Fleet}] = s
 			if s.State.Started() {
-				started++
+				if s.State != StepSessions { // following sessions changes no capacity: no slot
+					started++
+				}
 				holder[s.Fleet] = r.ID
 			}
 		}

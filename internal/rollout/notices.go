@@ -55,15 +55,51 @@ func windowFields(r Rollout, zoneOf func(fleet string) *time.Location) []notice.
 	return fields
 }
 
-func pendingNotice(r Rollout, keys TagKeys, zoneOf func(string) *time.Location, replaced *Rollout, waves WaveSettings) notice.Notice {
-	drain := "No: fleets keep their capacity; idle instances move to the new image over time."
-	if r.ScaleImmediately {
-		drain = "Yes: each running fleet with a scalable target is scaled to 0/0 after the update, so idle instances on the old image go away, then its Min/Max are restored exactly."
+// DrainMeaning says what a drain mode means for a fleet's users, for notices and the plan.
+func DrainMeaning(mode string, deadline time.Duration) string {
+	switch mode {
+	case DrainScaleToZero:
+		return "scale-to-zero: after the update the fleet is scaled to 0/0 with its scaling suspended, so idle instances on the old image go away; its Min/Max and scaling are then restored exactly. Connected users keep their session."
+	case DrainSessions:
+		return "sessions: instances still serving sessions on the old image stop taking new ones and are replaced when their last user leaves, while other instances keep room for new sessions. Nobody is disconnected."
+	case DrainDeadline:
+		return fmt.Sprintf("deadline: as scale-to-zero (or sessions, on multi-session fleets), and sessions still on the old image %s after the update are ended; admins are warned before.", deadline)
 	}
+	return "none: fleets keep their capacity; idle instances move to the new image over time, in-use ones when their session ends."
+}
+
+// drainModes describes the rollout's drain modes, fleet by fleet when they differ.
+func drainModes(r Rollout, deadline time.Duration) string {
+	byMode := map[string][]string{}
+	var order []string
+	for _, s := range r.Steps {
+		m := s.DrainMode
+		if m == "" {
+			m = DrainNone
+			if r.ScaleImmediately {
+				m = DrainScaleToZero
+			}
+		}
+		if _, ok := byMode[m]; !ok {
+			order = append(order, m)
+		}
+		byMode[m] = append(byMode[m], s.Fleet)
+	}
+	if len(order) == 1 {
+		return DrainMeaning(order[0], deadline)
+	}
+	parts := make([]string, len(order))
+	for i, m := range order {
+		parts[i] = strings.Join(byMode[m], ", ") + ": " + DrainMeaning(m, deadline)
+	}
+	return strings.Join(parts, " ")
+}
+
+func pendingNotice(r Rollout, keys TagKeys, zoneOf func(string) *time.Location, replaced *Rollout, waves WaveSettings, deadline time.Duration) notice.Notice {
 	fields := []notice.Field{
 		{Name: "Image", Value: r.ImageName},
 		{Name: "Fleets", Value: fleetsOf(r)},
-		{Name: "Drain (" + keys.ScaleImmediately + ")", Value: drain},
+		{Name: "Drain (" + keys.ScaleImmediately + ", " + keys.Drain + ")", Value: drainModes(r, deadline)},
 	}
 	fields = append(fields, windowFields(r, zoneOf)...)
 	if r.Progressive() {
@@ -109,6 +145,19 @@ func cancelledNotice(r Rollout, keys TagKeys) notice.Notice {
 		Fields:  []notice.Field{{Name: "Image", Value: r.ImageName}, {Name: "Fleets", Value: fleetsOf(r)}},
 		Items:   stepItems(r),
 		Time:    r.UpdatedAt,
+	}
+}
+
+// deadlineWarningNotice warns that a fleet's sessions on old-image instances are about to be
+// ended (deadline mode).
+func deadlineWarningNotice(r Rollout, s Step, deadline time.Time) notice.Notice {
+	return notice.Notice{
+		ID: noticeID(r, "fleet/"+s.Fleet+"/deadline-warning"), Kind: "rollout.deadline", Severity: notice.SeverityWarning,
+		Subject: fmt.Sprintf("Sessions on fleet %s end at %s", s.Fleet, utc(deadline)),
+		Summary: fmt.Sprintf("Fleet %s runs image %s, but some users are still on instances with the old image. Their sessions will be ended at %s (the drain deadline): %s.", s.Fleet, r.ImageName, utc(deadline), s.Message),
+		Fields: []notice.Field{{Name: "Fleet", Value: s.Fleet}, {Name: "Deadline", Value: utc(deadline)},
+			{Name: "What users see", Value: "Their session ends at the deadline; when they reconnect they get an instance with the new image."}},
+		Time: s.WarnedAt,
 	}
 }
 

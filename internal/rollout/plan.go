@@ -22,6 +22,9 @@ type Planner struct {
 	// WaveSize is rollouts.waves.size: the most fleets of a wave after the canary when the
 	// image has no Waves tag (0: one wave).
 	WaveSize int
+	// DrainMode is rollouts.drain.mode, for fleets and images without a Drain tag and images
+	// without ScaleImmediately ("" is DrainNone).
+	DrainMode string
 }
 
 // Plan checks a request against the fleets as they are and returns its steps, ordered by
@@ -48,12 +51,17 @@ func (p Planner) Plan(req Request, img Image, fleets map[string]Fleet, fleetTags
 			problems = append(problems, fmt.Sprintf("fleet %q: %v", name, err))
 			continue
 		}
+		mode, err := DrainModeFor(req, fleetTags[name], p.Keys, p.DrainMode)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("fleet %q: %v", name, err))
+			continue
+		}
 		start, end := w.Schedule(now, p.Margin)
 		if start.IsZero() {
 			problems = append(problems, fmt.Sprintf("fleet %q: window %s never opens", name, w))
 			continue
 		}
-		steps = append(steps, Step{Fleet: name, State: StepWaiting, WindowStart: start.UTC(), WindowEnd: end.UTC(), NextAt: start.UTC()})
+		steps = append(steps, Step{Fleet: name, State: StepWaiting, WindowStart: start.UTC(), WindowEnd: end.UTC(), NextAt: start.UTC(), DrainMode: mode})
 	}
 	if img.State == "FAILED" {
 		problems = append(problems, fmt.Sprintf("image %q is FAILED", img.Name))

@@ -30,6 +30,9 @@ type TagKeys struct {
 	Approval string
 	// Approve on an image: "True" is a person's approval.
 	Approve string
+	// Drain on an image or a fleet: how the fleet's old-image sessions go (DrainModes); a
+	// fleet's tag wins over the image's.
+	Drain string
 }
 
 // DefaultTagKeys are the recipe's tag names.
@@ -37,7 +40,7 @@ func DefaultTagKeys() TagKeys {
 	return TagKeys{
 		FleetName: "FleetName", ScaleImmediately: "ScaleImmediately", Status: "Status",
 		MaintenanceWindow: "MaintenanceWindow", SavedMin: "Min", SavedMax: "Max",
-		Canary: "Canary", Waves: "Waves", Approval: "Approval", Approve: "Approve",
+		Canary: "Canary", Waves: "Waves", Approval: "Approval", Approve: "Approve", Drain: "Drain",
 	}
 }
 
@@ -68,6 +71,61 @@ type Request struct {
 	WaveSize int
 	// Approval is Approval=Manual.
 	Approval bool
+	// Drain is the image's Drain tag, one of DrainModes ("" when absent).
+	Drain string
+}
+
+// Drain modes: how a fleet's sessions on old-image instances go after the image is applied.
+const (
+	// DrainNone: the fleet keeps its capacity; AWS moves idle instances to the new image over
+	// time and in-use ones when their session ends.
+	DrainNone = "none"
+	// DrainScaleToZero: the recipe's ScaleImmediately: Min/Max saved, scaled to 0/0 (its
+	// scaling suspended) until no instance is available, then restored exactly.
+	DrainScaleToZero = "scale-to-zero"
+	// DrainSessions: for multi-session fleets: every instance that serves sessions that
+	// started before the image was applied is put in drain mode (DrainSessionInstance) as long
+	// as other instances keep free slots for new sessions; done when no such session is left.
+	DrainSessions = "sessions"
+	// DrainDeadline: as scale-to-zero (single-session) or sessions (multi-session), and the
+	// sessions still on old-image instances at rollouts.drain.session_deadline after the image
+	// was applied are ended (ExpireSession), after a warning.
+	DrainDeadline = "deadline"
+)
+
+// DrainModes are the values of the Drain tag and of rollouts.drain.mode.
+var DrainModes = []string{DrainNone, DrainScaleToZero, DrainSessions, DrainDeadline}
+
+// parseDrain reads a Drain tag value (any case); ok is false when it is none of DrainModes.
+func parseDrain(v string) (string, bool) {
+	v = strings.ToLower(strings.TrimSpace(v))
+	for _, m := range DrainModes {
+		if v == m {
+			return m, true
+		}
+	}
+	return "", false
+}
+
+// DrainModeFor is a fleet's drain mode: its own Drain tag, else the image's, else
+// ScaleImmediately=True (scale-to-zero, as in the recipe), else the configured default.
+func DrainModeFor(req Request, fleetTags map[string]string, keys TagKeys, def string) (string, error) {
+	if v, ok := fleetTags[keys.Drain]; ok && keys.Drain != "" {
+		m, ok := parseDrain(v)
+		if !ok {
+			return "", fmt.Errorf("its tag %s=%q must be one of %s", keys.Drain, v, strings.Join(DrainModes, ", "))
+		}
+		return m, nil
+	}
+	switch {
+	case req.Drain != "":
+		return req.Drain, nil
+	case req.ScaleImmediately:
+		return DrainScaleToZero, nil
+	case def != "":
+		return def, nil
+	}
+	return DrainNone, nil
 }
 
 // maxWaveSize bounds the Waves tag; a rollout never has more fleets than this anyway.
@@ -76,7 +134,7 @@ const maxWaveSize = 1000
 // Shape is the part of a request besides its fleets that makes it a different request when
 // changed (a pending rollout is replanned).
 func (r Request) sameShape(o Rollout) bool {
-	return r.FleetTag == o.FleetTag && r.ScaleImmediately == o.ScaleImmediately && r.Canary == o.Canary &&
+	return r.FleetTag == o.FleetTag && r.ScaleImmediately == o.ScaleImmediately && r.Drain == o.Drain && r.Canary == o.Canary &&
 		r.WaveSize == o.WaveSize && r.Approval == o.Approval
 }
 
@@ -117,6 +175,13 @@ func ParseRequest(tags map[string]string, keys TagKeys) (req Request, ok bool, e
 		case "auto", "":
 		default:
 			progressive = append(progressive, fmt.Sprintf("tag %s=%q must be Manual (wait for a person after the canary) or Auto", keys.Approval, v))
+		}
+	}
+	if v, ok := tags[keys.Drain]; ok && keys.Drain != "" {
+		if m, ok := parseDrain(v); ok {
+			req.Drain = m
+		} else {
+			progressive = append(progressive, fmt.Sprintf("tag %s=%q must be one of %s", keys.Drain, v, strings.Join(DrainModes, ", ")))
 		}
 	}
 	switch {

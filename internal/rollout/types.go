@@ -72,6 +72,11 @@ const (
 	StepDraining StepState = "draining"
 	// StepRestoring: the saved Min/Max are to be registered again and the tags removed.
 	StepRestoring StepState = "restoring"
+	// StepSessions: the image is applied (and the fleet restored, if it drained); sessions
+	// on old-image instances are followed until none is left: their instances put in drain
+	// mode (sessions and deadline mode, multi-session fleets), ended at the deadline (deadline
+	// mode).
+	StepSessions StepState = "sessions"
 	// StepDone: the fleet runs the image (and its capacity is restored).
 	StepDone StepState = "done"
 	// StepSkipped: the fleet already ran the image.
@@ -98,7 +103,7 @@ func (s StepState) Final() bool {
 // it must run to a final state, restoring capacity if it drained.
 func (s StepState) Started() bool {
 	switch s {
-	case StepApplying, StepSaving, StepDraining, StepRestoring:
+	case StepApplying, StepSaving, StepDraining, StepRestoring, StepSessions:
 		return true
 	}
 	return false
@@ -116,7 +121,10 @@ type Rollout struct {
 	// the request's identity: the same tags seen again are the same request.
 	FleetTag         string
 	ScaleImmediately bool
-	State            State
+	// Drain is the image's Drain tag (one of DrainModes, "" when absent); each step has its
+	// fleet's resolved mode.
+	Drain string
+	State State
 	// Start is the earliest window opening among the steps (what Status=Pending/<time> shows).
 	Start time.Time
 	// TagCleared records that the FleetName tag was seen removed after this rollout ended, so
@@ -203,9 +211,14 @@ type Step struct {
 	// SavedMin and SavedMax are the capacity saved before the drain (valid when Drain and the
 	// step is past StepSaving); the same values are in the saved_capacity table and fleet tags.
 	SavedMin, SavedMax int32
-	DrainStartedAt     time.Time
-	StartedAt          time.Time
-	FinishedAt         time.Time
+	// SavedSuspended is the target's SuspendedState saved with SavedMin and SavedMax.
+	SavedSuspended Suspension
+	// Restored is the Min/Max the restore registered: the saved pair, or what a scheduled
+	// action that fell in the drain set.
+	Restored       Capacity
+	DrainStartedAt time.Time
+	StartedAt      time.Time
+	FinishedAt     time.Time
 	// EscalatedAt is when admins were first told, urgently, that this fleet needs a person (its
 	// restore keeps failing, or it stayed at 0/0 past the drain timeout); RemindedAt is the
 	// latest reminder. Zero when there is no open incident.
@@ -219,6 +232,12 @@ type Step struct {
 	// RollingBack says the step is taking its fleet back to PreviousImageARN (with the same
 	// drain as the forward step); it ends in StepRolledBack.
 	RollingBack bool
+	// DrainMode is how the fleet's old-image sessions go (DrainScaleToZero, DrainSessions,
+	// DrainDeadline; "" is DrainNone, or scale-to-zero for steps written before drain modes).
+	DrainMode string
+	// AppliedAt is when the image was applied: sessions that started before run on old-image
+	// instances. WarnedAt is when admins were warned of the session deadline.
+	AppliedAt, WarnedAt time.Time
 }
 
 // SavedCapacity is a fleet's Min/Max saved before a drain. There is at most one per fleet and
@@ -226,6 +245,7 @@ type Step struct {
 type SavedCapacity struct {
 	Account, Region, Fleet string
 	Min, Max               int32
+	Suspended              Suspension
 	RolloutID              int64
 	SavedAt                time.Time
 }

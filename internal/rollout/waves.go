@@ -113,7 +113,7 @@ func (ws WaveSettings) bakeAfter(r Rollout) time.Duration {
 // WaveHealth is what a gate read about the fleets of a wave.
 type WaveHealth struct {
 	Fleets  map[string]Fleet
-	Targets map[string]Capacity
+	Targets map[string]Target
 	// Checks holds the check_url result of each fleet that was checked (nil: 2xx).
 	Checks map[string]error
 }
@@ -148,9 +148,12 @@ func HealthProblems(r Rollout, k int, h WaveHealth) map[string][]string {
 			if f.Running < f.Desired {
 				p = append(p, fmt.Sprintf("%d of its %d desired instances are running", f.Running, f.Desired))
 			}
-			saved := Capacity{s.SavedMin, s.SavedMax}
-			if t, tok := h.Targets[s.Fleet]; s.Drain && saved.Max > 0 && tok && t != saved {
-				p = append(p, fmt.Sprintf("its Min/Max is %s, not the %s it had", t, saved))
+			want := Capacity{s.SavedMin, s.SavedMax}
+			if s.Restored != (Capacity{}) {
+				want = s.Restored
+			}
+			if t, tok := h.Targets[s.Fleet]; s.Drain && want.Max > 0 && tok && t.Capacity != want {
+				p = append(p, fmt.Sprintf("its Min/Max is %s, not the %s it was restored to", t.Capacity, want))
 			}
 			if err, checked := h.Checks[s.Fleet]; checked && err != nil {
 				p = append(p, "its health check failed: "+err.Error())

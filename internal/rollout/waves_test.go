@@ -131,7 +131,7 @@ func TestHealthProblems(t *testing.T) {
 			if tt.fleet != nil {
 				tt.fleet(&f)
 			}
-			h := WaveHealth{Fleets: map[string]Fleet{"a": f}, Targets: map[string]Capacity{"a": tt.target}, Checks: map[string]error{"a": tt.check}}
+			h := WaveHealth{Fleets: map[string]Fleet{"a": f}, Targets: map[string]Target{"a": {Capacity: tt.target}}, Checks: map[string]error{"a": tt.check}}
 			got := HealthProblems(rr, 1, h)["a"]
 			if len(got) != len(tt.want) {
 				t.Fatalf("problems %q, want %d like %q", got, len(tt.want), tt.want)

@@ -152,14 +152,14 @@ func insertRollout(ctx context.Context, tx *sql.Tx, r rollout.Rollout) (int64, e
 		INSERT INTO rollouts (image_name, image_arn, fleet_tag, scale_immediately, state, start_at,
 			tag_cleared, reason, created_at, updated_at, account, region,
 			canary, wave_size, approval, waves, wave, gate, gate_since, wave_at, next_at,
-			approved, approved_by, checks)
+			approved, approved_by, checks, drain)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-			$13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
+			$13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)
 		RETURNING id`,
 		r.ImageName, r.ImageARN, r.FleetTag, bit(r.ScaleImmediately), string(r.State), millis(r.Start),
 		bit(r.TagCleared), r.Reason, millis(r.CreatedAt), millis(r.UpdatedAt), r.Account, r.Region,
 		r.Canary, r.WaveSize, bit(r.Approval), atLeastOne(r.Waves), atLeastOne(r.Wave), string(r.Gate),
-		millis(r.GateSince), millis(r.WaveAt), millis(r.NextAt), bit(r.Approved), r.ApprovedBy, r.Checks,
+		millis(r.GateSince), millis(r.WaveAt), millis(r.NextAt), bit(r.Approved), r.ApprovedBy, r.Checks, r.Drain,
 	).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("create rollout of image %q: %w", r.ImageARN, err)
@@ -194,8 +194,10 @@ func upsertStep(ctx context.Context, tx *sql.Tx, st rollout.Step) error {
 	_, err := tx.ExecContext(ctx, `
 		INSERT INTO steps (rollout_id, fleet, state, window_start, window_end, next_at, attempts, drain,
 			saved_min, saved_max, drain_started_at, started_at, finished_at, message, escalated_at, reminded_at,
-			wave, previous_image_arn, rolling_back)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+			wave, previous_image_arn, rolling_back, saved_suspended, restored_min, restored_max, drain_mode,
+			applied_at, warned_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+			$20, $21, $22, $23, $24, $25)
 		ON CONFLICT (rollout_id, fleet) DO UPDATE SET
 			state = excluded.state, window_start = excluded.window_start,
 			window_end = excluded.window_end, next_at = excluded.next_at,
@@ -205,12 +207,15 @@ func upsertStep(ctx context.Context, tx *sql.Tx, st rollout.Step) error {
 			finished_at = excluded.finished_at, message = excluded.message,
 			escalated_at = excluded.escalated_at, reminded_at = excluded.reminded_at,
 			wave = excluded.wave, previous_image_arn = excluded.previous_image_arn,
-			rolling_back = excluded.rolling_back`,
+			rolling_back = excluded.rolling_back, saved_suspended = excluded.saved_suspended,
+			restored_min = excluded.restored_min, restored_max = excluded.restored_max,
+			drain_mode = excluded.drain_mode, applied_at = excluded.applied_at, warned_at = excluded.warned_at`,
 		st.RolloutID, st.Fleet, string(st.State), millis(st.WindowStart), millis(st.WindowEnd),
 		millis(st.NextAt), st.Attempts, bit(st.Drain), st.SavedMin, st.SavedMax,
 		millis(st.DrainStartedAt), millis(st.StartedAt), millis(st.FinishedAt), st.Message,
 		millis(st.EscalatedAt), millis(st.RemindedAt),
-		atLeastOne(st.Wave), st.PreviousImageARN, bit(st.RollingBack))
+		atLeastOne(st.Wave), st.PreviousImageARN, bit(st.RollingBack), suspensionBits(st.SavedSuspended),
+		st.Restored.Min, st.Restored.Max, st.DrainMode, millis(st.AppliedAt), millis(st.WarnedAt))
 	if err != nil {
 		return fmt.Errorf("write step %q of rollout %d: %w", st.Fleet, st.RolloutID, err)
 	}
@@ -220,10 +225,10 @@ func upsertStep(ctx context.Context, tx *sql.Tx, st rollout.Step) error {
 // saveCapacity inserts sc unless its fleet has saved capacity already, which it keeps.
 func saveCapacity(ctx context.Context, tx *sql.Tx, sc rollout.SavedCapacity) error {
 	_, err := tx.ExecContext(ctx, `
-		INSERT INTO saved_capacity (account, region, fleet, saved_min, saved_max, rollout_id, saved_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		INSERT INTO saved_capacity (account, region, fleet, saved_min, saved_max, rollout_id, saved_at, suspended)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (account, region, fleet) DO NOTHING`,
-		sc.Account, sc.Region, sc.Fleet, sc.Min, sc.Max, nullID(sc.RolloutID), millis(sc.SavedAt))
+		sc.Account, sc.Region, sc.Fleet, sc.Min, sc.Max, nullID(sc.RolloutID), millis(sc.SavedAt), suspensionBits(sc.Suspended))
 	if err != nil {
 		return fmt.Errorf("save capacity of fleet %q: %w", sc.Fleet, err)
 	}
@@ -279,4 +284,14 @@ func nullID(id int64) any {
 		return nil
 	}
 	return id
+}
+
+// suspensionBits and suspensionOf convert a SuspendedState to and from its column (see
+// migration 00006).
+func suspensionBits(s rollout.Suspension) int {
+	return bit(s.DynamicIn) | bit(s.DynamicOut)<<1 | bit(s.Scheduled)<<2
+}
+
+func suspensionOf(bits int) rollout.Suspension {
+	return rollout.Suspension{DynamicIn: bits&1 != 0, DynamicOut: bits&2 != 0, Scheduled: bits&4 != 0}
 }

@@ -14,11 +14,12 @@ const (
 	rolloutCols = `id, image_name, image_arn, fleet_tag, scale_immediately, state, start_at,
 		tag_cleared, reason, created_at, updated_at, account, region,
 		canary, wave_size, approval, waves, wave, gate, gate_since, wave_at, next_at,
-		approved, approved_by, checks`
+		approved, approved_by, checks, drain`
 	stepCols = `rollout_id, fleet, state, window_start, window_end, next_at, attempts, drain,
 		saved_min, saved_max, drain_started_at, started_at, finished_at, message, escalated_at, reminded_at,
-		wave, previous_image_arn, rolling_back`
-	savedCols = `account, region, fleet, saved_min, saved_max, rollout_id, saved_at`
+		wave, previous_image_arn, rolling_back, saved_suspended, restored_min, restored_max, drain_mode,
+		applied_at, warned_at`
+	savedCols = `account, region, fleet, saved_min, saved_max, rollout_id, saved_at, suspended`
 )
 
 // ActiveRollouts returns the pending and running rollouts with their steps, oldest first.
@@ -83,7 +84,7 @@ func (s *Store) rollouts(ctx context.Context, tail string, args ...any) ([]rollo
 				&r.State, msTime{&r.Start}, &r.TagCleared, &r.Reason, msTime{&r.CreatedAt},
 				msTime{&r.UpdatedAt}, &r.Account, &r.Region,
 				&r.Canary, &r.WaveSize, &r.Approval, &r.Waves, &r.Wave, &r.Gate, msTime{&r.GateSince},
-				msTime{&r.WaveAt}, msTime{&r.NextAt}, &r.Approved, &r.ApprovedBy, &r.Checks); err != nil {
+				msTime{&r.WaveAt}, msTime{&r.NextAt}, &r.Approved, &r.ApprovedBy, &r.Checks, &r.Drain); err != nil {
 				rows.Close()
 				return err
 			}
@@ -129,11 +130,14 @@ func (s *Store) rollouts(ctx context.Context, tail string, args ...any) ([]rollo
 
 func scanStep(rows *sql.Rows) (rollout.Step, error) {
 	var st rollout.Step
+	var suspended int
 	err := rows.Scan(&st.RolloutID, &st.Fleet, &st.State, msTime{&st.WindowStart}, msTime{&st.WindowEnd},
 		msTime{&st.NextAt}, &st.Attempts, &st.Drain, &st.SavedMin, &st.SavedMax,
 		msTime{&st.DrainStartedAt}, msTime{&st.StartedAt}, msTime{&st.FinishedAt}, &st.Message,
 		msTime{&st.EscalatedAt}, msTime{&st.RemindedAt},
-		&st.Wave, &st.PreviousImageARN, &st.RollingBack)
+		&st.Wave, &st.PreviousImageARN, &st.RollingBack, &suspended, &st.Restored.Min, &st.Restored.Max, &st.DrainMode,
+		msTime{&st.AppliedAt}, msTime{&st.WarnedAt})
+	st.SavedSuspended = suspensionOf(suspended)
 	return st, err
 }
 
@@ -168,7 +172,9 @@ func (s *Store) SavedFor(ctx context.Context, account, region string, fleets []s
 func scanSaved(rows *sql.Rows) (rollout.SavedCapacity, error) {
 	var sc rollout.SavedCapacity
 	var rolloutID sql.NullInt64
-	err := rows.Scan(&sc.Account, &sc.Region, &sc.Fleet, &sc.Min, &sc.Max, &rolloutID, msTime{&sc.SavedAt})
+	var suspended int
+	err := rows.Scan(&sc.Account, &sc.Region, &sc.Fleet, &sc.Min, &sc.Max, &rolloutID, msTime{&sc.SavedAt}, &suspended)
+	sc.Suspended = suspensionOf(suspended)
 	sc.RolloutID = rolloutID.Int64
 	return sc, err
 }

@@ -15,7 +15,7 @@ var _ reset.Store = (*Store)(nil)
 
 const trackedCols = `id, mode, directory_id, user_name, bundle_id, last_state, last_connected,
 	handled_logon, pending_logon, phase, disconnected_at, due_at, ip_before, reset_started_at,
-	attempts, tags_checked_at`
+	attempts, tags_checked_at, maintenance, waiting`
 
 // Trackers returns every tracked WorkSpace by ID, in one query. Times come back in UTC, to the
 // millisecond.
@@ -28,12 +28,14 @@ func (s *Store) Trackers(ctx context.Context) (map[string]reset.Tracked, error) 
 	out := make(map[string]reset.Tracked)
 	for rows.Next() {
 		var t reset.Tracked
+		var maintenance int
 		if err := rows.Scan(&t.ID, &t.Mode, &t.DirectoryID, &t.UserName, &t.BundleID, &t.LastState,
 			msTime{&t.LastConnected}, msTime{&t.HandledLogon}, msTime{&t.PendingLogon}, &t.Phase,
 			msTime{&t.DisconnectedAt}, msTime{&t.DueAt}, &t.IPBefore, msTime{&t.ResetStartedAt},
-			&t.Attempts, msTime{&t.TagsCheckedAt}); err != nil {
+			&t.Attempts, msTime{&t.TagsCheckedAt}, &maintenance, &t.Waiting); err != nil {
 			return nil, fmt.Errorf("read tracked workspaces: %w", err)
 		}
+		t.Maintenance = maintenance != 0
 		out[t.ID] = t
 	}
 	if err := rows.Err(); err != nil {
@@ -79,13 +81,21 @@ func (s *Store) SaveResets(ctx context.Context, save []reset.Tracked, remove []s
 	return nil
 }
 
+// boolInt is b as the INTEGER 1 or 0 both databases store.
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func upsertTrackers(ctx context.Context, tx *sql.Tx, save []reset.Tracked) error {
 	if len(save) == 0 {
 		return nil
 	}
 	stmt, err := tx.PrepareContext(ctx, `
 		INSERT INTO workspaces (`+trackedCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 		ON CONFLICT (id) DO UPDATE SET
 			mode = excluded.mode, directory_id = excluded.directory_id,
 			user_name = excluded.user_name, bundle_id = excluded.bundle_id,
@@ -94,7 +104,8 @@ func upsertTrackers(ctx context.Context, tx *sql.Tx, save []reset.Tracked) error
 			phase = excluded.phase, disconnected_at = excluded.disconnected_at,
 			due_at = excluded.due_at, ip_before = excluded.ip_before,
 			reset_started_at = excluded.reset_started_at, attempts = excluded.attempts,
-			tags_checked_at = excluded.tags_checked_at`)
+			tags_checked_at = excluded.tags_checked_at, maintenance = excluded.maintenance,
+			waiting = excluded.waiting`)
 	if err != nil {
 		return fmt.Errorf("write tracked workspaces: %w", err)
 	}
@@ -106,7 +117,7 @@ func upsertTrackers(ctx context.Context, tx *sql.Tx, save []reset.Tracked) error
 		if _, err := stmt.ExecContext(ctx, t.ID, string(t.Mode), t.DirectoryID, t.UserName, t.BundleID,
 			t.LastState, millis(t.LastConnected), millis(t.HandledLogon), millis(t.PendingLogon),
 			string(t.Phase), millis(t.DisconnectedAt), millis(t.DueAt), t.IPBefore,
-			millis(t.ResetStartedAt), t.Attempts, millis(t.TagsCheckedAt)); err != nil {
+			millis(t.ResetStartedAt), t.Attempts, millis(t.TagsCheckedAt), boolInt(t.Maintenance), t.Waiting); err != nil {
 			return fmt.Errorf("write tracked workspace %q: %w", t.ID, err)
 		}
 	}

@@ -36,6 +36,8 @@ func fullTracked(id string) reset.Tracked {
 		ResetStartedAt: at(15 * time.Minute),
 		Attempts:       3,
 		TagsCheckedAt:  at(-30 * time.Minute),
+		Maintenance:    true,
+		Waiting:        "waiting for a snapshot newer than the logoff",
 	}
 }
 

@@ -71,6 +71,7 @@ func fullRollout(image string) rollout.Rollout {
 		ImageARN:         "arn:aws:appstream:eu-west-1:123456789012:image/" + image,
 		FleetTag:         "b / a",
 		ScaleImmediately: true,
+		Drain:            "sessions",
 		State:            rollout.Running,
 		Start:            t0.Add(24 * time.Hour),
 		TagCleared:       true,
@@ -110,6 +111,11 @@ func fullRollout(image string) rollout.Rollout {
 				Wave:             2,
 				PreviousImageARN: "arn:aws:appstream:eu-west-1:123456789012:image/previous",
 				RollingBack:      true,
+				SavedSuspended:   rollout.Suspension{DynamicOut: true, Scheduled: true},
+				Restored:         rollout.Capacity{Min: 4, Max: 20},
+				DrainMode:        "deadline",
+				AppliedAt:        t0.Add(24*time.Hour + 2*time.Second),
+				WarnedAt:         t0.Add(27 * time.Hour),
 			},
 		},
 	}
@@ -244,7 +250,7 @@ func TestStore_Apply_stampsZeroRecordTimes(t *testing.T) {
 	c := &rollout.Change{
 		Create: &r,
 		Events: []rollout.Event{{Kind: history.Planned}, {Kind: history.Step, At: t0, RolloutID: 0}},
-		Save:   &rollout.SavedCapacity{Fleet: "f", Min: 1, Max: 2},
+		Save:   &rollout.SavedCapacity{Fleet: "f", Min: 1, Max: 2, Suspended: rollout.Suspension{DynamicIn: true}},
 	}
 	apply(t, s, c)
 	if !r.CreatedAt.Equal(now) || !r.UpdatedAt.Equal(now) {
@@ -264,6 +270,9 @@ func TestStore_Apply_stampsZeroRecordTimes(t *testing.T) {
 	sc, _, err := savedOne(s, "f")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if sc.Suspended != (rollout.Suspension{DynamicIn: true}) {
+		t.Errorf("Suspended stored as %+v, want dynamic scale-in only", sc.Suspended)
 	}
 	if !sc.SavedAt.Equal(now) || !c.Save.SavedAt.Equal(now) {
 		t.Errorf("SavedAt stored %v, in Change %v; want %v", sc.SavedAt, c.Save.SavedAt, now)
