@@ -373,6 +373,9 @@ var crashSuspended = crashScenario{
 	final: crashPlain.final,
 	estate: func(s *sim.Seed) {
 		for i, f := range s.Fleets {
+			if f.ScalableTarget == nil {
+				continue
+			}
 			t := *f.ScalableTarget
 			switch f.Name {
 			case "fleet-a":

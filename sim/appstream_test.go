@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"slices"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -306,9 +307,17 @@ func TestAppStream_StacksAndSessions(t *testing.T) {
 	e.runningFleet("f1", "img-1", 2)
 	e.stack("s1", "f1")
 
+	assoc, err := e.as.ListAssociatedStacks(e.ctx, &appstream.ListAssociatedStacksInput{FleetName: aws.String("f1")})
+	if err != nil || !slices.Equal(assoc.Names, []string{"s1"}) {
+		t.Errorf("ListAssociatedStacks f1 = %+v, %v; want [s1]", assoc, err)
+	}
+	if none, err := e.as.ListAssociatedStacks(e.ctx, &appstream.ListAssociatedStacksInput{FleetName: aws.String("nope")}); err != nil || len(none.Names) != 0 {
+		t.Errorf("ListAssociatedStacks of an unknown fleet = %+v, %v; want no stacks", none, err)
+	}
+
 	alice := e.session("f1", "s1", "alice")
 	e.session("f1", "s1", "bob")
-	_, err := e.sim.StartSession(sim.SessionSpec{FleetName: "f1", StackName: "s1", UserId: "carol"})
+	_, err = e.sim.StartSession(sim.SessionSpec{FleetName: "f1", StackName: "s1", UserId: "carol"})
 	var ce *sim.ControlError
 	if !errors.As(err, &ce) || ce.Status != 409 {
 		t.Errorf("third session on a 2-instance fleet: %v, want a 409 ControlError", err)

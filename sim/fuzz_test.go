@@ -13,7 +13,7 @@ import (
 // each with a well-formed AWS response, never a panic or an internal failure.
 func FuzzJSONOperations(f *testing.F) {
 	targets := []string{
-		"PhotonAdminProxyService.CreateFleet", "PhotonAdminProxyService.DrainSessionInstance", "AnyScaleFrontendService.PutScalingPolicy", "AnyScaleFrontendService.DescribeScalingPolicies", "AnyScaleFrontendService.DeleteScalingPolicy",
+		"PhotonAdminProxyService.CreateFleet", "PhotonAdminProxyService.ListAssociatedStacks", "PhotonAdminProxyService.DrainSessionInstance", "AnyScaleFrontendService.PutScalingPolicy", "AnyScaleFrontendService.DescribeScalingPolicies", "AnyScaleFrontendService.DeleteScalingPolicy",
 		"PhotonAdminProxyService.DescribeFleets", "PhotonAdminProxyService.UpdateFleet",
 		"PhotonAdminProxyService.StartFleet", "PhotonAdminProxyService.StopFleet", "PhotonAdminProxyService.DeleteFleet",
 		"PhotonAdminProxyService.DescribeImages", "PhotonAdminProxyService.TagResource", "PhotonAdminProxyService.UntagResource",
