@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -309,17 +310,17 @@ func TestSnapshots_CrashWhileHeldPutsTheWorkspaceBack(t *testing.T) {
 	// The daemon is gone the moment its ADMIN_MAINTENANCE reached AWS: no answer comes back,
 	// and nothing it sends reaches AWS any more.
 	lost := errors.New("connection reset: deskpilot stopped")
-	gone := false
+	var gone atomic.Bool // set by the interceptor, on the emulator's HTTP goroutines
 	ic.set(func(op string, body map[string]any) {}, func(op string, body map[string]any) error {
 		if isMaintenance(op, body, "ADMIN_MAINTENANCE") {
-			gone = true
+			gone.Store(true)
 		}
-		if gone && op == "ModifyWorkspaceState" {
+		if gone.Load() && op == "ModifyWorkspaceState" {
 			return lost
 		}
 		return nil
 	})
-	h.runUntil("held", 30*time.Minute, func() bool { return gone })
+	h.runUntil("held", 30*time.Minute, gone.Load)
 	if s := h.wsState("ws-alice0001"); s != sim.WorkspaceAdminMaintenance {
 		t.Fatalf("the WorkSpace is %s, want ADMIN_MAINTENANCE (the call reached AWS)", s)
 	}
