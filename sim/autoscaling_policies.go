@@ -414,55 +414,20 @@ type wireScalingPolicy struct {
 }
 
 func (s *Sim) describeScalingPolicies(body []byte) (any, error) {
-	var in struct {
-		ServiceNamespace  *string
-		PolicyNames       []string
-		ResourceId        *string
-		ScalableDimension *string
-		MaxResults        *int32
-		NextToken         *string
-	}
-	if err := decode(body, &in); err != nil {
+	in, err := readTargetQuery(body, "policyNames", 10)
+	if err != nil {
 		return nil, err
-	}
-	var v validation
-	v.required(in.ServiceNamespace != nil, "serviceNamespace")
-	v.enum(in.ServiceNamespace, "serviceNamespace", serviceNamespaces...)
-	v.listLen(len(in.PolicyNames), "policyNames", 0, 50)
-	for i := range in.PolicyNames {
-		v.length(&in.PolicyNames[i], "policyNames.member", 1, 1600)
-	}
-	v.length(in.ResourceId, "resourceId", 1, 1600)
-	v.intRange(in.MaxResults, "maxResults", 1, 10)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	if in.ScalableDimension != nil && in.ResourceId == nil {
-		return nil, wire.Errorf("ValidationException", "ScalableDimension can be specified only together with ResourceId.")
 	}
 	var matched []*scalingPolicy
-	if *in.ServiceNamespace == appStreamNamespace && (in.ScalableDimension == nil || *in.ScalableDimension == fleetDimension) {
-		names := map[string]bool{}
-		for _, n := range in.PolicyNames {
-			names[n] = true
-		}
-		for _, id := range sortedKeys(s.targets) {
-			if in.ResourceId != nil && *in.ResourceId != id {
-				continue
-			}
-			t := s.targets[id]
-			for _, n := range sortedKeys(t.policies) {
-				if len(names) == 0 || names[n] {
-					matched = append(matched, t.policies[n])
-				}
+	for _, id := range sortedKeys(s.targets) {
+		t := s.targets[id]
+		for _, n := range sortedKeys(t.policies) {
+			if in.matches(id, n) {
+				matched = append(matched, t.policies[n])
 			}
 		}
 	}
-	size := 10
-	if in.MaxResults != nil {
-		size = int(*in.MaxResults)
-	}
-	policies, next, err := page(matched, in.NextToken, size, "DescribeScalingPolicies")
+	policies, next, err := page(matched, in.NextToken, in.pageSize, "DescribeScalingPolicies")
 	if err != nil {
 		return nil, err
 	}

@@ -245,56 +245,84 @@ type wireScheduledAction struct {
 	CreationTime         wire.Time       `json:"CreationTime"`
 }
 
-func (s *Sim) describeScheduledActions(body []byte) (any, error) {
-	var in struct {
-		ServiceNamespace     *string
-		ScheduledActionNames []string
-		ResourceId           *string
-		ScalableDimension    *string
-		MaxResults           *int32
-		NextToken            *string
+// targetQuery is the input DescribeScalingPolicies and DescribeScheduledActions share: a
+// namespace, optional names (PolicyNames or ScheduledActionNames), an optional target, and a page.
+type targetQuery struct {
+	ServiceNamespace     *string
+	PolicyNames          []string
+	ScheduledActionNames []string
+	ResourceId           *string
+	ScalableDimension    *string
+	MaxResults           *int32
+	NextToken            *string
+	// names are the names asked for, of either kind; appStream says the query can match
+	// anything (the AppStream namespace, and the fleet dimension if any).
+	names     map[string]bool
+	appStream bool
+	pageSize  int
+}
+
+// readTargetQuery decodes and checks a targetQuery whose names are in member (policyNames or
+// scheduledActionNames) and whose pages hold at most maxPage.
+func readTargetQuery(body []byte, member string, maxPage int) (targetQuery, error) {
+	var q targetQuery
+	if err := decode(body, &q); err != nil {
+		return q, err
 	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
+	names := q.PolicyNames
+	if member == "scheduledActionNames" {
+		names = q.ScheduledActionNames
 	}
 	var v validation
-	v.required(in.ServiceNamespace != nil, "serviceNamespace")
-	v.enum(in.ServiceNamespace, "serviceNamespace", serviceNamespaces...)
-	v.listLen(len(in.ScheduledActionNames), "scheduledActionNames", 0, 50)
-	for i := range in.ScheduledActionNames {
-		v.length(&in.ScheduledActionNames[i], "scheduledActionNames.member", 1, 1600)
+	v.required(q.ServiceNamespace != nil, "serviceNamespace")
+	v.enum(q.ServiceNamespace, "serviceNamespace", serviceNamespaces...)
+	v.listLen(len(names), member, 0, 50)
+	for i := range names {
+		v.length(&names[i], member+".member", 1, 1600)
 	}
-	v.length(in.ResourceId, "resourceId", 1, 1600)
-	v.intRange(in.MaxResults, "maxResults", 1, 50)
+	v.length(q.ResourceId, "resourceId", 1, 1600)
+	v.intRange(q.MaxResults, "maxResults", 1, int64(maxPage))
 	if err := v.err(); err != nil {
+		return q, err
+	}
+	if q.ScalableDimension != nil && q.ResourceId == nil {
+		return q, wire.Errorf("ValidationException", "ScalableDimension can be specified only together with ResourceId.")
+	}
+	q.names = map[string]bool{}
+	for _, n := range names {
+		q.names[n] = true
+	}
+	q.appStream = *q.ServiceNamespace == appStreamNamespace && (q.ScalableDimension == nil || *q.ScalableDimension == fleetDimension)
+	q.pageSize = maxPage
+	if q.MaxResults != nil {
+		q.pageSize = int(*q.MaxResults)
+	}
+	return q, nil
+}
+
+// matches reports whether the query asks for the named child of target resourceID.
+func (q targetQuery) matches(resourceID, name string) bool {
+	return q.appStream && (len(q.names) == 0 || q.names[name]) && (q.ResourceId == nil || *q.ResourceId == resourceID)
+}
+
+func (s *Sim) describeScheduledActions(body []byte) (any, error) {
+	in, err := readTargetQuery(body, "scheduledActionNames", 50)
+	if err != nil {
 		return nil, err
 	}
-	if in.ScalableDimension != nil && in.ResourceId == nil {
-		return nil, wire.Errorf("ValidationException", "ScalableDimension can be specified only together with ResourceId.")
-	}
 	var matched []*scheduledAction
-	if *in.ServiceNamespace == appStreamNamespace && (in.ScalableDimension == nil || *in.ScalableDimension == fleetDimension) {
-		names := map[string]bool{}
-		for _, n := range in.ScheduledActionNames {
-			names[n] = true
+	for _, a := range s.scheduled {
+		if in.matches(a.resourceID, a.name) {
+			matched = append(matched, a)
 		}
-		for _, a := range s.scheduled {
-			if (len(names) == 0 || names[a.name]) && (in.ResourceId == nil || *in.ResourceId == a.resourceID) {
-				matched = append(matched, a)
-			}
+	}
+	sort.Slice(matched, func(i, j int) bool {
+		if matched[i].resourceID != matched[j].resourceID {
+			return matched[i].resourceID < matched[j].resourceID
 		}
-		sort.Slice(matched, func(i, j int) bool {
-			if matched[i].resourceID != matched[j].resourceID {
-				return matched[i].resourceID < matched[j].resourceID
-			}
-			return matched[i].name < matched[j].name
-		})
-	}
-	size := 50
-	if in.MaxResults != nil {
-		size = int(*in.MaxResults)
-	}
-	actions, next, err := page(matched, in.NextToken, size, "DescribeScheduledActions")
+		return matched[i].name < matched[j].name
+	})
+	actions, next, err := page(matched, in.NextToken, in.pageSize, "DescribeScheduledActions")
 	if err != nil {
 		return nil, err
 	}
