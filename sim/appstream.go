@@ -844,17 +844,11 @@ func (s *Sim) describeSessions(body []byte) (any, error) {
 
 // expireSession ends a session. AppStream declares no error for it; an unknown id changes nothing.
 func (s *Sim) expireSession(body []byte) (any, error) {
-	var in struct{ SessionId *string }
-	if err := decode(body, &in); err != nil {
+	id, err := sessionIDOf(body)
+	if err != nil {
 		return nil, err
 	}
-	var v validation
-	v.required(in.SessionId != nil, "sessionId")
-	v.length(in.SessionId, "sessionId", 1, 1<<20)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	if ss, ok := s.sessions[*in.SessionId]; ok {
+	if ss, ok := s.sessions[id]; ok {
 		s.endSession(ss)
 	}
 	return struct{}{}, nil
@@ -904,4 +898,19 @@ func (s *Sim) startSession(fleetName, stackName, userID, authType string) (*sess
 		}
 	})
 	return ss, nil
+}
+
+// sessionIDOf reads the SessionId of ExpireSession and DrainSessionInstance.
+func sessionIDOf(body []byte) (string, error) {
+	var in struct{ SessionId *string }
+	if err := decode(body, &in); err != nil {
+		return "", err
+	}
+	var v validation
+	v.required(in.SessionId != nil, "sessionId")
+	v.length(in.SessionId, "sessionId", 1, 1<<20)
+	if err := v.err(); err != nil {
+		return "", err
+	}
+	return *in.SessionId, nil
 }

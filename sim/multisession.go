@@ -119,23 +119,17 @@ func (s *Sim) placeSession(f *fleet) *instance {
 // session, its sessions go on, and once the last one ends it is terminated and replaced from
 // the fleet's current image. Multi-session fleets only.
 func (s *Sim) drainSessionInstance(body []byte) (any, error) {
-	var in struct{ SessionId *string }
-	if err := decode(body, &in); err != nil {
+	id, err := sessionIDOf(body)
+	if err != nil {
 		return nil, err
 	}
-	var v validation
-	v.required(in.SessionId != nil, "sessionId")
-	v.length(in.SessionId, "sessionId", 1, 1<<20)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	ss, ok := s.sessions[*in.SessionId]
+	ss, ok := s.sessions[id]
 	if !ok || ss.instance == nil {
-		return nil, wire.Errorf("ResourceNotFoundException", "The session %s does not exist.", *in.SessionId)
+		return nil, wire.Errorf("ResourceNotFoundException", "The session %s does not exist.", id)
 	}
 	f := s.fleets[ss.fleetName]
 	if f == nil {
-		return nil, wire.Errorf("ResourceNotFoundException", "The session %s does not exist.", *in.SessionId)
+		return nil, wire.Errorf("ResourceNotFoundException", "The session %s does not exist.", id)
 	}
 	if !f.multiSession() {
 		return nil, wire.Errorf("OperationNotPermittedException", "DrainSessionInstance applies only to multi-session fleets; fleet %s is single-session.", f.name)

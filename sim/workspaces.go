@@ -313,19 +313,9 @@ func (s *Sim) rebootWorkspaces(body []byte) (any, error) {
 // the request is well formed, the operation is just not possible now. AWS does not document
 // which of the declared errors it uses.
 func (s *Sim) restoreWorkspace(body []byte) (any, error) {
-	var in struct{ WorkspaceId *string }
-	if err := decode(body, &in); err != nil {
+	w, err := s.workspaceOf(body)
+	if err != nil {
 		return nil, err
-	}
-	var v validation
-	v.required(in.WorkspaceId != nil, "workspaceId")
-	v.pattern(in.WorkspaceId, "workspaceId", workspaceIDPattern, workspaceIDRule)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	w, ok := s.workspaces[*in.WorkspaceId]
-	if !ok {
-		return nil, wire.Errorf("ResourceNotFoundException", "The WorkSpace %s could not be found.", *in.WorkspaceId)
 	}
 	allowed := []string{WorkspaceAvailable, WorkspaceError, WorkspaceUnhealthy, WorkspaceStopped}
 	if !slices.Contains(allowed, w.state) {
@@ -583,4 +573,24 @@ func (s *Sim) describeWorkspaceBundles(body []byte) (any, error) {
 		out = append(out, s.wireBundleOf(b))
 	}
 	return paged("Bundles", out, next), nil
+}
+
+// workspaceOf reads a request naming one WorkSpace ({"WorkspaceId": …}) and returns it, or the
+// validation or ResourceNotFoundException error AWS answers.
+func (s *Sim) workspaceOf(body []byte) (*workspace, error) {
+	var in struct{ WorkspaceId *string }
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	var v validation
+	v.required(in.WorkspaceId != nil, "workspaceId")
+	v.pattern(in.WorkspaceId, "workspaceId", workspaceIDPattern, workspaceIDRule)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	w, ok := s.workspaces[*in.WorkspaceId]
+	if !ok {
+		return nil, wire.Errorf("ResourceNotFoundException", "The WorkSpace %s could not be found.", *in.WorkspaceId)
+	}
+	return w, nil
 }

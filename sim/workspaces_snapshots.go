@@ -104,19 +104,9 @@ type wireSnapshot struct {
 // console, which shows the most recent snapshot, it lists only the latest one; a WorkSpace
 // without a snapshot has two empty lists.
 func (s *Sim) describeWorkspaceSnapshots(body []byte) (any, error) {
-	var in struct{ WorkspaceId *string }
-	if err := decode(body, &in); err != nil {
+	w, err := s.workspaceOf(body)
+	if err != nil {
 		return nil, err
-	}
-	var v validation
-	v.required(in.WorkspaceId != nil, "workspaceId")
-	v.pattern(in.WorkspaceId, "workspaceId", workspaceIDPattern, workspaceIDRule)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	w, ok := s.workspaces[*in.WorkspaceId]
-	if !ok {
-		return nil, wire.Errorf("ResourceNotFoundException", "The WorkSpace %s could not be found.", *in.WorkspaceId)
 	}
 	list := []wireSnapshot{}
 	if at := s.latestSnapshot(w); !at.IsZero() {
