@@ -686,9 +686,13 @@ func (c *Controller) digest(ctx context.Context, now time.Time) error {
 		for _, s := range c.cfg.Senders {
 			ds = append(ds, Delivery{Sender: s, Notice: n})
 		}
-		if err := c.store.SaveResets(ctx, nil, nil, nil, ds); err != nil {
+		// The digest and its watermark are written together: after a crash the next digest
+		// starts where this one ended, never again at its start under the same notice id.
+		if err := c.store.SaveDigest(ctx, ds, digestKey, until.UTC().Format(time.RFC3339Nano)); err != nil {
 			return err
 		}
+		c.digestSince = until
+		return nil
 	}
 	return c.setDigestSince(ctx, until)
 }

@@ -132,4 +132,7 @@ type Store interface {
 	// Meta and SetMeta keep small named values (the digest watermark).
 	Meta(ctx context.Context, key string) (string, error)
 	SetMeta(ctx context.Context, key, value string) error
+	// SaveDigest enqueues a digest's deliveries and sets a meta value (its watermark) in one
+	// transaction.
+	SaveDigest(ctx context.Context, deliveries []Delivery, key, value string) error
 }

@@ -327,6 +327,12 @@ func restoreTarget(s Step, w World) (Capacity, string) {
 	case w.ScheduledErr != nil:
 		return saved, fmt.Sprintf(" (its scheduled actions could not be read, so any that fired during the drain are not applied: %v)", w.ScheduledErr)
 	}
+	// The saved pair is what the fleet had when it was saved, which may be a pass or more
+	// before the drain began (a throttled pass): an action due in between is skipped too.
+	since := s.DrainStartedAt
+	if w.SavedFound && !w.Saved.SavedAt.IsZero() && w.Saved.SavedAt.Before(since) {
+		since = w.Saved.SavedAt
+	}
 	type firing struct {
 		at time.Time
 		a  ScheduledAction
@@ -339,7 +345,7 @@ func restoreTarget(s Step, w World) (Capacity, string) {
 			unreadable = append(unreadable, fmt.Sprintf("%s (%v)", a.Name, err))
 			continue
 		}
-		if at := e.Firings(schedule.Bounds{Start: a.Start, End: a.End, Created: a.Created}, s.DrainStartedAt, w.Now); len(at) > 0 {
+		if at := e.Firings(schedule.Bounds{Start: a.Start, End: a.End, Created: a.Created}, since, w.Now); len(at) > 0 {
 			fired = append(fired, firing{at[len(at)-1], a})
 		}
 	}

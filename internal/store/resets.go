@@ -217,16 +217,36 @@ func (s *Store) Meta(ctx context.Context, key string) (string, error) {
 
 // SetMeta sets the value named key, replacing any.
 func (s *Store) SetMeta(ctx context.Context, key, value string) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `
-			INSERT INTO meta (key, value) VALUES ($1, $2)
-			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
-		return err
-	})
-	if err != nil {
+	if err := s.write(ctx, func(tx *sql.Tx) error { return setMeta(ctx, tx, key, value) }); err != nil {
 		return fmt.Errorf("set meta %q: %w", key, err)
 	}
 	return nil
+}
+
+// SaveDigest enqueues a digest's deliveries and moves its watermark (meta key) in one
+// transaction: a crash between the two would name the next digest after the same period start,
+// which the outbox drops as already sent, and lose its items.
+func (s *Store) SaveDigest(ctx context.Context, deliveries []reset.Delivery, key, watermark string) error {
+	now := s.now()
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		for _, d := range deliveries {
+			if err := enqueue(ctx, tx, rollout.Delivery(d), now); err != nil {
+				return err
+			}
+		}
+		return setMeta(ctx, tx, key, watermark)
+	})
+	if err != nil {
+		return fmt.Errorf("save digest: %w", err)
+	}
+	return nil
+}
+
+func setMeta(ctx context.Context, tx *sql.Tx, key, value string) error {
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO meta (key, value) VALUES ($1, $2)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	return err
 }
 
 // PendingResets counts the tracked WorkSpaces not idle: in their grace, being reset, or
