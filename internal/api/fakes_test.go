@@ -229,7 +229,8 @@ func estate() (*fakeStore, *fakeFleets) {
 		},
 		tracked: map[string]reset.Tracked{
 			"ws-1": {ID: "ws-1", Mode: reset.Rebuild, UserName: "alice", Phase: reset.Idle},
-			"ws-2": {ID: "ws-2", Mode: reset.Restore, UserName: "bob", Phase: reset.Grace, DisconnectedAt: t0.Add(-5 * time.Minute), DueAt: t0.Add(10 * time.Minute), LastState: "DISCONNECTED"},
+			"ws-2": {ID: "ws-2", Mode: reset.Restore, UserName: "bob", Phase: reset.Grace, DisconnectedAt: t0.Add(-5 * time.Minute), DueAt: t0.Add(10 * time.Minute), LastState: "DISCONNECTED",
+				Waiting: "a snapshot newer than the logoff"},
 			"ws-3": {ID: "ws-3", Mode: reset.Rebuild, UserName: "carol", Phase: reset.Grace, DisconnectedAt: t0.Add(-14 * time.Minute), DueAt: t0.Add(time.Minute), LastState: "DISCONNECTED"},
 			"ws-4": {ID: "ws-4", Mode: reset.Rebuild, UserName: "dave", Phase: reset.InFlight, ResetStartedAt: t0.Add(-time.Minute), Attempts: 1},
 		},

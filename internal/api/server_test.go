@@ -651,6 +651,9 @@ func TestServer_resets(t *testing.T) {
 	var ids []string
 	for _, p := range pending.Pending {
 		ids = append(ids, p.WorkspaceID+"/"+p.Phase)
+		if want := map[string]string{"ws-2": "a snapshot newer than the logoff"}[p.WorkspaceID]; p.Waiting != want {
+			t.Errorf("pending %s waits for %q, want %q", p.WorkspaceID, p.Waiting, want)
+		}
 	}
 	if diff := cmp.Diff([]string{"ws-3/grace", "ws-2/grace", "ws-4/inflight"}, ids); diff != "" {
 		t.Errorf("pending (-want +got):\n%s", diff)

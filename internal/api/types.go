@@ -238,6 +238,9 @@ type PendingReset struct {
 	DueAt          *time.Time `json:"due_at"`
 	ResetStartedAt *time.Time `json:"reset_started_at"`
 	Attempts       int        `json:"attempts"`
+	// Waiting says what a due reset waits for that takes hours ("" when nothing): a snapshot
+	// newer than the logoff, or the WorkSpace's first snapshot.
+	Waiting string `json:"waiting"`
 }
 
 // PendingResetList answers GET /api/v1/resets/pending, soonest due first.
@@ -445,7 +448,7 @@ func Pending(tracked map[string]reset.Tracked) []PendingReset {
 		}
 		out = append(out, PendingReset{WorkspaceID: t.ID, UserName: t.UserName, DirectoryID: t.DirectoryID, BundleID: t.BundleID,
 			Mode: string(t.Mode), Phase: string(t.Phase), LastState: t.LastState, DisconnectedAt: ts(t.DisconnectedAt),
-			DueAt: ts(t.DueAt), ResetStartedAt: ts(t.ResetStartedAt), Attempts: t.Attempts})
+			DueAt: ts(t.DueAt), ResetStartedAt: ts(t.ResetStartedAt), Attempts: t.Attempts, Waiting: t.Waiting})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i].DueAt, out[j].DueAt

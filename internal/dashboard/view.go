@@ -120,6 +120,8 @@ type pendingRow struct {
 	Due                   *countdown
 	Since                 stamp
 	Attempts              int
+	// Waiting is what a due reset waits for (a snapshot), if anything.
+	Waiting string
 }
 
 type recordRow struct {
@@ -396,7 +398,7 @@ func (b builder) pending(tracked map[string]reset.Tracked) (map[string]int, []pe
 			continue
 		}
 		row := pendingRow{WorkspaceID: t.ID, UserName: t.UserName, Mode: string(t.Mode), Phase: string(t.Phase),
-			LoggedOff: b.stamp(t.DisconnectedAt), Since: b.stamp(t.ResetStartedAt), Attempts: t.Attempts}
+			LoggedOff: b.stamp(t.DisconnectedAt), Since: b.stamp(t.ResetStartedAt), Attempts: t.Attempts, Waiting: t.Waiting}
 		if t.Phase == reset.Grace && !t.DueAt.IsZero() {
 			row.Due = b.countdown("Due", t.DueAt, b.loc)
 		}
