@@ -62,6 +62,8 @@ var mutating = map[string]bool{
 	"PhotonAdminProxyService.TagResource":            true,
 	"PhotonAdminProxyService.UntagResource":          true,
 	"AnyScaleFrontendService.RegisterScalableTarget": true,
+	"PhotonAdminProxyService.DrainSessionInstance":   true,
+	"PhotonAdminProxyService.ExpireSession":          true,
 }
 
 // crashWorld is an emulator on the wall clock (sped up) behind a handler that can kill the
@@ -388,6 +390,36 @@ var crashSuspended = crashScenario{
 			s.Fleets[i].ScalableTarget = &t
 		}
 	},
+}
+
+// crashSessions is a sessions-mode rollout (Drain=sessions on the image) on a multi-session
+// fleet-a whose user stays: its capacity is raised, alice's old instance drained, and, when the
+// drain times out with her still there, the raise is undone; fleet-b (single-session, nobody on
+// it) only gets the image.
+var crashSessions = crashScenario{
+	image:  sim.ImageSpec{Name: "img-2", Tags: map[string]string{"FleetName": "fleet-a/fleet-b", "Drain": "sessions"}},
+	final:  "Image img-2 rolled out",
+	config: ", drain_timeout: 4s",
+	estate: func(s *sim.Seed) {
+		for i, f := range s.Fleets {
+			if f.Name == "fleet-a" {
+				s.Fleets[i].DesiredInstances, s.Fleets[i].MaxSessionsPerInstance, s.Fleets[i].DesiredSessions = 0, 4, 8
+			}
+		}
+	},
+}
+
+// TestCrashAfterEverySideEffect_SessionsDrain is the crash test on a sessions-mode drain of a
+// multi-session fleet: after a kill at any mutating call (the raise, DrainSessionInstance, the
+// restore…), the fleet ends with its Min/Max and SuspendedState exactly, never at 0/0.
+func TestCrashAfterEverySideEffect_SessionsDrain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the deskpilot binary many times")
+	}
+	img2 := imageARN("img-2")
+	crashEverywhere(t, crashSessions, func(want outcome) bool {
+		return want.state == rollout.Succeeded && want.images["fleet-a"] == img2 && want.images["fleet-b"] == img2
+	})
 }
 
 // TestCrashAfterEverySideEffect_SuspendedScaling is the crash test on fleets with some of

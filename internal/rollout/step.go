@@ -643,13 +643,9 @@ func decideSessions(s Step, w World, p Params, finished StepState, wait func(tim
 	case len(old) == 0 && w.Fleet.Draining == 0:
 		return move(finished, fmt.Sprintf("no session is left on an old-image instance (%s after the image was applied)", since))
 	case deadlineMode && !w.Now.Before(deadline.Add(p.DrainTimeout)):
-		d := move(finished, fmt.Sprintf("%d sessions on %d old-image instances were still there %s after the deadline; giving up on them", len(old), len(instances), p.DrainTimeout))
-		d.DrainTimedOut = true
-		return d
+		return sessionsTimedOut(s, move, finished, fmt.Sprintf("%d sessions on %d old-image instances were still there %s after the deadline; giving up on them", len(old), len(instances), p.DrainTimeout))
 	case !deadlineMode && w.Now.Sub(s.AppliedAt) >= p.DrainTimeout:
-		d := move(finished, fmt.Sprintf("the drain timed out after %s with %d sessions still on %d old-image instances; they move to the new image when they end", p.DrainTimeout, len(old), len(instances)))
-		d.DrainTimedOut = true
-		return d
+		return sessionsTimedOut(s, move, finished, fmt.Sprintf("the drain timed out after %s with %d sessions still on %d old-image instances; they move to the new image when they end", p.DrainTimeout, len(old), len(instances)))
 	case len(old) == 0:
 		return wait(p.DrainPollInterval, fmt.Sprintf("no old-image session is left; %d instances in drain mode are being replaced", w.Fleet.Draining))
 	case deadlineMode && !w.Now.Before(deadline):
@@ -696,6 +692,19 @@ func decideSessions(s Step, w World, p Params, finished StepState, wait func(tim
 		why += "; they are ended at " + deadline.UTC().Format(time.RFC3339)
 	}
 	return wait(p.DrainPollInterval, why)
+}
+
+// sessionsTimedOut ends a sessions drain that ran out of time. A fleet whose capacity was raised
+// for it is restored first (the notice is sent once: it has one id per fleet and rollout).
+func sessionsTimedOut(s Step, move func(StepState, string) Decision, finished StepState, why string) Decision {
+	if s.Drain && s.SavedMax > 0 && s.Restored == (Capacity{}) {
+		d := move(StepRestoring, why+"; restoring Min/Max "+Capacity{s.SavedMin, s.SavedMax}.String())
+		d.DrainTimedOut = true
+		return d
+	}
+	d := move(finished, why)
+	d.DrainTimedOut = true
+	return d
 }
 
 // raisedCapacity is the saved Min/Max plus the session slots of k instances (Application Auto

@@ -281,6 +281,12 @@ func TestDecideSessions(t *testing.T) {
 				t.Error("admins are not told the drain timed out")
 			}
 		}},
+		{"a raised sessions drain that timed out is restored first", step(DrainSessions, saved), raised(world(2*time.Hour, Fleet{MaxSessions: 4, State: "RUNNING", AvailableSessions: 1}, oldA...)), ActNone, StepRestoring, func(t *testing.T, d Decision) {
+			if !d.DrainTimedOut {
+				t.Error("admins are not told the drain timed out")
+			}
+		}},
+		{"a timed-out sessions drain already restored ends", step(DrainSessions, func(s *Step) { saved(s); s.Restored = Capacity{16, 32} }), world(2*time.Hour, Fleet{MaxSessions: 4, State: "RUNNING", AvailableSessions: 1}, oldA...), ActNone, StepDone, nil},
 		{"deadline: warn once, warning before the deadline", step(DrainDeadline, nil), world(3*time.Hour+31*time.Minute, ms, Session{ID: "s1", InstanceID: "i-a", Start: before, Draining: true}), ActNone, StepSessions, func(t *testing.T, d Decision) {
 			if !d.Next.WarnedAt.Equal(applied.Add(3*time.Hour + 31*time.Minute)) {
 				t.Errorf("WarnedAt = %v, want now", d.Next.WarnedAt)
