@@ -314,6 +314,10 @@ func observe(t *testing.T, w *crashWorld, db string) outcome {
 		o.tags["img-2"]["Status"] = kind + "/…"
 	}
 	for _, m := range w.sim.Messages() {
+		// A deadline warning names the deadline, which is a wall-clock time that differs per run.
+		if before, _, ok := strings.Cut(m.Subject, " end at "); ok && strings.HasPrefix(before, "Sessions on fleet ") {
+			m.Subject = before + " end at …"
+		}
 		if slices.Contains(o.subjects, m.Subject) {
 			o.resent++
 			continue
@@ -419,6 +423,30 @@ func TestCrashAfterEverySideEffect_SessionsDrain(t *testing.T) {
 	img2 := imageARN("img-2")
 	crashEverywhere(t, crashSessions, func(want outcome) bool {
 		return want.state == rollout.Succeeded && want.images["fleet-a"] == img2 && want.images["fleet-b"] == img2
+	})
+}
+
+// crashDeadline is a deadline-mode rollout: multi-session fleet-a as in crashSessions, but
+// alice's session is ended at the deadline after the warning; single-session fleet-b is scaled
+// to zero and restored as in the recipe.
+var crashDeadline = crashScenario{
+	image:  sim.ImageSpec{Name: "img-2", Tags: map[string]string{"FleetName": "fleet-a/fleet-b", "Drain": "deadline"}},
+	final:  "Image img-2 rolled out",
+	config: ", drain: {session_deadline: 3s, warning: 1s}",
+	estate: crashSessions.estate,
+}
+
+// TestCrashAfterEverySideEffect_Deadline is the crash test on a deadline-mode rollout: after a
+// kill at any mutating call (ExpireSession included), Min/Max and SuspendedState are exact, the
+// warning is sent once, and alice's old-image session is ended.
+func TestCrashAfterEverySideEffect_Deadline(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the deskpilot binary many times")
+	}
+	img2 := imageARN("img-2")
+	crashEverywhere(t, crashDeadline, func(want outcome) bool {
+		return want.state == rollout.Succeeded && want.images["fleet-a"] == img2 && want.images["fleet-b"] == img2 &&
+			slices.Contains(want.subjects, "Sessions on fleet fleet-a end at …") && len(want.tags["img-2"]) == 0
 	})
 }
 

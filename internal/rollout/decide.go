@@ -424,7 +424,7 @@ func (p Policy) finish(in RolloutInput) Command {
 			sameScale := strings.EqualFold(strings.TrimSpace(img.Tags[keys.ScaleImmediately]), "true") == r.ScaleImmediately
 			if img.Tags[keys.FleetName] == r.FleetTag && sameScale {
 				remove = append(remove, keys.FleetName, keys.ScaleImmediately)
-				for _, k := range []string{keys.Canary, keys.Waves, keys.Approval, keys.Approve} {
+				for _, k := range []string{keys.Canary, keys.Waves, keys.Approval, keys.Approve, keys.Drain} {
 					if _, ok := img.Tags[k]; ok {
 						remove = append(remove, k)
 					}
