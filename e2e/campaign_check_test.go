@@ -321,6 +321,9 @@ func (c *campaign) checkRound(r *campaignRound, f *campaignFleet, tl sim.FleetTi
 	if !hasStep || step.State != string(rollout.StepDone) {
 		c.errorf("round %d: %s's step is %q (%s), want done", r.n, f.name, step.State, step.Message)
 	}
+	if f.mode.multiSession {
+		return c.checkSessionsRound(r, f, changes, firstZero, fired, a, put, orig, end)
+	}
 	if firstZero.IsZero() {
 		c.errorf("round %d: %s was never scaled to 0/0 (step: drain %v, %s)", r.n, f.name, step.Drain, step.Message)
 	}
@@ -655,4 +658,31 @@ func (c *campaign) report(res campaignResult) {
 		verdict = "FAIL: see the errors above"
 	}
 	c.t.Logf("summary (seed %d)\n%s%s", c.seed, b.String(), verdict)
+}
+
+// checkSessionsRound checks a round of a sessions-mode (multi-session) fleet: it is never at
+// 0/0, and ends the round at what its schedule says (its scheduled action, suspended while the
+// capacity was raised, applied at the restore), or its Min/Max before the round.
+func (c *campaign) checkSessionsRound(r *campaignRound, f *campaignFleet, changes []sim.TargetChange, firstZero, fired time.Time,
+	a campaignAction, put bool, orig rollout.Capacity, end time.Time) string {
+	if !firstZero.IsZero() {
+		c.errorf("round %d: sessions-mode fleet %s was at 0/0 at %s", r.n, f.name, firstZero.Format(time.RFC3339Nano))
+	}
+	if f.suspended.Scheduled && !fired.IsZero() {
+		c.errorf("round %d: %s's scheduled action fired at %s although ScheduledScalingSuspended is true", r.n, f.name, fired.Format(time.RFC3339Nano))
+	}
+	want, when := orig, "never"
+	if put && !f.suspended.Scheduled {
+		want, when = a.cap, "sessions"
+	}
+	got := orig
+	if n := len(changes); n > 0 {
+		got = rollout.Capacity{Min: changes[n-1].MinCapacity, Max: changes[n-1].MaxCapacity}
+	}
+	if got != want {
+		c.errorf("round %d: sessions-mode fleet %s ended the round at Min/Max %s, want %s (before the round %s; scheduled action %s due at %s; round end %s)",
+			r.n, f.name, got, want, orig, a.cap, a.at.Format(time.RFC3339Nano), end.Format(time.RFC3339Nano))
+	}
+	f.expect = want
+	return when
 }

@@ -53,10 +53,16 @@ var (
 // first run). EXTENSION POINT: flip it to match the build under test.
 const campaignScheduledActionAtRestore = true
 
-// campaignDeskpilotModes are the drain modes deskpilot can be asked for, fleet by fleet, in the
-// campaign. EXTENSION POINT: add "sessions" and "deadline" (and say in campaignModes how a
-// fleet is put in them) once rollouts can drain that way.
-var campaignDeskpilotModes = map[string]bool{"scale-to-zero": true}
+// campaignDeskpilotModes are the drain modes the campaign asks deskpilot for, each through the
+// image's Drain tag (scale-to-zero through ScaleImmediately, as the recipe's admins do).
+var campaignDeskpilotModes = map[string]bool{"scale-to-zero": true, "sessions": true, "deadline": true}
+
+// campaignDeadline and campaignWarning are rollouts.drain.session_deadline and warning: short
+// enough that sessions (which last up to 6 s) are still there at some deadlines.
+const campaignDeadline, campaignWarning = 3 * time.Second, time.Second
+
+// campaignSessionsPerInstance is the MaxSessionsPerInstance of the multi-session fleets.
+const campaignSessionsPerInstance = 4
 
 // campaignDrainMode is one way a rollout ends the sessions on a fleet's old image. Each fleet
 // of the campaign has one; its rollouts and its invariants are the mode's.
@@ -77,10 +83,10 @@ type campaignDrainMode struct {
 // out of the estate (and said so in the log).
 var campaignModes = []campaignDrainMode{
 	{name: "scale-to-zero", prefix: "cz-", imageTags: map[string]string{"ScaleImmediately": "True"}},
-	// EXTENSION POINT: deskpilot's rollouts.drain.mode is one setting per daemon today; these
-	// need a way to pick the mode per image or per fleet (tag names below are placeholders).
-	{name: "sessions", prefix: "cs-", needs: []string{"PhotonAdminProxyService.DrainSessionInstance"}, imageTags: map[string]string{"DrainMode": "sessions"}, multiSession: true},
-	{name: "deadline", prefix: "cd-", needs: []string{"PhotonAdminProxyService.ExpireSession"}, imageTags: map[string]string{"DrainMode": "deadline"}},
+	// Multi-session fleets: their old instances get capacity added, then drained one by one.
+	{name: "sessions", prefix: "cs-", needs: []string{"PhotonAdminProxyService.DrainSessionInstance"}, imageTags: map[string]string{"Drain": "sessions"}, multiSession: true},
+	// Single-session fleets, scaled to zero, then their old sessions ended at the deadline.
+	{name: "deadline", prefix: "cd-", needs: []string{"PhotonAdminProxyService.ExpireSession"}, imageTags: map[string]string{"Drain": "deadline"}},
 }
 
 // campaignScale is the size of a campaign.
@@ -444,6 +450,10 @@ func (c *campaign) build(rng *rand.Rand) {
 		f.suspended = campaignSuspended{In: rng.IntN(4) == 0, Out: rng.IntN(4) == 0, Scheduled: rng.IntN(5) == 0}
 		sf := &seed.Fleets[len(seed.Fleets)-1]
 		sf.DesiredInstances = lo
+		if m.multiSession {
+			// Four sessions an instance; the target counts sessions.
+			sf.MaxSessionsPerInstance, sf.DesiredSessions = campaignSessionsPerInstance, lo*campaignSessionsPerInstance
+		}
 		sf.ScalableTarget = &sim.SeedScalingTarget{MinCapacity: f.seeded.Min, MaxCapacity: f.seeded.Max}
 		c.fleets = append(c.fleets, f)
 	}
@@ -477,6 +487,7 @@ func (c *campaign) build(rng *rand.Rand) {
 	stub := &rpWorld{srv: &httptest.Server{URL: c.w.url}} // rpConfig.write reads only the URL
 	c.cfg = rpConfig{ScanInterval: time.Second, PollInterval: 500 * time.Millisecond, DrainPollInterval: 500 * time.Millisecond,
 		MaxParallel: 20, ServerAddr: c.api,
+		Rollouts:   []string{fmt.Sprintf("drain: {session_deadline: %s, warning: %s}", campaignDeadline, campaignWarning)},
 		Workspaces: fmt.Sprintf("workspaces:\n  reset: {enabled: true, grace: %s, poll_interval: 1s, max_concurrent: 100, max_per_minute: 1000, digest_interval: 3s}", c.sc.grace),
 	}.write(t, stub)
 	c.db = filepath.Join(filepath.Dir(c.cfg), "deskpilot.db")

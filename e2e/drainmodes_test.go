@@ -269,4 +269,11 @@ func TestDrain_DeadlineEndsTheRemainingSessionsAfterTheWarning(t *testing.T) {
 	if n := h.mailCount("Sessions on fleet fleet-a end at"); n != 1 {
 		t.Errorf("deadline warnings %d, want exactly 1", n)
 	}
+	// Found by the fault campaign: a single-session fleet following its old sessions after its
+	// restore was "raised" like a multi-session one, which left its scaling suspended.
+	tg := h.scalable("fleet-a")
+	if ss := tg.SuspendedState; aws.ToInt32(tg.MinCapacity) != 3 || aws.ToInt32(tg.MaxCapacity) != 8 || ss == nil ||
+		aws.ToBool(ss.DynamicScalingInSuspended) || aws.ToBool(ss.DynamicScalingOutSuspended) || aws.ToBool(ss.ScheduledScalingSuspended) {
+		t.Errorf("fleet-a ends at %d/%d with SuspendedState %+v, want 3/8 with nothing suspended, as before", aws.ToInt32(tg.MinCapacity), aws.ToInt32(tg.MaxCapacity), ss)
+	}
 }

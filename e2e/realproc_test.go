@@ -250,6 +250,8 @@ type rpConfig struct {
 	Workspaces string
 	// ServerAddr is the daemon's API address, "" for none.
 	ServerAddr string
+	// Rollouts are more keys of the rollouts section, as "key: value" flow YAML.
+	Rollouts []string
 }
 
 // write writes the configuration for a daemon talking to w, with its store in a new
@@ -270,6 +272,7 @@ func (c rpConfig) write(tb testing.TB, w *rpWorld) string {
 	if c.MaxParallel > 0 {
 		r = append(r, fmt.Sprintf("max_parallel: %d", c.MaxParallel))
 	}
+	r = append(r, c.Rollouts...)
 	cfg := fmt.Sprintf(`aws: {region: us-east-1, endpoint: %q}
 store: {path: %q}
 server: {addr: %q}

@@ -638,7 +638,7 @@ func decideSessions(s Step, w World, p Params, finished StepState, wait func(tim
 	deadline := s.AppliedAt.Add(p.SessionDeadline)
 	since := w.Now.Sub(s.AppliedAt).Round(time.Second)
 	switch {
-	case len(old) == 0 && s.Drain && s.SavedMax > 0 && s.Restored == (Capacity{}):
+	case len(old) == 0 && raisesCapacity(s, w.Fleet) && s.Drain && s.SavedMax > 0 && s.Restored == (Capacity{}):
 		return move(StepRestoring, fmt.Sprintf("no session is left on an old-image instance (%s after the image was applied); restoring Min/Max %s", since, Capacity{s.SavedMin, s.SavedMax}))
 	case len(old) == 0 && w.Fleet.Draining == 0:
 		return move(finished, fmt.Sprintf("no session is left on an old-image instance (%s after the image was applied)", since))
@@ -663,7 +663,7 @@ func decideSessions(s Step, w World, p Params, finished StepState, wait func(tim
 		d.Event = d.Next.Message
 		return d
 	}
-	if s.Drain && s.SavedMax > 0 {
+	if raisesCapacity(s, w.Fleet) && s.Drain && s.SavedMax > 0 {
 		// The fleet's capacity is raised by the sessions of its old instances while they drain,
 		// with dynamic scale-in and scheduled scaling suspended so the headroom stays, and
 		// scale-out as it was so that demand still adds capacity.

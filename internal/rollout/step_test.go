@@ -287,6 +287,9 @@ func TestDecideSessions(t *testing.T) {
 			}
 		}},
 		{"a timed-out sessions drain already restored ends", step(DrainSessions, func(s *Step) { saved(s); s.Restored = Capacity{16, 32} }), world(2*time.Hour, Fleet{MaxSessions: 4, State: "RUNNING", AvailableSessions: 1}, oldA...), ActNone, StepDone, nil},
+		{"a single-session deadline fleet, drained and restored, is not raised for its old sessions",
+			step(DrainDeadline, func(s *Step) { saved(s); s.Restored = Capacity{16, 32} }),
+			world(time.Hour, Fleet{Name: "f", State: "RUNNING", Desired: 4, Running: 4, InUse: 1}, Session{ID: "s1", InstanceID: "i-a", Start: before}), ActNone, StepSessions, nil},
 		{"deadline: warn once, warning before the deadline", step(DrainDeadline, nil), world(3*time.Hour+31*time.Minute, ms, Session{ID: "s1", InstanceID: "i-a", Start: before, Draining: true}), ActNone, StepSessions, func(t *testing.T, d Decision) {
 			if !d.Next.WarnedAt.Equal(applied.Add(3*time.Hour + 31*time.Minute)) {
 				t.Errorf("WarnedAt = %v, want now", d.Next.WarnedAt)
