@@ -744,7 +744,7 @@ func (c *Controller) stepNotices(r *Rollout, prev, next Step, d Decision, esc Es
 		out = append(out, c.policy.deliver(drainTimeoutNotice(*r, next, now))...)
 	}
 	if prev.WarnedAt.IsZero() && !next.WarnedAt.IsZero() {
-		out = append(out, c.policy.deliver(deadlineWarningNotice(*r, next, next.AppliedAt.Add(c.cfg.SessionDeadline)))...)
+		out = append(out, c.policy.deliver(deadlineWarningNotice(*r, next, sessionDeadline(next, Params{SessionDeadline: c.cfg.SessionDeadline, DeadlineWarning: c.cfg.DeadlineWarning})))...)
 	}
 	switch esc {
 	case EscalateOpen, EscalateRemind:

@@ -635,7 +635,7 @@ func decideSessions(s Step, w World, p Params, finished StepState, wait func(tim
 	}
 	old, instances := oldSessions(s, w.Sessions)
 	deadlineMode := s.DrainMode == DrainDeadline
-	deadline := s.AppliedAt.Add(p.SessionDeadline)
+	deadline := sessionDeadline(s, p)
 	since := w.Now.Sub(s.AppliedAt).Round(time.Second)
 	switch {
 	case len(old) == 0 && raisesCapacity(s, w.Fleet) && s.Drain && s.SavedMax > 0 && s.Restored == (Capacity{}):
@@ -648,6 +648,16 @@ func decideSessions(s Step, w World, p Params, finished StepState, wait func(tim
 		return sessionsTimedOut(s, move, finished, fmt.Sprintf("the drain timed out after %s with %d sessions still on %d old-image instances; they move to the new image when they end", p.DrainTimeout, len(old), len(instances)))
 	case len(old) == 0:
 		return wait(p.DrainPollInterval, fmt.Sprintf("no old-image session is left; %d instances in drain mode are being replaced", w.Fleet.Draining))
+	case deadlineMode && p.DeadlineWarning > 0 && s.WarnedAt.IsZero() && !w.Now.Before(deadline.Add(-p.DeadlineWarning)):
+		// The warning comes first, also when no pass landed in the warning period (the daemon
+		// was down): a late warning moves the deadline to a full warning period after it.
+		if late := w.Now.Add(p.DeadlineWarning); late.After(deadline) {
+			deadline = late
+		}
+		d := wait(p.DrainPollInterval, fmt.Sprintf("%d sessions on old-image instances will be ended at %s; admins were warned", len(old), deadline.UTC().Format(time.RFC3339)))
+		d.Next.WarnedAt = w.Now
+		d.Event = d.Next.Message
+		return d
 	case deadlineMode && !w.Now.Before(deadline):
 		ids := make([]string, len(old))
 		for i, ss := range old {
@@ -656,11 +666,6 @@ func decideSessions(s Step, w World, p Params, finished StepState, wait func(tim
 		d := act(ActExpireSessions, StepSessions, fmt.Sprintf("ended %d sessions still on old-image instances at the deadline %s", len(old), deadline.UTC().Format(time.RFC3339)))
 		d.Sessions = ids
 		d.Next.NextAt = w.Now.Add(p.DrainPollInterval)
-		return d
-	case deadlineMode && s.WarnedAt.IsZero() && !w.Now.Before(deadline.Add(-p.DeadlineWarning)):
-		d := wait(p.DrainPollInterval, fmt.Sprintf("%d sessions on old-image instances will be ended at %s; admins were warned", len(old), deadline.UTC().Format(time.RFC3339)))
-		d.Next.WarnedAt = w.Now
-		d.Event = d.Next.Message
 		return d
 	}
 	if raisesCapacity(s, w.Fleet) && s.Drain && s.SavedMax > 0 {
@@ -692,6 +697,18 @@ func decideSessions(s Step, w World, p Params, finished StepState, wait func(tim
 		why += "; they are ended at " + deadline.UTC().Format(time.RFC3339)
 	}
 	return wait(p.DrainPollInterval, why)
+}
+
+// sessionDeadline is when a deadline drain ends the old-image sessions: session_deadline after
+// the image was applied, or a full warning period after a warning that came late.
+func sessionDeadline(s Step, p Params) time.Time {
+	deadline := s.AppliedAt.Add(p.SessionDeadline)
+	if p.DeadlineWarning > 0 && !s.WarnedAt.IsZero() {
+		if late := s.WarnedAt.Add(p.DeadlineWarning); late.After(deadline) {
+			return late
+		}
+	}
+	return deadline
 }
 
 // sessionsTimedOut ends a sessions drain that ran out of time. A fleet whose capacity was raised

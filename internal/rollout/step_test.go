@@ -245,6 +245,7 @@ func TestDecideSessions(t *testing.T) {
 	world := func(at time.Duration, f Fleet, sessions ...Session) World {
 		return World{Now: applied.Add(at), Fleet: f, FleetFound: true, Target: Capacity{16, 32}, TargetFound: true, Sessions: sessions, SessionsRead: true}
 	}
+	warned := func(s *Step) { s.WarnedAt = applied.Add(3*time.Hour + 30*time.Minute) }
 	saved := func(s *Step) { s.Drain, s.SavedMin, s.SavedMax, s.DrainStartedAt = true, 16, 32, applied }
 	raised := func(w World) World {
 		w.Target, w.Suspended = Capacity{24, 32}, Suspension{DynamicIn: true, Scheduled: true}
@@ -300,7 +301,22 @@ func TestDecideSessions(t *testing.T) {
 				t.Errorf("WarnedAt moved to %v", d.Next.WarnedAt)
 			}
 		}},
-		{"deadline: end the sessions on old instances, new ones on them too", step(DrainDeadline, nil), world(4*time.Hour, ms, oldB, newOnB, newOnC), ActExpireSessions, StepSessions, func(t *testing.T, d Decision) {
+		{"deadline: end the sessions on old instances, new ones on them too", step(DrainDeadline, warned), world(4*time.Hour, ms, oldB, newOnB, newOnC), ActExpireSessions, StepSessions, func(t *testing.T, d Decision) {
+			if !slices.Equal(d.Sessions, []string{"s4", "s5"}) {
+				t.Errorf("ends %v, want s4 and s5 (on old instance i-b), not s6", d.Sessions)
+			}
+		}},
+		// Found by the campaign: with no pass in the warning period, sessions were ended unwarned.
+		{"deadline: no pass in the warning period, so warn at the deadline and end nothing yet", step(DrainDeadline, nil), world(4*time.Hour+time.Minute, ms, oldB), ActNone, StepSessions, func(t *testing.T, d Decision) {
+			if !d.Next.WarnedAt.Equal(applied.Add(4*time.Hour + time.Minute)) {
+				t.Errorf("WarnedAt = %v, want now", d.Next.WarnedAt)
+			}
+			if want := applied.Add(4*time.Hour + 31*time.Minute).UTC().Format(time.RFC3339); !strings.Contains(d.Next.Message, want) {
+				t.Errorf("message %q does not give the moved deadline %s", d.Next.Message, want)
+			}
+		}},
+		{"deadline: a late warning moves the deadline a full warning period on", step(DrainDeadline, func(s *Step) { s.WarnedAt = applied.Add(4*time.Hour + time.Minute) }), world(4*time.Hour+30*time.Minute, ms, Session{ID: "s4", InstanceID: "i-b", Start: before, Draining: true}), ActNone, StepSessions, nil},
+		{"deadline: ended a full warning period after the late warning", step(DrainDeadline, func(s *Step) { s.WarnedAt = applied.Add(4*time.Hour + time.Minute) }), world(4*time.Hour+31*time.Minute, ms, oldB, newOnB, newOnC), ActExpireSessions, StepSessions, func(t *testing.T, d Decision) {
 			if !slices.Equal(d.Sessions, []string{"s4", "s5"}) {
 				t.Errorf("ends %v, want s4 and s5 (on old instance i-b), not s6", d.Sessions)
 			}
