@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/appstream"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/workspaces"
 	"github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/middleware"
@@ -31,6 +32,7 @@ import (
 	"github.com/deskpilot/deskpilot/internal/rollout"
 	"github.com/deskpilot/deskpilot/internal/sns"
 	"github.com/deskpilot/deskpilot/internal/store"
+	"github.com/deskpilot/deskpilot/internal/tagevent"
 	"github.com/deskpilot/deskpilot/internal/window"
 )
 
@@ -91,11 +93,15 @@ type Main struct {
 
 	serving bool
 
+	// events turns the tag-event queue's messages into image scans; nil without
+	// rollouts.events.queue.
+	events *tagevent.Listener
+
 	// lastPrune is when old SNS message ids were last dropped from the store.
 	lastPrune time.Time
 
 	// The daemon's loops: rollouts, resets, outbox, housekeeping (see loops.go).
-	scanLoop, rolloutLoop, resetLoop, outboxLoop, housekeepingLoop *component
+	scanLoop, eventsLoop, rolloutLoop, resetLoop, outboxLoop, housekeepingLoop *component
 
 	listener net.Listener
 	server   *http.Server
@@ -162,7 +168,22 @@ func (m *Main) Open(ctx context.Context) error {
 		rc.Account, rc.Region, rc.Observer = m.Account, m.Region, m.Metrics
 		m.AppStream = cloud.NewAppStream(appstream.NewFromConfig(awsCfg))
 		m.Scaler = cloud.NewScaler(applicationautoscaling.NewFromConfig(awsCfg))
+		if q := cfg.Rollouts.Events.Queue; q != "" {
+			// While events arrive, the full scan is the safety net for a lost one.
+			rc.ScanInterval = cfg.Rollouts.Events.ResyncInterval.Duration
+		}
 		m.Rollouts = rollout.New(rc, m.AppStream, m.Scaler, st, m.Now, m.Logger.With("component", "rollouts"))
+		if q := cfg.Rollouts.Events.Queue; q != "" {
+			queue, err := cloud.OpenQueue(ctx, sqs.NewFromConfig(awsCfg), q)
+			if err != nil {
+				st.Close()
+				return fmt.Errorf("rollouts.events.queue: %w", err)
+			}
+			m.events = &tagevent.Listener{
+				Queue: queue, Images: m.Rollouts, Seen: seenEvents{st}, Account: m.Account, Region: m.Region,
+				Keys: imageTagKeys(cfg), Observer: m.Metrics, Now: m.Now, Log: m.Logger.With("component", "events", "queue", queue.URL()),
+			}
+		}
 	}
 	m.Dispatcher = notify.NewDispatcher(st, senders, m.Now, m.Logger.With("component", "notify"))
 	m.Dispatcher.OnFailure = m.Metrics.NotificationFailed
@@ -293,6 +314,15 @@ func (m *Main) buildLoops() {
 		m.scanLoop = newComponent("scan", true, m.Rollouts.ScanPass)
 		m.scanLoop.after = func() { wakeOutbox(); m.rolloutLoop.poke() }
 		m.scanLoop.interval = m.Config.Rollouts.ScanInterval.Duration
+		if m.events != nil {
+			m.scanLoop.interval = m.Config.Rollouts.Events.ResyncInterval.Duration
+			// Each pass is one long poll: it returns when messages arrive or after 20 s.
+			m.eventsLoop = newComponent("events", false, func(ctx context.Context) (time.Time, error) {
+				return m.Now(), m.events.Pass(ctx)
+			})
+			m.eventsLoop.after = m.scanLoop.after
+			m.eventsLoop.interval = cloud.LongPoll * time.Second
+		}
 	}
 	if m.Resets != nil {
 		m.resetLoop = newComponent("resets", false, m.Resets.Reconcile)
@@ -317,7 +347,7 @@ func (m *Main) Passes() []PassStatus {
 
 func (m *Main) components() []*component {
 	var out []*component
-	for _, c := range []*component{m.scanLoop, m.rolloutLoop, m.resetLoop, m.outboxLoop, m.housekeepingLoop} {
+	for _, c := range []*component{m.scanLoop, m.eventsLoop, m.rolloutLoop, m.resetLoop, m.outboxLoop, m.housekeepingLoop} {
 		if c != nil {
 			out = append(out, c)
 		}
@@ -337,9 +367,11 @@ func (m *Main) flushPass(ctx context.Context) (time.Time, error) {
 }
 
 // housekeepingPass drops SNS message ids older than the verifier's freshness window: such a
-// message is refused anyway, so its id need not be remembered.
+// message is refused anyway, so its id need not be remembered. Tag events' ids share the table
+// and the window: an event replayed later than that is reconciled again, which changes nothing
+// (the image's tags are read from AppStream, never from the event).
 func (m *Main) housekeepingPass(ctx context.Context) (time.Time, error) {
-	if m.snsHandler == nil {
+	if m.snsHandler == nil && m.events == nil {
 		return m.Now().Add(PruneInterval), nil
 	}
 	if m.Now().Sub(m.lastPrune) >= PruneInterval {
@@ -349,6 +381,25 @@ func (m *Main) housekeepingPass(ctx context.Context) (time.Time, error) {
 		m.lastPrune = m.Now()
 	}
 	return m.lastPrune.Add(PruneInterval), nil
+}
+
+// seenEvents keeps the ids of handled tag events in the store's table of handled messages.
+type seenEvents struct{ st *store.Store }
+
+func (s seenEvents) MarkSeen(ctx context.Context, id string, at time.Time) (bool, error) {
+	return s.st.MarkSNSMessage(ctx, id, at)
+}
+
+func (s seenEvents) Forget(ctx context.Context, id string) error {
+	return s.st.ForgetSNSMessage(ctx, id)
+}
+
+// imageTagKeys are the image tag keys whose change may start, change or cancel a rollout; a tag
+// event about others is ignored. Status is not among them: deskpilot writes it itself, and
+// reading the image again after each of its own writes would only cost calls.
+func imageTagKeys(cfg config.Config) []string {
+	t := cfg.Rollouts.Tags
+	return []string{t.FleetName, t.ScaleImmediately, t.Canary, t.Waves, t.Approval, t.Approve, t.Drain}
 }
 
 // rolloutConfig maps the file's settings onto the controller's. client sends the requests of

@@ -13,8 +13,11 @@ const (
 	DefaultServerAddr = "127.0.0.1:8080"
 
 	// DefaultWindow is the default maintenance window: Sunday 02:00 to 05:00 UTC.
-	DefaultWindow            = "sun:02:00-sun:05:00"
-	DefaultScanInterval      = 60 * time.Second
+	DefaultWindow       = "sun:02:00-sun:05:00"
+	DefaultScanInterval = 60 * time.Second
+	// DefaultResyncInterval is the full image scan while tag events arrive through a queue:
+	// a safety net for a lost event, so it may be far longer than DefaultScanInterval.
+	DefaultResyncInterval    = 15 * time.Minute
 	DefaultPollInterval      = 10 * time.Second
 	DefaultDrainPollInterval = 5 * time.Second
 	DefaultDrainTimeout      = 2 * time.Hour
@@ -65,6 +68,10 @@ const (
 	// WorkSpaces' automatic snapshots, so one always falls inside the wait.
 	DefaultResetMaxSnapshotWait = 13 * time.Hour
 	DefaultSNSPath              = "/sns"
+
+	// DefaultHATakeover is how soon a replica takes over from a leader that stopped renewing
+	// its lease (ha.takeover).
+	DefaultHATakeover = 15 * time.Second
 )
 
 // Limits Validate enforces.
@@ -78,6 +85,9 @@ const (
 	// MaxDrainSessionDeadline bounds rollouts.drain.session_deadline: a drain that lets
 	// sessions run longer than a day is no drain.
 	MaxDrainSessionDeadline = 24 * time.Hour
+	// MinHATakeover bounds ha.takeover: the lease is renewed a few times within it, and a
+	// renewal is a database round trip.
+	MinHATakeover = 3 * time.Second
 	// MaxSnapshotWait bounds workspaces.reset.max_snapshot_wait: WorkSpaces takes a snapshot
 	// every 12 hours, so a WorkSpace still without one after two days has a problem a longer
 	// wait would not solve.
@@ -114,6 +124,10 @@ const (
 // empty it wins over the file.
 const TokenEnv = "DESKPILOT_TOKEN"
 
+// PostgresURLEnv names the environment variable that sets Store.Postgres.URL. When it is
+// set and not empty it wins over the file, so that the password need not be in it.
+const PostgresURLEnv = "DESKPILOT_POSTGRES_URL"
+
 // Values of Email.Via.
 const (
 	// ViaSES sends mail through Amazon SES (API v2) in the configured region.
@@ -149,6 +163,18 @@ type Config struct {
 	Notify Notify `yaml:"notify"`
 	// WorkSpaces governs resetting WorkSpaces after their users log off.
 	WorkSpaces WorkSpaces `yaml:"workspaces"`
+	// HA governs several replicas of deskpilot on one PostgreSQL store.
+	HA HA `yaml:"ha"`
+}
+
+// HA governs several replicas of deskpilot on one PostgreSQL store (store.postgres): one,
+// the leader, holds a lease in the store and acts; the others serve the API and the
+// dashboard read-only and take over when the leader stops renewing its lease.
+type HA struct {
+	// Takeover is the lease's length: a replica takes over at most this long after the leader
+	// stopped renewing (it died, hung or lost the database), and a leader that could not renew
+	// for this long stops acting. At least MinHATakeover.
+	Takeover Duration `yaml:"takeover"`
 }
 
 // AWS says which AWS region and endpoint deskpilot talks to. Credentials are
@@ -171,8 +197,20 @@ type AWS struct {
 // capacity, resets, the outbox of notices and the audit trail.
 type Store struct {
 	// Path is the SQLite database file, created if missing. A relative path
-	// is relative to the working directory of the daemon.
+	// is relative to the working directory of the daemon. Not used when
+	// Postgres.URL is set.
 	Path string `yaml:"path"`
+	// Postgres, when its URL is set, keeps the state in PostgreSQL instead,
+	// which several replicas can share (see HA).
+	Postgres Postgres `yaml:"postgres"`
+}
+
+// Postgres is a PostgreSQL store.
+type Postgres struct {
+	// URL is the connection string, postgres://user:password@host:5432/db?sslmode=require.
+	// The environment variable PostgresURLEnv, when set and not empty, wins over this key,
+	// so that the password need not be in the file.
+	URL string `yaml:"url"`
 }
 
 // Server is deskpilot's own HTTP server: the API the operator commands use,
@@ -231,6 +269,19 @@ type Rollouts struct {
 	Rollback string `yaml:"rollback"`
 	// Tags are the tag keys of the rollout protocol.
 	Tags Tags `yaml:"tags"`
+	// Events, when its queue is set, has tag changes arrive within seconds through an SQS
+	// queue fed by an EventBridge rule (deskpilot bootstrap creates both); the full scan
+	// then runs every ResyncInterval instead of ScanInterval, as a safety net.
+	Events Events `yaml:"events"`
+}
+
+// Events is the SQS queue of CloudTrail tag events for AppStream images.
+type Events struct {
+	// Queue is the queue's URL (https://sqs.<region>.amazonaws.com/<account>/<name>) or its
+	// name in the account and region of aws. Empty turns events off.
+	Queue string `yaml:"queue"`
+	// ResyncInterval is the full image scan while events are on; at least MinScanInterval.
+	ResyncInterval Duration `yaml:"resync_interval"`
 }
 
 // Drain says how a fleet's sessions on the old image are ended after the new image is
@@ -471,6 +522,7 @@ func Default() Config {
 	return Config{
 		AWS:    AWS{},
 		Store:  Store{Path: DefaultStorePath},
+		HA:     HA{Takeover: Duration{DefaultHATakeover}},
 		Server: Server{Addr: DefaultServerAddr},
 		Rollouts: Rollouts{
 			Enabled:           true,
@@ -486,6 +538,7 @@ func Default() Config {
 			},
 			StartMargin: Duration{DefaultStartMargin},
 			MaxParallel: DefaultMaxParallel,
+			Events:      Events{ResyncInterval: Duration{DefaultResyncInterval}},
 			Waves:       Waves{CanaryBake: Duration{DefaultCanaryBake}},
 			Health:      Health{Timeout: Duration{DefaultHealthTimeout}},
 			Rollback:    DefaultRollback,

@@ -32,8 +32,9 @@ func Load(path string) (Config, error) {
 //  2. lays the YAML in data over it: keys present replace the defaults,
 //     keys absent or null keep them, unknown keys and values of the wrong
 //     type are errors;
-//  3. takes the region from AWS_REGION if the file names none, and the API
-//     token from TokenEnv (DESKPILOT_TOKEN) if that is set, whatever the file says;
+//  3. takes the region from AWS_REGION if the file names none, the API
+//     token from TokenEnv (DESKPILOT_TOKEN) and the PostgreSQL URL from PostgresURLEnv
+//     (DESKPILOT_POSTGRES_URL) if they are set, whatever the file says;
 //  4. validates the result.
 //
 // All problems are reported at once, joined with errors.Join, each naming its
@@ -76,6 +77,9 @@ func Parse(data []byte) (Config, error) {
 				errs = append(errs, fmt.Errorf("AWS_REGION: %q is not an AWS region name such as us-east-1 (the file names no aws.region, so the environment would set it)", r))
 			}
 		}
+	}
+	if u := os.Getenv(PostgresURLEnv); u != "" {
+		c.Store.Postgres.URL = u
 	}
 	if t := os.Getenv(TokenEnv); t != "" {
 		if validToken(t) {

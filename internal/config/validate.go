@@ -41,8 +41,15 @@ var sampleFrom = time.Date(2024, time.January, 1, 0, 0, 0, 0, time.UTC)
 func (c Config) Validate() error {
 	var p problems
 	c.AWS.validate(&p)
-	if c.Store.Path == "" {
-		p.add("store.path", "required")
+	if c.Store.Path == "" && c.Store.Postgres.URL == "" {
+		p.add("store.path", "required (or store.postgres.url)")
+	}
+	// The URL is not repeated: it may hold a password.
+	if u := c.Store.Postgres.URL; u != "" && !postgresURL(u) {
+		p.add("store.postgres.url", "not a postgres:// or postgresql:// URL with a host, such as postgres://deskpilot@db.internal:5432/deskpilot")
+	}
+	if c.HA.Takeover.Duration < MinHATakeover {
+		p.add("ha.takeover", "must be at least %s, got %s", Duration{MinHATakeover}, c.HA.Takeover)
 	}
 	if a := c.Server.Addr; a != "" && !hostPort(a) {
 		p.add("server.addr", "%q is not host:port, such as 127.0.0.1:8080 (empty turns the server off)", a)
@@ -55,6 +62,34 @@ func (c Config) Validate() error {
 	c.Notify.validate(&p)
 	c.WorkSpaces.validate(&p, c.Server)
 	return errors.Join(p...)
+}
+
+// sqsQueueNameRE is SQS's rule for a standard queue's name.
+var sqsQueueNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+
+func (e Events) validate(p *problems) {
+	if e.ResyncInterval.Duration < MinScanInterval {
+		p.add("rollouts.events.resync_interval", "must be at least %s, got %s", Duration{MinScanInterval}, e.ResyncInterval)
+	}
+	q := e.Queue
+	switch {
+	case q == "":
+	case strings.HasSuffix(q, ".fifo"):
+		p.add("rollouts.events.queue", "%q is a FIFO queue; the EventBridge rule delivers to a standard queue (deskpilot bootstrap creates one)", q)
+	case strings.Contains(q, "://"):
+		u, err := url.Parse(q)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || !sqsQueueNameRE.MatchString(path.Base(u.Path)) || strings.Count(strings.Trim(u.Path, "/"), "/") != 1 {
+			p.add("rollouts.events.queue", "%q is not a queue URL such as https://sqs.eu-central-1.amazonaws.com/111111111111/deskpilot-events", q)
+		}
+	case !sqsQueueNameRE.MatchString(q):
+		p.add("rollouts.events.queue", "%q is neither a queue URL nor a queue name (1 to 80 letters, digits, '-' or '_')", q)
+	}
+}
+
+// postgresURL reports whether u is a PostgreSQL connection URL with a host.
+func postgresURL(u string) bool {
+	x, err := url.Parse(u)
+	return err == nil && (x.Scheme == "postgres" || x.Scheme == "postgresql") && x.Host != ""
 }
 
 // problems collects the errors Validate finds.
@@ -105,6 +140,7 @@ func (r Rollouts) validate(p *problems) {
 	positive(p, "rollouts.start_margin", r.StartMargin)
 	between(p, "rollouts.max_parallel", r.MaxParallel, 1, MaxParallel)
 	r.Drain.validate(p)
+	r.Events.validate(p)
 
 	// 3. Progressive rollouts.
 	if r.Waves.Size < 0 {

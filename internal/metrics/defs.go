@@ -78,7 +78,16 @@ var (
 	}
 	defLastPass = def{
 		name: "deskpilot_last_successful_pass_timestamp_seconds", kind: gauge, labels: []string{"controller"},
-		help: "Unix time of each loop's latest pass that ended without an error (scan, rollouts, resets, outbox, housekeeping).",
+		help: "Unix time of each loop's latest pass that ended without an error (scan, events, rollouts, resets, outbox, housekeeping).",
+	}
+	defTagEvents = def{
+		name: "deskpilot_tag_events_total", kind: counter, labels: []string{"outcome"},
+		help: "Messages from the tag-event queue (rollouts.events.queue), by outcome: " + strings.Join(tagEventOutcomes, ", ") + ".",
+	}
+	defTagEventLag = def{
+		name: "deskpilot_tag_event_lag_seconds", kind: histogram,
+		help:    "Time from an image's TagResource or UntagResource call (the event's time) until deskpilot had reconciled the image.",
+		buckets: seconds(500*time.Millisecond, time.Second, 2*time.Second, 5*time.Second, 10*time.Second, 30*time.Second, time.Minute, 5*time.Minute, 15*time.Minute),
 	}
 	defScrapeErrors = def{
 		name: "deskpilot_scrape_errors_total", kind: counter, labels: []string{"source"},
@@ -88,7 +97,7 @@ var (
 
 var defs = []*def{
 	&defBuildInfo, &defRollouts, &defSteps, &defDrained, &defDrain, &defRestoreLag, &defResets,
-	&defResetsPending, &defAWSCalls, &defOutbox, &defNotifyFailures, &defLastPass, &defScrapeErrors,
+	&defResetsPending, &defAWSCalls, &defOutbox, &defNotifyFailures, &defLastPass, &defTagEvents, &defTagEventLag, &defScrapeErrors,
 }
 
 // faultClasses names every fault.Class, the values of a class label besides "ok".

@@ -37,8 +37,13 @@
 //   - deskpilot_notification_failures_total{sender, class} (counter): Failed notification delivery
 //     attempts, by sender name and the error's class.
 //   - deskpilot_last_successful_pass_timestamp_seconds{controller} (gauge): Unix time of each
-//     loop's latest pass that ended without an error (scan, rollouts, resets, outbox,
+//     loop's latest pass that ended without an error (scan, events, rollouts, resets, outbox,
 //     housekeeping).
+//   - deskpilot_tag_events_total{outcome} (counter): Messages from the tag-event queue
+//     (rollouts.events.queue), by outcome: handled, ignored, malformed, foreign, replayed, failed.
+//   - deskpilot_tag_event_lag_seconds (histogram): Time from an image's TagResource or
+//     UntagResource call (the event's time) until deskpilot had reconciled the image. Buckets:
+//     500ms, 1s, 2s, 5s, 10s, 30s, 1m, 5m, 15m.
 //   - deskpilot_scrape_errors_total{source} (counter): Store reads that failed or timed out during
 //     a scrape, by the metric they were for (rollouts, fleets_drained, workspace_resets_pending,
 //     outbox_depth); that metric is left out of the scrape.

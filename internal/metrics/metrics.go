@@ -22,6 +22,8 @@ const DefaultSourceTimeout = 3 * time.Second
 var (
 	stepResults   = []string{"done", "skipped", "failed", "cancelled", "rolled-back"}
 	resetOutcomes = []string{"reset", "skipped", "cancelled", "failed"}
+	// tagEventOutcomes are tagevent's Outcome values.
+	tagEventOutcomes = []string{"handled", "ignored", "malformed", "foreign", "replayed", "failed"}
 )
 
 // Metrics is deskpilot's Prometheus metrics, on a registry of its own (never the global one,
@@ -40,6 +42,8 @@ type Metrics struct {
 	awsCalls       *prometheus.CounterVec
 	notifyFailures *prometheus.CounterVec
 	lastPass       *prometheus.GaugeVec
+	tagEvents      *prometheus.CounterVec
+	tagEventLag    prometheus.Histogram
 }
 
 // New returns the metrics, with the store-backed gauges read from src at each scrape (src may
@@ -58,10 +62,12 @@ func newMetrics(src Source, timeout time.Duration) *Metrics {
 		awsCalls:       counterVec(defAWSCalls),
 		notifyFailures: counterVec(defNotifyFailures),
 		lastPass:       gaugeVec(defLastPass),
+		tagEvents:      counterVec(defTagEvents),
+		tagEventLag:    newHistogram(defTagEventLag),
 	}
 	m.logger.Store(slog.New(slog.DiscardHandler))
 	m.reg.MustRegister(m.buildInfo, m.steps, m.drain, m.restoreLag, m.resets, m.awsCalls,
-		m.notifyFailures, m.lastPass)
+		m.notifyFailures, m.lastPass, m.tagEvents, m.tagEventLag)
 	if src != nil {
 		m.reg.MustRegister(newSourceCollector(src, timeout, m.log))
 	}
@@ -70,6 +76,9 @@ func newMetrics(src Source, timeout time.Duration) *Metrics {
 	}
 	for _, o := range resetOutcomes {
 		m.resets.WithLabelValues(o)
+	}
+	for _, o := range tagEventOutcomes {
+		m.tagEvents.WithLabelValues(o)
 	}
 	m.SetVersion("")
 	return m
@@ -148,6 +157,18 @@ func (m *Metrics) ResetOutcome(outcome string) {
 		return
 	}
 	inc(m.resets, outcome)
+}
+
+// TagEvent counts a message of the tag-event queue by outcome, and for a handled one how long
+// after the tag call its image was reconciled. It implements tagevent.Observer.
+func (m *Metrics) TagEvent(outcome string, lag time.Duration) {
+	if m == nil {
+		return
+	}
+	inc(m.tagEvents, outcome)
+	if outcome == "handled" {
+		m.tagEventLag.Observe(max(lag, 0).Seconds())
+	}
 }
 
 // NotificationFailed counts a failed delivery attempt by sender, with class the error's

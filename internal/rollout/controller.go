@@ -302,6 +302,39 @@ func (c *Controller) Scan(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// ScanImage brings the rollouts of one image in line with its tags, as Scan does for every
+// image: what a tag event asks for. It reads the image's tags from AppStream (never from the
+// event) and is idempotent, so a replayed or forged event at worst reads an image sooner.
+func (c *Controller) ScanImage(ctx context.Context, name string) error {
+	gen := c.settled.Load()
+	img, ok, err := c.aws.Image(ctx, name)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.settled.Load() != gen {
+		// As in Scan: a rollout ended while the tags were read; read them anew.
+		if img, ok, err = c.aws.Image(ctx, name); err != nil {
+			return err
+		}
+	}
+	latest, err := c.store.LatestRollouts(ctx)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		for _, r := range latest {
+			if r.ImageName == name {
+				return c.execute(ctx, c.policy.DecideVanished(r, c.now()))
+			}
+		}
+		return nil
+	}
+	r, has := latest[img.ARN]
+	return c.scanImage(ctx, img, r, has)
+}
+
 // scanImage builds the image's snapshot, reading the fleets only when the decision asks for
 // them, and executes the decision.
 func (c *Controller) scanImage(ctx context.Context, img Image, r Rollout, has bool) error {

@@ -1,0 +1,77 @@
+package cloud
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/deskpilot/deskpilot/internal/tagevent"
+)
+
+// SQSAPI lists the SQS calls deskpilot makes (aws-sdk-go-v2's *sqs.Client satisfies it).
+type SQSAPI interface {
+	GetQueueUrl(context.Context, *sqs.GetQueueUrlInput, ...func(*sqs.Options)) (*sqs.GetQueueUrlOutput, error)
+	ReceiveMessage(context.Context, *sqs.ReceiveMessageInput, ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
+	DeleteMessage(context.Context, *sqs.DeleteMessageInput, ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error)
+}
+
+// LongPoll is how long a receive waits for a message: SQS's longest, so an idle queue costs
+// three calls a minute.
+const LongPoll = 20
+
+// Queue implements tagevent.Queue on an SQS queue.
+type Queue struct {
+	api SQSAPI
+	url string
+}
+
+var _ tagevent.Queue = (*Queue)(nil)
+
+// OpenQueue returns the queue named by queue, a URL or a name in the client's account and
+// region (resolved with GetQueueUrl, which also checks that the queue exists).
+func OpenQueue(ctx context.Context, api SQSAPI, queue string) (*Queue, error) {
+	if strings.Contains(queue, "://") {
+		return &Queue{api: api, url: queue}, nil
+	}
+	out, err := api.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(queue)})
+	if err != nil {
+		return nil, wrap("get queue url of "+queue, err)
+	}
+	return &Queue{api: api, url: aws.ToString(out.QueueUrl)}, nil
+}
+
+// URL is the queue's URL.
+func (q *Queue) URL() string { return q.url }
+
+// Receive long-polls for up to ten messages.
+func (q *Queue) Receive(ctx context.Context) ([]tagevent.Message, error) {
+	out, err := q.api.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+		QueueUrl:                    aws.String(q.url),
+		MaxNumberOfMessages:         10,
+		WaitTimeSeconds:             LongPoll,
+		MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameApproximateReceiveCount},
+	})
+	if err != nil {
+		return nil, wrap("receive messages", err)
+	}
+	msgs := make([]tagevent.Message, 0, len(out.Messages))
+	for _, m := range out.Messages {
+		n, _ := strconv.Atoi(m.Attributes[string(sqstypes.MessageSystemAttributeNameApproximateReceiveCount)])
+		msgs = append(msgs, tagevent.Message{ID: aws.ToString(m.MessageId), Receipt: aws.ToString(m.ReceiptHandle), Body: aws.ToString(m.Body), Receives: n})
+	}
+	return msgs, nil
+}
+
+// Delete removes a message.
+func (q *Queue) Delete(ctx context.Context, receipt string) error {
+	_, err := q.api.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(q.url), ReceiptHandle: aws.String(receipt)})
+	if err != nil {
+		return wrap(fmt.Sprintf("delete message from %s", q.url), err)
+	}
+	return nil
+}
