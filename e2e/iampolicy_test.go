@@ -55,7 +55,7 @@ func (c *callTap) calls() map[string]int {
 var notExercised = map[string]string{}
 
 // iamConfig runs everything at once: rollouts (the base config's window and mail through
-// SES), WorkSpaces resets with a short grace, and the SNS endpoint for logoff alarms.
+// SES) with tag events from a queue, WorkSpaces resets with a short grace, and the SNS endpoint for logoff alarms.
 const iamConfig = `
 server: {addr: "127.0.0.1:0"}
 rollouts:
@@ -64,6 +64,7 @@ rollouts:
   poll_interval: 10s
   drain_poll_interval: 5s
   drain: {session_deadline: 40m, warning: 10m}
+  events: {queue: deskpilot-events}
 workspaces:
   reset: {enabled: true, grace: 5m, poll_interval: 2m}
   sns:
@@ -79,6 +80,7 @@ func iamSeed() sim.Seed {
 		Tags: map[string]string{"Drain": "deadline"}, ScalableTarget: &sim.SeedScalingTarget{MinCapacity: 8, MaxCapacity: 16}})
 	s.Stacks = append(slices.Clone(s.Stacks), sim.SeedStack{Name: "stack-ms", Fleets: []string{"fleet-ms"}})
 	s.Sessions = append(slices.Clone(s.Sessions), sim.SessionSpec{FleetName: "fleet-ms", StackName: "stack-ms", UserId: "erin"})
+	s.EventQueues = []string{"deskpilot-events"}
 	s.Workspaces = []sim.WorkspaceSpec{
 		{WorkspaceId: "ws-alice0001", DirectoryId: "d-1234567890", UserName: "alice", BundleId: "wsb-1234567890", Tags: map[string]string{"deskpilot:reset": "rebuild"}},
 		{WorkspaceId: "ws-dave0001", DirectoryId: "d-1234567890", UserName: "dave", BundleId: "wsb-1234567890", Tags: map[string]string{"deskpilot:reset": "restore"}},

@@ -297,6 +297,7 @@ func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 
 func (s *Sim) controlMux() *http.ServeMux {
 	mux := http.NewServeMux()
+	s.eventRoutes(mux)
 	mux.HandleFunc("GET /_sim/{$}", func(w http.ResponseWriter, r *http.Request) {
 		writeControl(w, http.StatusOK, map[string]any{"Endpoints": controlEndpoints, "Region": s.opts.Region, "AccountId": s.opts.AccountID})
 	})
@@ -415,6 +416,10 @@ var controlEndpoints = []string{
 	"DELETE /_sim/faults",
 	"GET /_sim/clock",
 	"POST /_sim/clock/advance",
+	"GET /_sim/events/targets",
+	"POST /_sim/events/targets",
+	"DELETE /_sim/events/targets",
+	"POST /_sim/events/drop",
 }
 
 func readControl(w http.ResponseWriter, r *http.Request, v any) bool {

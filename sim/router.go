@@ -94,6 +94,11 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Sim) route(w *recorder, r *http.Request) Call {
 	if target := r.Header.Get("X-Amz-Target"); target != "" {
 		prefix, op, _ := strings.Cut(target, ".")
+		if prefix == "AmazonSQS" {
+			c := Call{Service: ServiceSQS, Operation: op}
+			s.serveSQS(w, r, &c)
+			return c
+		}
 		svc, ok := jsonServices[prefix]
 		if !ok {
 			wire.WriteJSONError(w, wire.JSON11, &wire.Error{Code: "UnknownOperationException", Status: 400,

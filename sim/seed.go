@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -38,6 +39,10 @@ type Seed struct {
 	Sessions                []SessionSpec   `yaml:"Sessions"`
 	Workspaces              []WorkspaceSpec `yaml:"Workspaces"`
 	VerifiedEmailIdentities []string        `yaml:"VerifiedEmailIdentities"`
+	// Queues are SQS queues to create; EventQueues are created too, and receive the tag
+	// events (as POST /_sim/events/targets would make them).
+	Queues      []string `yaml:"Queues"`
+	EventQueues []string `yaml:"EventQueues"`
 }
 
 // SeedFleet is a fleet in a Seed.
@@ -132,6 +137,16 @@ func (s *Sim) ApplySeed(seed Seed) error {
 	for _, ws := range seed.Workspaces {
 		if err := s.seedWorkspace(ws); err != nil {
 			return err
+		}
+	}
+	for _, name := range append(slices.Clone(seed.Queues), seed.EventQueues...) {
+		if _, err := s.CreateQueue(name); err != nil {
+			return fmt.Errorf("queue %q: %w", name, err)
+		}
+	}
+	for _, name := range seed.EventQueues {
+		if err := s.AddEventTarget("/" + s.opts.AccountID + "/" + name); err != nil {
+			return fmt.Errorf("event queue %q: %w", name, err)
 		}
 	}
 	return nil

@@ -71,6 +71,7 @@ type Sim struct {
 	ses     *ses.Backend
 	sts     *sts.Backend
 	sns     *sns.Backend
+	sqs     *sqsBackend
 	control *http.ServeMux
 
 	// mu guards everything below, and the state of every fleet, image, stack, session and
@@ -137,6 +138,8 @@ func New(opts Options) *Sim {
 	s.ses = ses.New(s.clock.Now, opts.Region, opts.AccountID)
 	s.sts = sts.New(opts.AccountID)
 	s.sns = sns.New(s.clock.Now, opts.Region)
+	_, manual := opts.Clock.(*ManualClock)
+	s.sqs = newSQS(s.clock.Now, s.scale, manual, opts.Region, opts.AccountID)
 	s.control = s.controlMux()
 	s.resetLocked()
 	return s
@@ -180,6 +183,7 @@ func (s *Sim) resetLocked() {
 	s.wsDirectories = map[string]*wsDirectory{}
 	s.wsBundles = map[string]*wsBundle{}
 	s.wsIPSeq = 0
+	s.sqs.reset()
 	s.addPublicImages()
 }
 

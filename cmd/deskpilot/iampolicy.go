@@ -41,6 +41,6 @@ func (c *cli) iamPolicyCommand() *cobra.Command {
 			return err
 		},
 	}
-	cmd.Flags().StringSliceVar(&features, "features", nil, "the features to allow, comma-separated: rollouts, resets, sns, ses (default: rollouts, resets and ses)")
+	cmd.Flags().StringSliceVar(&features, "features", nil, "the features to allow, comma-separated: rollouts, events, resets, sns, ses (default: rollouts, resets and ses)")
 	return cmd
 }

@@ -65,7 +65,7 @@ docs/api.md lists every command, its output and its exit code.`,
 	pf.StringVar(&c.token, "token", "", "the daemon's API token, for approve, cancel and rollback (default $"+TokenEnv+")")
 	pf.StringVarP(&c.output, "output", "o", outTable, "output format: table, json or yaml")
 	root.AddCommand(newServeCommand(c), newDemoCommand(c), newSimCommand(), c.rolloutCommand(), c.resetsCommand(), c.fleetsCommand(),
-		c.statusCommand(), c.configCommand(), c.iamPolicyCommand(), newVersionCommand())
+		c.statusCommand(), c.configCommand(), c.iamPolicyCommand(), c.bootstrapCommand(), newVersionCommand())
 	return root
 }
 

@@ -318,10 +318,14 @@ func (m *Main) buildLoops() {
 			m.scanLoop.interval = m.Config.Rollouts.Events.ResyncInterval.Duration
 			// Each pass is one long poll: it returns when messages arrive or after 20 s.
 			m.eventsLoop = newComponent("events", false, func(ctx context.Context) (time.Time, error) {
-				return m.Now(), m.events.Pass(ctx)
+				return m.Now(), m.events.Pass(ctx, cloud.LongPoll)
 			})
+			// Tick must not wait on the emulator's clock, which only the test advances.
+			m.eventsLoop.tickPass = func(ctx context.Context) (time.Time, error) {
+				return m.Now().Add(time.Second), m.events.Pass(ctx, 0)
+			}
 			m.eventsLoop.after = m.scanLoop.after
-			m.eventsLoop.interval = cloud.LongPoll * time.Second
+			m.eventsLoop.interval = cloud.LongPoll
 		}
 	}
 	if m.Resets != nil {
@@ -533,7 +537,11 @@ func (m *Main) Tick(ctx context.Context) (time.Time, error) {
 	var next time.Time
 	var errs []error
 	for _, c := range m.components() {
-		n, err := c.pass(ctx)
+		pass := c.pass
+		if c.tickPass != nil {
+			pass = c.tickPass
+		}
+		n, err := pass(ctx)
 		c.record(m.Now(), err)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", c.name, err))

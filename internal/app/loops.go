@@ -26,6 +26,9 @@ type component struct {
 	name string
 	// pass runs once and returns when it next wants to run.
 	pass func(ctx context.Context) (time.Time, error)
+	// tickPass, if set, is the pass Main.Tick runs instead: one that never waits on a clock
+	// (the events loop's long poll would wait for a manual clock that only the caller moves).
+	tickPass func(ctx context.Context) (time.Time, error)
 	// paced components back off their failing parts themselves (the rollout controller backs
 	// off a failing fleet, not the whole controller), so a failed pass adds no loop backoff of
 	// its own; unpaced ones back off as a whole.

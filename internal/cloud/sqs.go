@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -18,42 +19,56 @@ type SQSAPI interface {
 	GetQueueUrl(context.Context, *sqs.GetQueueUrlInput, ...func(*sqs.Options)) (*sqs.GetQueueUrlOutput, error)
 	ReceiveMessage(context.Context, *sqs.ReceiveMessageInput, ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
 	DeleteMessage(context.Context, *sqs.DeleteMessageInput, ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error)
+	GetQueueAttributes(context.Context, *sqs.GetQueueAttributesInput, ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
 }
 
-// LongPoll is how long a receive waits for a message: SQS's longest, so an idle queue costs
-// three calls a minute.
-const LongPoll = 20
+// LongPoll is how long the daemon's receives wait for a message: SQS's longest, so an idle
+// queue costs three calls a minute.
+const LongPoll = 20 * time.Second
 
 // Queue implements tagevent.Queue on an SQS queue.
 type Queue struct {
 	api SQSAPI
 	url string
+	arn string
 }
 
 var _ tagevent.Queue = (*Queue)(nil)
 
 // OpenQueue returns the queue named by queue, a URL or a name in the client's account and
-// region (resolved with GetQueueUrl, which also checks that the queue exists).
+// region (resolved with GetQueueUrl). It reads the queue's ARN, so that a queue that does not
+// exist, or that deskpilot may not read, stops the start rather than every later receive.
 func OpenQueue(ctx context.Context, api SQSAPI, queue string) (*Queue, error) {
-	if strings.Contains(queue, "://") {
-		return &Queue{api: api, url: queue}, nil
+	q := &Queue{api: api, url: queue}
+	if !strings.Contains(queue, "://") {
+		out, err := api.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(queue)})
+		if err != nil {
+			return nil, wrap("get queue url of "+queue, err)
+		}
+		q.url = aws.ToString(out.QueueUrl)
 	}
-	out, err := api.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(queue)})
+	out, err := api.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(q.url), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn},
+	})
 	if err != nil {
-		return nil, wrap("get queue url of "+queue, err)
+		return nil, wrap("read queue "+q.url, err)
 	}
-	return &Queue{api: api, url: aws.ToString(out.QueueUrl)}, nil
+	q.arn = out.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]
+	return q, nil
 }
 
 // URL is the queue's URL.
 func (q *Queue) URL() string { return q.url }
 
-// Receive long-polls for up to ten messages.
-func (q *Queue) Receive(ctx context.Context) ([]tagevent.Message, error) {
+// ARN is the queue's ARN.
+func (q *Queue) ARN() string { return q.arn }
+
+// Receive waits up to wait (whole seconds, at most LongPoll) for up to ten messages.
+func (q *Queue) Receive(ctx context.Context, wait time.Duration) ([]tagevent.Message, error) {
 	out, err := q.api.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 		QueueUrl:                    aws.String(q.url),
 		MaxNumberOfMessages:         10,
-		WaitTimeSeconds:             LongPoll,
+		WaitTimeSeconds:             int32(min(max(wait, 0), LongPoll) / time.Second),
 		MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameApproximateReceiveCount},
 	})
 	if err != nil {

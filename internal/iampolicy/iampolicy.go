@@ -6,7 +6,7 @@
 // checks that every call it makes is in the table and that the table holds nothing no scenario
 // used.
 //
-// The features are rollouts, resets, sns and ses (Features). With none, Policy and Actions use
+// The features are rollouts, events, resets, sns and ses (Features). With none, Policy and Actions use
 // rollouts and resets (Defaults). sts:GetCallerIdentity is always in.
 package iampolicy
 
@@ -61,7 +61,7 @@ type op struct {
 }
 
 // Features returns the names of the valid features, in the order Policy writes their
-// statements: rollouts, resets, sns, ses.
+// statements: rollouts, events, resets, sns, ses.
 func Features() []string {
 	out := make([]string, len(features))
 	for i, f := range features {

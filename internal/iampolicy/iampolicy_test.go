@@ -16,6 +16,7 @@ import (
 
 var (
 	identityActions = []string{"sts:GetCallerIdentity"}
+	eventActions    = []string{"sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage"}
 	rolloutActions  = []string{
 		"application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScheduledActions", "application-autoscaling:RegisterScalableTarget",
 		"appstream:DescribeFleets", "appstream:DescribeImages", "appstream:DescribeSessions", "appstream:DrainSessionInstance",
@@ -37,7 +38,7 @@ func sorted(lists ...[]string) []string {
 }
 
 func TestFeatures(t *testing.T) {
-	if diff := cmp.Diff([]string{"rollouts", "resets", "sns", "ses"}, iampolicy.Features()); diff != "" {
+	if diff := cmp.Diff([]string{"rollouts", "events", "resets", "sns", "ses"}, iampolicy.Features()); diff != "" {
 		t.Errorf("Features (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]string{"rollouts", "resets", "ses"}, iampolicy.Defaults()); diff != "" {
@@ -66,7 +67,8 @@ func TestActions(t *testing.T) {
 		{"ses", []string{"ses"}, sorted(identityActions, sesActions)},
 		{"sns brings resets and needs nothing more", []string{"sns"}, sorted(identityActions, resetActions)},
 		{"names are trimmed, duplicates once", []string{" ses", "rollouts ", "ses"}, sorted(identityActions, rolloutActions, sesActions)},
-		{"all", iampolicy.Features(), sorted(identityActions, rolloutActions, resetActions, sesActions)},
+		{"events brings rollouts", []string{"events"}, sorted(identityActions, rolloutActions, eventActions)},
+		{"all", iampolicy.Features(), sorted(identityActions, rolloutActions, eventActions, resetActions, sesActions)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,8 +88,8 @@ func TestPolicy_UnknownFeature(t *testing.T) {
 		features []string
 		want     string
 	}{
-		{[]string{"rollout"}, `unknown feature "rollout": the features are rollouts, resets, sns, ses`},
-		{[]string{"x", "ses", "y"}, `unknown features "x", "y": the features are rollouts, resets, sns, ses`},
+		{[]string{"rollout"}, `unknown feature "rollout": the features are rollouts, events, resets, sns, ses`},
+		{[]string{"x", "ses", "y"}, `unknown features "x", "y": the features are rollouts, events, resets, sns, ses`},
 	}
 	for _, tt := range tests {
 		if _, err := iampolicy.Policy(tt.features); err == nil || err.Error() != tt.want {
@@ -199,7 +201,7 @@ func TestPolicy_WellFormed(t *testing.T) {
 func TestOperations_ActionNames(t *testing.T) {
 	prefix := map[string]string{
 		"appstream": "appstream", "application-autoscaling": "application-autoscaling",
-		"workspaces": "workspaces", "sesv2": "ses", "sts": "sts",
+		"workspaces": "workspaces", "sesv2": "ses", "sts": "sts", "sqs": "sqs",
 	}
 	ops, err := iampolicy.Operations(iampolicy.Features())
 	if err != nil {
@@ -237,6 +239,7 @@ func TestOperations_CoverTheAdapters(t *testing.T) {
 		{reflect.TypeFor[cloud.AutoScalingAPI](), "rollouts", "application-autoscaling"},
 		{reflect.TypeFor[cloud.WorkSpacesAPI](), "resets", "workspaces"},
 		{reflect.TypeFor[notify.SESAPI](), "ses", "sesv2"},
+		{reflect.TypeFor[cloud.SQSAPI](), "events", "sqs"},
 	}
 	ops, _ := iampolicy.Operations(iampolicy.Features())
 	listed := map[string]string{}

@@ -25,6 +25,9 @@ const (
 	workspaceARN      = "arn:aws:workspaces:*:*:workspace/*"
 	sesIdentityARN    = "arn:aws:ses:*:*:identity/*"
 	sesConfigSetARN   = "arn:aws:ses:*:*:configuration-set/*"
+	// queueARN is any queue: its name is the operator's choice (rollouts.events.queue), and
+	// `deskpilot bootstrap` holds its role to the one queue it creates.
+	queueARN = "arn:aws:sqs:*:*:*"
 )
 
 // always is what every deskpilot needs whatever the features.
@@ -112,6 +115,24 @@ var features = []feature{
 				ops: []op{{"application-autoscaling", "RegisterScalableTarget", "application-autoscaling:RegisterScalableTarget"}},
 			},
 		},
+	},
+	{
+		name:     "events",
+		doc:      "tag events from an EventBridge rule through an SQS queue (rollouts.events.queue); works with rollouts only",
+		requires: []string{"rollouts"},
+		statements: []statement{{
+			// GetQueueUrl resolves a queue given by name, GetQueueAttributes checks at startup
+			// that the queue exists and is readable, ReceiveMessage long-polls it and
+			// DeleteMessage removes each event handled. The queue is the resource of all four.
+			sid:       "EventsReadQueue",
+			resources: []string{queueARN},
+			ops: []op{
+				{"sqs", "GetQueueUrl", "sqs:GetQueueUrl"},
+				{"sqs", "GetQueueAttributes", "sqs:GetQueueAttributes"},
+				{"sqs", "ReceiveMessage", "sqs:ReceiveMessage"},
+				{"sqs", "DeleteMessage", "sqs:DeleteMessage"},
+			},
+		}},
 	},
 	{
 		name: "resets",

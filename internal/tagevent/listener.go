@@ -20,8 +20,9 @@ type Message struct {
 
 // Queue is the SQS queue the EventBridge rule fills.
 type Queue interface {
-	// Receive long-polls for up to ten messages; it may return none.
-	Receive(ctx context.Context) ([]Message, error)
+	// Receive waits up to wait (rounded down to whole seconds, at most SQS's 20) for up to ten
+	// messages; it may return none.
+	Receive(ctx context.Context, wait time.Duration) ([]Message, error)
 	// Delete removes a message that was handled (or can never be).
 	Delete(ctx context.Context, receipt string) error
 }
@@ -72,11 +73,11 @@ type Listener struct {
 	Log      *slog.Logger
 }
 
-// Pass receives one batch (waiting for it as long as the queue's long poll does) and handles
-// each message. It returns an error only when the queue could not be read; each message's own
-// trouble is logged and counted.
-func (l *Listener) Pass(ctx context.Context) error {
-	msgs, err := l.Queue.Receive(ctx)
+// Pass receives one batch, waiting up to wait for it (a long poll), and handles each message.
+// It returns an error only when the queue could not be read; each message's own trouble is
+// logged and counted.
+func (l *Listener) Pass(ctx context.Context, wait time.Duration) error {
+	msgs, err := l.Queue.Receive(ctx, wait)
 	if err != nil {
 		return fmt.Errorf("receive tag events: %w", err)
 	}

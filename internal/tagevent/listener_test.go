@@ -19,7 +19,7 @@ type queue struct {
 	deleteErr error
 }
 
-func (q *queue) Receive(context.Context) ([]Message, error) {
+func (q *queue) Receive(context.Context, time.Duration) ([]Message, error) {
 	b := q.batch
 	q.batch = nil
 	return b, nil
@@ -106,7 +106,7 @@ func TestListener_outcomes(t *testing.T) {
 				Now: func() time.Time { return time.Date(2026, 12, 1, 10, 0, 2, 0, time.UTC) },
 				Log: slog.New(slog.NewTextHandler(&logs, nil)),
 			}
-			if err := l.Pass(t.Context()); err != nil {
+			if err := l.Pass(t.Context(), 0); err != nil {
 				t.Fatal(err)
 			}
 			if !slices.Equal(got, outcomes{tt.want}) {
@@ -135,7 +135,7 @@ func TestListener_deleteFailureStillCounts(t *testing.T) {
 		Queue: q, Images: &images{}, Seen: seen{}, Account: "123456789012", Region: "eu-central-1",
 		Observer: &got, Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
-	if err := l.Pass(t.Context()); err != nil {
+	if err := l.Pass(t.Context(), 0); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(got, outcomes{OutcomeHandled}) {
