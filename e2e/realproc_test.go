@@ -252,6 +252,8 @@ type rpConfig struct {
 	ServerAddr string
 	// Rollouts are more keys of the rollouts section, as "key: value" flow YAML.
 	Rollouts []string
+	// Window is rollouts.window; "" means one open now (openNow).
+	Window string
 }
 
 // write writes the configuration for a daemon talking to w, with its store in a new
@@ -260,7 +262,11 @@ func (c rpConfig) write(tb testing.TB, w *rpWorld) string {
 	tb.Helper()
 	dir := tb.TempDir()
 	var r []string
-	r = append(r, fmt.Sprintf("window: %q", openNow()))
+	window := c.Window
+	if window == "" {
+		window = openNow()
+	}
+	r = append(r, fmt.Sprintf("window: %q", window))
 	add := func(key string, d time.Duration) {
 		if d > 0 {
 			r = append(r, fmt.Sprintf("%s: %s", key, d))

@@ -143,6 +143,9 @@ type Server struct {
 	Loops func() []LoopStatus
 	// AWS is checked by /readyz (can AWS be reached?).
 	AWS func(ctx context.Context) error
+	// Leader, when set, says who leads; /readyz reports it (a follower is ready: it serves the
+	// API and the dashboard).
+	Leader func() *LeaderStatus
 	// Token is the bearer token of the mutating endpoints; empty turns them off (403).
 	Token string
 	// Now is the clock; nil means the wall clock.
@@ -207,6 +210,19 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.AWS != nil {
 		check("aws", s.AWS(ctx), "reachable")
+	}
+	if s.Leader != nil {
+		if l := s.Leader(); l != nil {
+			out.Leader = l
+			msg := "follower (read-only); leader " + l.Leader
+			if l.Leader == "" {
+				msg = "follower (read-only); no leader seen yet"
+			}
+			if l.Leading {
+				msg = "leader"
+			}
+			add(ReadinessCheck{Name: "leader", OK: true, Message: msg})
+		}
 	}
 	code := http.StatusOK
 	if !out.Ready {

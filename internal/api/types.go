@@ -252,6 +252,20 @@ type PendingResetList struct {
 type Readiness struct {
 	Ready  bool             `json:"ready"`
 	Checks []ReadinessCheck `json:"checks"`
+	// Leader says who leads, when several replicas share a PostgreSQL store; absent otherwise.
+	Leader *LeaderStatus `json:"leader,omitempty"`
+}
+
+// LeaderStatus is what a replica knows of the leader lease.
+type LeaderStatus struct {
+	// Self is this replica's name in the lease; Leading whether it is the one acting.
+	Self    string `json:"self"`
+	Leading bool   `json:"leading"`
+	// Leader is the holder last seen ("" when none was), Epoch its lease's epoch and Expires
+	// when that lease runs out unless renewed (the database's clock).
+	Leader  string    `json:"leader"`
+	Epoch   int64     `json:"epoch"`
+	Expires time.Time `json:"expires"`
 }
 
 // ReadinessCheck is one of the things /readyz looks at.

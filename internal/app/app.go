@@ -26,6 +26,7 @@ import (
 	"github.com/deskpilot/deskpilot/internal/config"
 	"github.com/deskpilot/deskpilot/internal/dashboard"
 	"github.com/deskpilot/deskpilot/internal/fault"
+	"github.com/deskpilot/deskpilot/internal/ha"
 	"github.com/deskpilot/deskpilot/internal/metrics"
 	"github.com/deskpilot/deskpilot/internal/notify"
 	"github.com/deskpilot/deskpilot/internal/reset"
@@ -100,8 +101,12 @@ type Main struct {
 	// lastPrune is when old SNS message ids were last dropped from the store.
 	lastPrune time.Time
 
-	// The daemon's loops: rollouts, resets, outbox, housekeeping (see loops.go).
-	scanLoop, eventsLoop, rolloutLoop, resetLoop, outboxLoop, housekeepingLoop *component
+	// elector takes and keeps the leader lease when the store is PostgreSQL (several replicas);
+	// nil with SQLite, whose file lock already makes this the only daemon.
+	elector *ha.Elector
+
+	// The daemon's loops: the lease, rollouts, resets, outbox, housekeeping (see loops.go).
+	haLoop, scanLoop, eventsLoop, rolloutLoop, resetLoop, outboxLoop, housekeepingLoop *component
 
 	listener net.Listener
 	server   *http.Server
@@ -117,7 +122,13 @@ func (m *Main) Open(ctx context.Context) error {
 		m.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg := m.Config
-	st, err := store.Open(ctx, cfg.Store.Path, store.Options{Now: m.Now})
+	var st *store.Store
+	var err error
+	if url := cfg.Store.Postgres.URL; url != "" {
+		st, err = store.OpenPostgres(ctx, url, store.Options{Now: m.Now})
+	} else {
+		st, err = store.Open(ctx, cfg.Store.Path, store.Options{Now: m.Now})
+	}
 	if err != nil {
 		return err
 	}
@@ -127,7 +138,7 @@ func (m *Main) Open(ctx context.Context) error {
 	m.Metrics.SetLogger(m.Logger.With("component", "metrics"))
 	sdkLog := m.Logger.With("component", "aws-sdk")
 	awsOpts := append([]func(*awsconfig.LoadOptions) error{
-		awsconfig.WithAPIOptions([]func(*middleware.Stack) error{m.Metrics.AWSMiddleware()}),
+		awsconfig.WithAPIOptions([]func(*middleware.Stack) error{m.Metrics.AWSMiddleware(), m.gateMiddleware()}),
 		// The SDK's own warnings (an IMDS fallback, say) go to the daemon's log, in its format.
 		awsconfig.WithLogger(logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
 			level := slog.LevelInfo
@@ -162,6 +173,9 @@ func (m *Main) Open(ctx context.Context) error {
 	if err := st.Adopt(ctx, m.Account, m.Region); err != nil {
 		st.Close()
 		return err
+	}
+	if st.Dialect() == "postgres" {
+		m.setUpHA()
 	}
 	if cfg.Rollouts.Enabled {
 		rc := rolloutConfig(cfg, names, m.HTTPClient)
@@ -335,6 +349,13 @@ func (m *Main) buildLoops() {
 	}
 	m.housekeepingLoop = newComponent("housekeeping", false, m.housekeepingPass)
 	m.housekeepingLoop.interval = PruneInterval
+	if m.elector != nil {
+		for _, c := range m.components() {
+			c.pass, c.tickPass = m.gate(c.pass), m.gate(c.tickPass)
+		}
+		m.haLoop = newComponent("ha", false, m.haPass)
+		m.haLoop.interval = ha.TimingFor(m.Config.HA.Takeover.Duration).Renew
+	}
 	for _, c := range m.components() {
 		c.onOK = m.Metrics.PassSucceeded
 	}
@@ -351,7 +372,7 @@ func (m *Main) Passes() []PassStatus {
 
 func (m *Main) components() []*component {
 	var out []*component
-	for _, c := range []*component{m.scanLoop, m.eventsLoop, m.rolloutLoop, m.resetLoop, m.outboxLoop, m.housekeepingLoop} {
+	for _, c := range []*component{m.haLoop, m.scanLoop, m.eventsLoop, m.rolloutLoop, m.resetLoop, m.outboxLoop, m.housekeepingLoop} {
 		if c != nil {
 			out = append(out, c)
 		}
@@ -570,6 +591,14 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}()
 	runAll(ctx, m.components(), m.Now, m.Logger)
+	if m.elector != nil {
+		// A clean stop hands the lease over at once rather than after ha.takeover.
+		rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := m.elector.Release(rctx); err != nil {
+			m.Logger.Warn("could not release the leader lease; another replica takes over when it runs out", "err", err)
+		}
+		rcancel()
+	}
 	if m.server != nil {
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = m.server.Shutdown(sctx)

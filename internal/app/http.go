@@ -39,6 +39,9 @@ func (m *Main) handler() http.Handler {
 	}
 	// The dashboard has the rest: its pages, its static files and its 404.
 	mux.Handle("/", m.dashboardHandler().Handler())
+	if m.elector != nil {
+		return m.followerGuard(mux)
+	}
 	return mux
 }
 
@@ -49,8 +52,9 @@ func (m *Main) apiServer() *api.Server {
 	s := &api.Server{
 		Rollouts: m.Store,
 		Resets:   m.Store,
-		Store:    storePing{m.Store, m.now},
+		Store:    storePing{m.Store, m.now, m.leading},
 		Loops:    m.loopStatuses,
+		Leader:   m.leaderStatus,
 		Token:    m.Config.Server.Token,
 		Now:      m.now,
 	}
@@ -86,24 +90,34 @@ func (m *Main) now() time.Time {
 	return m.Now()
 }
 
-// loopStatuses reports the daemon's loops for readiness.
+// loopStatuses reports the daemon's loops for readiness: on a follower only the lease's, since
+// the others do nothing there.
 func (m *Main) loopStatuses() []api.LoopStatus {
 	var out []api.LoopStatus
 	for _, p := range m.Passes() {
+		if !m.leading() && p.Name != "ha" {
+			continue
+		}
 		out = append(out, api.LoopStatus{Name: p.Name, LastOK: p.LastOK, LastError: p.LastError, Interval: p.Interval})
 	}
 	return out
 }
 
-// storePing checks the store can be written (Store.Ping takes the write lock, writes nothing).
+// storePing checks the store can be written (Store.Ping takes the write lock, writes nothing);
+// on a follower, whose writes are fenced off, that it can be read.
 type storePing struct {
-	st  *store.Store
-	now func() time.Time
+	st      *store.Store
+	now     func() time.Time
+	leading func() bool
 }
 
 func (p storePing) Ping(ctx context.Context) error {
 	if p.st == nil {
 		return errors.New("no store")
+	}
+	if p.leading != nil && !p.leading() {
+		_, _, err := p.st.Leader(ctx, leaseName)
+		return err
 	}
 	return p.st.Ping(ctx)
 }

@@ -89,6 +89,14 @@ var (
 		help:    "Time from an image's TagResource or UntagResource call (the event's time) until deskpilot had reconciled the image.",
 		buckets: seconds(500*time.Millisecond, time.Second, 2*time.Second, 5*time.Second, 10*time.Second, 30*time.Second, time.Minute, 5*time.Minute, 15*time.Minute),
 	}
+	defLeader = def{
+		name: "deskpilot_leader", kind: gauge, labels: []string{"holder"},
+		help: "1 when this replica holds the leader lease (store.postgres.url with several replicas) and acts, 0 when it serves read-only; holder is this replica's name in the lease. Absent without PostgreSQL.",
+	}
+	defLeaderEpoch = def{
+		name: "deskpilot_leader_epoch", kind: gauge, labels: []string{"holder"},
+		help: "Epoch of the leader lease this replica last saw (it grows by one at every change of leader).",
+	}
 	defScrapeErrors = def{
 		name: "deskpilot_scrape_errors_total", kind: counter, labels: []string{"source"},
 		help: "Store reads that failed or timed out during a scrape, by the metric they were for (" + strings.Join(sources, ", ") + "); that metric is left out of the scrape.",
@@ -97,7 +105,7 @@ var (
 
 var defs = []*def{
 	&defBuildInfo, &defRollouts, &defSteps, &defDrained, &defDrain, &defRestoreLag, &defResets,
-	&defResetsPending, &defAWSCalls, &defOutbox, &defNotifyFailures, &defLastPass, &defTagEvents, &defTagEventLag, &defScrapeErrors,
+	&defResetsPending, &defAWSCalls, &defOutbox, &defNotifyFailures, &defLastPass, &defTagEvents, &defTagEventLag, &defLeader, &defLeaderEpoch, &defScrapeErrors,
 }
 
 // faultClasses names every fault.Class, the values of a class label besides "ok".

@@ -44,6 +44,11 @@
 //   - deskpilot_tag_event_lag_seconds (histogram): Time from an image's TagResource or
 //     UntagResource call (the event's time) until deskpilot had reconciled the image. Buckets:
 //     500ms, 1s, 2s, 5s, 10s, 30s, 1m, 5m, 15m.
+//   - deskpilot_leader{holder} (gauge): 1 when this replica holds the leader lease
+//     (store.postgres.url with several replicas) and acts, 0 when it serves read-only; holder
+//     is this replica's name in the lease. Absent without PostgreSQL.
+//   - deskpilot_leader_epoch{holder} (gauge): Epoch of the leader lease this replica last saw
+//     (it grows by one at every change of leader).
 //   - deskpilot_scrape_errors_total{source} (counter): Store reads that failed or timed out during
 //     a scrape, by the metric they were for (rollouts, fleets_drained, workspace_resets_pending,
 //     outbox_depth); that metric is left out of the scrape.

@@ -56,6 +56,7 @@ func everything(t *testing.T) scrape {
 	m.ResetOutcome("reset")
 	m.NotificationFailed("ses", "throttled")
 	m.PassSucceeded("rollouts", time.Unix(1, 0))
+	m.SetLeader("replica-a", true, 3)
 	url, _ := fakeAppStream(t, ok)
 	if _, err := appstream.NewFromConfig(awsConfig(t, url, m)).DescribeFleets(t.Context(), &appstream.DescribeFleetsInput{}); err != nil {
 		t.Fatal(err)

@@ -44,6 +44,8 @@ type Metrics struct {
 	lastPass       *prometheus.GaugeVec
 	tagEvents      *prometheus.CounterVec
 	tagEventLag    prometheus.Histogram
+	leader         *prometheus.GaugeVec
+	leaderEpoch    *prometheus.GaugeVec
 }
 
 // New returns the metrics, with the store-backed gauges read from src at each scrape (src may
@@ -64,10 +66,12 @@ func newMetrics(src Source, timeout time.Duration) *Metrics {
 		lastPass:       gaugeVec(defLastPass),
 		tagEvents:      counterVec(defTagEvents),
 		tagEventLag:    newHistogram(defTagEventLag),
+		leader:         gaugeVec(defLeader),
+		leaderEpoch:    gaugeVec(defLeaderEpoch),
 	}
 	m.logger.Store(slog.New(slog.DiscardHandler))
 	m.reg.MustRegister(m.buildInfo, m.steps, m.drain, m.restoreLag, m.resets, m.awsCalls,
-		m.notifyFailures, m.lastPass, m.tagEvents, m.tagEventLag)
+		m.notifyFailures, m.lastPass, m.tagEvents, m.tagEventLag, m.leader, m.leaderEpoch)
 	if src != nil {
 		m.reg.MustRegister(newSourceCollector(src, timeout, m.log))
 	}
@@ -169,6 +173,20 @@ func (m *Metrics) TagEvent(outcome string, lag time.Duration) {
 	if outcome == "handled" {
 		m.tagEventLag.Observe(max(lag, 0).Seconds())
 	}
+}
+
+// SetLeader reports whether this replica (holder) leads, and the lease's epoch. The two gauges
+// appear at the first call: a daemon without a lease never has them.
+func (m *Metrics) SetLeader(holder string, leading bool, epoch int64) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if leading {
+		v = 1
+	}
+	m.leader.WithLabelValues(holder).Set(v)
+	m.leaderEpoch.WithLabelValues(holder).Set(float64(epoch))
 }
 
 // NotificationFailed counts a failed delivery attempt by sender, with class the error's

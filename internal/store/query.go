@@ -181,7 +181,12 @@ func scanSaved(rows *sql.Rows) (rollout.SavedCapacity, error) {
 
 // SavedCapacities returns every fleet's saved capacity, ordered by account, region and fleet.
 func (s *Store) SavedCapacities(ctx context.Context) ([]rollout.SavedCapacity, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+savedCols+` FROM saved_capacity ORDER BY account, region, fleet`)
+	order := `account, region, fleet`
+	if s.dialect == dialectPostgres {
+		// Byte order, as SQLite's BINARY collation, whatever the database's collation.
+		order = `account COLLATE "C", region COLLATE "C", fleet COLLATE "C"`
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+savedCols+` FROM saved_capacity ORDER BY `+order)
 	if err != nil {
 		return nil, fmt.Errorf("read saved capacities: %w", err)
 	}
@@ -204,6 +209,14 @@ func (s *Store) SavedCapacities(ctx context.Context) ([]rollout.SavedCapacity, e
 // the daemon's account and region. It is idempotent; a row already adopted is left alone.
 func (s *Store) Adopt(ctx context.Context, account, region string) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		if s.dialect == dialectPostgres {
+			// The first UPDATE reads the table it writes (NOT EXISTS): another Store adopting or
+			// saving the same fleet at once would make it fail on the primary key. SQLite has one
+			// writer; on PostgreSQL, writers of saved_capacity wait for this transaction.
+			if _, err := tx.ExecContext(ctx, `LOCK TABLE saved_capacity IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+				return err
+			}
+		}
 		for _, q := range []string{
 			`UPDATE saved_capacity SET account = $1, region = $2 WHERE account = '' AND region = ''
 				AND NOT EXISTS (SELECT 1 FROM saved_capacity s2 WHERE s2.account = $1 AND s2.region = $2 AND s2.fleet = saved_capacity.fleet)`,

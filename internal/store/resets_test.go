@@ -73,208 +73,220 @@ func trackers(t testing.TB, s *Store) map[string]reset.Tracked {
 }
 
 func TestStore_SaveResets_trackerRoundTrip(t *testing.T) {
-	s := openTest(t)
-	full := fullTracked("ws-full")
-	// Finer than milliseconds: dropped.
-	full.DueAt = full.DueAt.Add(999 * time.Microsecond)
-	bare := reset.Tracked{ID: "ws-bare", Mode: reset.Restore, Phase: reset.Idle}
-	saveResets(t, s, []reset.Tracked{full, bare}, nil, nil, nil)
+	forEachBackend(t, func(t *testing.T, open func(t *testing.T, opts Options) *Store) {
+		s := open(t, testOptions())
+		full := fullTracked("ws-full")
+		// Finer than milliseconds: dropped.
+		full.DueAt = full.DueAt.Add(999 * time.Microsecond)
+		bare := reset.Tracked{ID: "ws-bare", Mode: reset.Restore, Phase: reset.Idle}
+		saveResets(t, s, []reset.Tracked{full, bare}, nil, nil, nil)
 
-	got := trackers(t, s)
-	want := map[string]reset.Tracked{"ws-full": inUTC(fullTracked("ws-full")), "ws-bare": bare}
-	if diff := cmp.Diff(want, got, exactTimes); diff != "" {
-		t.Errorf("Trackers (-want +got):\n%s", diff)
-	}
-	checkUTC(t, got)
+		got := trackers(t, s)
+		want := map[string]reset.Tracked{"ws-full": inUTC(fullTracked("ws-full")), "ws-bare": bare}
+		if diff := cmp.Diff(want, got, exactTimes); diff != "" {
+			t.Errorf("Trackers (-want +got):\n%s", diff)
+		}
+		checkUTC(t, got)
+	})
 }
 
 func TestStore_SaveResets_upsertAndRemove(t *testing.T) {
-	s := openTest(t)
-	a, b, c := fullTracked("a"), fullTracked("b"), fullTracked("c")
-	saveResets(t, s, []reset.Tracked{a, b, c}, nil, nil, nil)
+	forEachBackend(t, func(t *testing.T, open func(t *testing.T, opts Options) *Store) {
+		s := open(t, testOptions())
+		a, b, c := fullTracked("a"), fullTracked("b"), fullTracked("c")
+		saveResets(t, s, []reset.Tracked{a, b, c}, nil, nil, nil)
 
-	// Replaced in full: fields set to zero come back zero.
-	a2 := reset.Tracked{ID: "a", Mode: reset.Restore, Phase: reset.Grace, LastState: "CONNECTED", Attempts: 0,
-		DueAt: t0.Add(time.Hour)}
-	// Saved twice in one call: the last wins.
-	b2, b3 := b, b
-	b2.Attempts, b3.Attempts = 7, 8
-	saveResets(t, s, []reset.Tracked{a2, b2, b3}, []string{"c", "never-tracked"}, nil, nil)
+		// Replaced in full: fields set to zero come back zero.
+		a2 := reset.Tracked{ID: "a", Mode: reset.Restore, Phase: reset.Grace, LastState: "CONNECTED", Attempts: 0,
+			DueAt: t0.Add(time.Hour)}
+		// Saved twice in one call: the last wins.
+		b2, b3 := b, b
+		b2.Attempts, b3.Attempts = 7, 8
+		saveResets(t, s, []reset.Tracked{a2, b2, b3}, []string{"c", "never-tracked"}, nil, nil)
 
-	want := map[string]reset.Tracked{"a": a2, "b": inUTC(b3)}
-	if diff := cmp.Diff(want, trackers(t, s), exactTimes); diff != "" {
-		t.Errorf("Trackers (-want +got):\n%s", diff)
-	}
+		want := map[string]reset.Tracked{"a": a2, "b": inUTC(b3)}
+		if diff := cmp.Diff(want, trackers(t, s), exactTimes); diff != "" {
+			t.Errorf("Trackers (-want +got):\n%s", diff)
+		}
 
-	// Saved and removed in one call: removed (saves are written first).
-	saveResets(t, s, []reset.Tracked{fullTracked("d")}, []string{"d", "a"}, nil, nil)
-	if got := trackers(t, s); len(got) != 1 || got["b"].Attempts != 8 {
-		t.Errorf("Trackers = %+v; want only b", got)
-	}
+		// Saved and removed in one call: removed (saves are written first).
+		saveResets(t, s, []reset.Tracked{fullTracked("d")}, []string{"d", "a"}, nil, nil)
+		if got := trackers(t, s); len(got) != 1 || got["b"].Attempts != 8 {
+			t.Errorf("Trackers = %+v; want only b", got)
+		}
 
-	// Nothing to do is no error.
-	saveResets(t, s, nil, nil, nil, nil)
-	if got := trackers(t, s); len(got) != 1 {
-		t.Errorf("Trackers = %+v; want only b", got)
-	}
+		// Nothing to do is no error.
+		saveResets(t, s, nil, nil, nil, nil)
+		if got := trackers(t, s); len(got) != 1 {
+			t.Errorf("Trackers = %+v; want only b", got)
+		}
+	})
 }
 
 func TestStore_Trackers_empty(t *testing.T) {
-	s := openTest(t)
-	if got := trackers(t, s); got == nil || len(got) != 0 {
-		t.Errorf("Trackers = %#v; want an empty map", got)
-	}
+	forEachBackend(t, func(t *testing.T, open func(t *testing.T, opts Options) *Store) {
+		s := open(t, testOptions())
+		if got := trackers(t, s); got == nil || len(got) != 0 {
+			t.Errorf("Trackers = %#v; want an empty map", got)
+		}
+	})
 }
 
 func TestStore_Records(t *testing.T) {
-	s := openTest(t) // clock: t0 + 1h
-	at := func(d time.Duration) time.Time { return t0.Add(d) }
-	rec := func(d time.Duration, ws, outcome string) reset.Record {
-		return reset.Record{At: at(d), WorkspaceID: ws, UserName: "u-" + ws, Mode: reset.Rebuild,
-			Outcome: outcome, Reason: "reason of " + ws}
-	}
-	// Written out of time order; two at the same time; one at the store's clock.
-	r1 := rec(3*time.Second, "ws-3", "reset")
-	r2 := rec(1*time.Second, "ws-1", "skipped")
-	r3 := rec(2*time.Second, "ws-2a", "cancelled")
-	r4 := rec(2*time.Second, "ws-2b", "failed")
-	r5 := reset.Record{WorkspaceID: "ws-now", Mode: reset.Restore, Outcome: "reset"}
-	r6 := rec(-time.Hour, "ws-old", "reset")
-	r6.At = r6.At.Add(456 * time.Microsecond).In(time.FixedZone("X", -3600)) // kept to the ms, read in UTC
-	saveResets(t, s, nil, nil, []reset.Record{r1, r2, r3}, nil)
-	saveResets(t, s, nil, nil, []reset.Record{r4, r5, r6}, nil)
+	forEachBackend(t, func(t *testing.T, open func(t *testing.T, opts Options) *Store) {
+		s := open(t, testOptions()) // clock: t0 + 1h
+		at := func(d time.Duration) time.Time { return t0.Add(d) }
+		rec := func(d time.Duration, ws, outcome string) reset.Record {
+			return reset.Record{At: at(d), WorkspaceID: ws, UserName: "u-" + ws, Mode: reset.Rebuild,
+				Outcome: outcome, Reason: "reason of " + ws}
+		}
+		// Written out of time order; two at the same time; one at the store's clock.
+		r1 := rec(3*time.Second, "ws-3", "reset")
+		r2 := rec(1*time.Second, "ws-1", "skipped")
+		r3 := rec(2*time.Second, "ws-2a", "cancelled")
+		r4 := rec(2*time.Second, "ws-2b", "failed")
+		r5 := reset.Record{WorkspaceID: "ws-now", Mode: reset.Restore, Outcome: "reset"}
+		r6 := rec(-time.Hour, "ws-old", "reset")
+		r6.At = r6.At.Add(456 * time.Microsecond).In(time.FixedZone("X", -3600)) // kept to the ms, read in UTC
+		saveResets(t, s, nil, nil, []reset.Record{r1, r2, r3}, nil)
+		saveResets(t, s, nil, nil, []reset.Record{r4, r5, r6}, nil)
 
-	stamped := r5
-	stamped.At = t0.Add(time.Hour)
-	old := r6
-	old.At = t0.Add(-time.Hour)
-	all := []reset.Record{old, r2, r3, r4, r1, stamped}
-	tests := []struct {
-		since time.Time
-		limit int
-		want  []reset.Record
-	}{
-		{time.Time{}, 0, all},
-		{time.Time{}, -1, all},
-		{time.Time{}, 2, all[:2]},
-		{at(2 * time.Second), 0, all[2:]}, // inclusive
-		{at(2*time.Second + time.Millisecond), 0, all[4:]},
-		{at(2 * time.Second), 2, all[2:4]},
-		{at(2 * time.Hour), 0, nil},
-	}
-	for _, tc := range tests {
-		t.Run(fmt.Sprintf("since%v/limit%d", tc.since.Format(time.StampMilli), tc.limit), func(t *testing.T) {
-			got, err := s.Records(context.Background(), tc.since, tc.limit)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tc.want, got, exactTimes); diff != "" {
-				t.Errorf("Records (-want +got):\n%s", diff)
-			}
-			checkUTC(t, got)
-		})
-	}
-	if r5.At != (time.Time{}) {
-		t.Error("SaveResets modified the caller's record")
-	}
+		stamped := r5
+		stamped.At = t0.Add(time.Hour)
+		old := r6
+		old.At = t0.Add(-time.Hour)
+		all := []reset.Record{old, r2, r3, r4, r1, stamped}
+		tests := []struct {
+			since time.Time
+			limit int
+			want  []reset.Record
+		}{
+			{time.Time{}, 0, all},
+			{time.Time{}, -1, all},
+			{time.Time{}, 2, all[:2]},
+			{at(2 * time.Second), 0, all[2:]}, // inclusive
+			{at(2*time.Second + time.Millisecond), 0, all[4:]},
+			{at(2 * time.Second), 2, all[2:4]},
+			{at(2 * time.Hour), 0, nil},
+		}
+		for _, tc := range tests {
+			t.Run(fmt.Sprintf("since%v/limit%d", tc.since.Format(time.StampMilli), tc.limit), func(t *testing.T) {
+				got, err := s.Records(context.Background(), tc.since, tc.limit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(tc.want, got, exactTimes); diff != "" {
+					t.Errorf("Records (-want +got):\n%s", diff)
+				}
+				checkUTC(t, got)
+			})
+		}
+		if r5.At != (time.Time{}) {
+			t.Error("SaveResets modified the caller's record")
+		}
+	})
 }
 
 // TestStore_RecordsBetween checks that periods are half-open at the stored resolution: a
 // bound finer than a millisecond is taken to its millisecond, like the records' own times, so
 // that consecutive periods [a, b) and [b, c) list every record exactly once.
 func TestStore_RecordsBetween(t *testing.T) {
-	s := openTest(t)
-	at := func(d time.Duration) time.Time { return t0.Add(d) }
-	rec := func(d time.Duration, ws string) reset.Record {
-		return reset.Record{At: at(d), WorkspaceID: ws, Mode: reset.Rebuild, Outcome: "reset"}
-	}
-	// b is the boundary, with a sub-millisecond part as the wall clock has; one record was written
-	// at b itself, one just before it in the same millisecond, one a millisecond before.
-	b := 2*time.Second + 400*time.Microsecond
-	records := []reset.Record{rec(time.Second, "ws-1"), rec(b-time.Millisecond, "ws-2"), rec(b-100*time.Microsecond, "ws-3"),
-		rec(b, "ws-4"), rec(b+time.Millisecond, "ws-5"), rec(3*time.Second, "ws-6")}
-	saveResets(t, s, nil, nil, records, nil)
-	ids := func(since, until time.Time) []string {
-		t.Helper()
-		got, err := s.RecordsBetween(context.Background(), since, until)
-		if err != nil {
-			t.Fatal(err)
+	forEachBackend(t, func(t *testing.T, open func(t *testing.T, opts Options) *Store) {
+		s := open(t, testOptions())
+		at := func(d time.Duration) time.Time { return t0.Add(d) }
+		rec := func(d time.Duration, ws string) reset.Record {
+			return reset.Record{At: at(d), WorkspaceID: ws, Mode: reset.Rebuild, Outcome: "reset"}
 		}
-		checkUTC(t, got)
-		var out []string
-		for _, r := range got {
-			out = append(out, r.WorkspaceID)
-		}
-		return out
-	}
-	tests := []struct {
-		name         string
-		since, until time.Time
-		want         []string
-	}{
-		{"before the boundary's millisecond", at(0), at(b), []string{"ws-1", "ws-2"}},
-		{"from the boundary's millisecond", at(b), at(4 * time.Second), []string{"ws-3", "ws-4", "ws-5", "ws-6"}},
-		{"the zero time is the start of the history", time.Time{}, at(b), []string{"ws-1", "ws-2"}},
-		{"until is excluded", at(time.Second), at(3 * time.Second), []string{"ws-1", "ws-2", "ws-3", "ws-4", "ws-5"}},
-		{"empty period", at(b), at(b), nil},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if diff := cmp.Diff(tc.want, ids(tc.since, tc.until)); diff != "" {
-				t.Errorf("RecordsBetween (-want +got):\n%s", diff)
+		// b is the boundary, with a sub-millisecond part as the wall clock has; one record was written
+		// at b itself, one just before it in the same millisecond, one a millisecond before.
+		b := 2*time.Second + 400*time.Microsecond
+		records := []reset.Record{rec(time.Second, "ws-1"), rec(b-time.Millisecond, "ws-2"), rec(b-100*time.Microsecond, "ws-3"),
+			rec(b, "ws-4"), rec(b+time.Millisecond, "ws-5"), rec(3*time.Second, "ws-6")}
+		saveResets(t, s, nil, nil, records, nil)
+		ids := func(since, until time.Time) []string {
+			t.Helper()
+			got, err := s.RecordsBetween(context.Background(), since, until)
+			if err != nil {
+				t.Fatal(err)
 			}
-		})
-	}
-	// Periods that share their bounds partition the history, wherever the bounds fall.
-	for _, bound := range []time.Duration{b, b - 100*time.Microsecond, b + 999*time.Microsecond, time.Second} {
-		got := append(ids(at(0), at(bound)), ids(at(bound), at(time.Hour))...)
-		if diff := cmp.Diff([]string{"ws-1", "ws-2", "ws-3", "ws-4", "ws-5", "ws-6"}, got); diff != "" {
-			t.Errorf("periods split at %v (-want +got):\n%s", bound, diff)
+			checkUTC(t, got)
+			var out []string
+			for _, r := range got {
+				out = append(out, r.WorkspaceID)
+			}
+			return out
 		}
-	}
+		tests := []struct {
+			name         string
+			since, until time.Time
+			want         []string
+		}{
+			{"before the boundary's millisecond", at(0), at(b), []string{"ws-1", "ws-2"}},
+			{"from the boundary's millisecond", at(b), at(4 * time.Second), []string{"ws-3", "ws-4", "ws-5", "ws-6"}},
+			{"the zero time is the start of the history", time.Time{}, at(b), []string{"ws-1", "ws-2"}},
+			{"until is excluded", at(time.Second), at(3 * time.Second), []string{"ws-1", "ws-2", "ws-3", "ws-4", "ws-5"}},
+			{"empty period", at(b), at(b), nil},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				if diff := cmp.Diff(tc.want, ids(tc.since, tc.until)); diff != "" {
+					t.Errorf("RecordsBetween (-want +got):\n%s", diff)
+				}
+			})
+		}
+		// Periods that share their bounds partition the history, wherever the bounds fall.
+		for _, bound := range []time.Duration{b, b - 100*time.Microsecond, b + 999*time.Microsecond, time.Second} {
+			got := append(ids(at(0), at(bound)), ids(at(bound), at(time.Hour))...)
+			if diff := cmp.Diff([]string{"ws-1", "ws-2", "ws-3", "ws-4", "ws-5", "ws-6"}, got); diff != "" {
+				t.Errorf("periods split at %v (-want +got):\n%s", bound, diff)
+			}
+		}
+	})
 }
 
 // TestStore_SaveResets_deliveriesDedup checks that reset deliveries share the outbox, and its
 // (notice ID, sender) dedup, with rollout deliveries.
 func TestStore_SaveResets_deliveriesDedup(t *testing.T) {
-	s := openTest(t)
-	ctx := context.Background()
-	apply(t, s, &rollout.Change{Deliveries: deliveries("mail", "n1")})
-	rd := func(sender, id string) reset.Delivery {
-		return reset.Delivery{Sender: sender, Notice: testNotice(id)}
-	}
-	saveResets(t, s, nil, nil, nil, []reset.Delivery{rd("mail", "n1"), rd("hook", "n1"), rd("mail", "n2"), rd("mail", "n2")})
-	saveResets(t, s, nil, nil, nil, []reset.Delivery{rd("hook", "n1")})
-	apply(t, s, &rollout.Change{Deliveries: deliveries("mail", "n2")})
+	forEachBackend(t, func(t *testing.T, open func(t *testing.T, opts Options) *Store) {
+		s := open(t, testOptions())
+		ctx := context.Background()
+		apply(t, s, &rollout.Change{Deliveries: deliveries("mail", "n1")})
+		rd := func(sender, id string) reset.Delivery {
+			return reset.Delivery{Sender: sender, Notice: testNotice(id)}
+		}
+		saveResets(t, s, nil, nil, nil, []reset.Delivery{rd("mail", "n1"), rd("hook", "n1"), rd("mail", "n2"), rd("mail", "n2")})
+		saveResets(t, s, nil, nil, nil, []reset.Delivery{rd("hook", "n1")})
+		apply(t, s, &rollout.Change{Deliveries: deliveries("mail", "n2")})
 
-	type row struct{ NoticeID, Sender string }
-	recs, err := s.Deliveries(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []row
-	for _, r := range recs {
-		got = append(got, row{r.NoticeID, r.Sender})
-	}
-	want := []row{{"n2", "mail"}, {"n1", "hook"}, {"n1", "mail"}} // newest first
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("outbox rows (-want +got):\n%s", diff)
-	}
+		type row struct{ NoticeID, Sender string }
+		recs, err := s.Deliveries(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []row
+		for _, r := range recs {
+			got = append(got, row{r.NoticeID, r.Sender})
+		}
+		want := []row{{"n2", "mail"}, {"n1", "hook"}, {"n1", "mail"}} // newest first
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("outbox rows (-want +got):\n%s", diff)
+		}
 
-	// Due at once, the notice as it went in.
-	due, err := s.Due(ctx, enqueuedAt, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(due) != 3 || due[1].Sender != "hook" {
-		t.Fatalf("Due = %+v; want 3 deliveries, the second for hook", due)
-	}
-	if diff := cmp.Diff(testNotice("n1"), due[1].Notice); diff != "" {
-		t.Errorf("due notice (-want +got):\n%s", diff)
-	}
-	if due, err := s.Due(ctx, enqueuedAt.Add(-time.Millisecond), 0); err != nil || len(due) != 0 {
-		t.Errorf("Due before enqueued = %+v, %v; want none", due, err)
-	}
+		// Due at once, the notice as it went in.
+		due, err := s.Due(ctx, enqueuedAt, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(due) != 3 || due[1].Sender != "hook" {
+			t.Fatalf("Due = %+v; want 3 deliveries, the second for hook", due)
+		}
+		if diff := cmp.Diff(testNotice("n1"), due[1].Notice); diff != "" {
+			t.Errorf("due notice (-want +got):\n%s", diff)
+		}
+		if due, err := s.Due(ctx, enqueuedAt.Add(-time.Millisecond), 0); err != nil || len(due) != 0 {
+			t.Errorf("Due before enqueued = %+v, %v; want none", due, err)
+		}
+	})
 }
 
 // resetContents is everything SaveResets writes, as the read methods show it.
@@ -301,58 +313,60 @@ func resetSnapshot(t *testing.T, s *Store) resetContents {
 // TestStore_SaveResets_atomic checks that a SaveResets failing at any point leaves nothing of
 // itself.
 func TestStore_SaveResets_atomic(t *testing.T) {
-	ctx := context.Background()
-	tests := []struct {
-		name  string
-		spoil func(save *[]reset.Tracked, ds *[]reset.Delivery)
-	}{
-		{"delivery without a notice ID", func(_ *[]reset.Tracked, ds *[]reset.Delivery) {
-			*ds = append(*ds, reset.Delivery{Sender: "mail"})
-		}},
-		{"delivery without a sender", func(_ *[]reset.Tracked, ds *[]reset.Delivery) {
-			*ds = append(*ds, reset.Delivery{Notice: testNotice("n9")})
-		}},
-		{"tracker without an ID", func(save *[]reset.Tracked, _ *[]reset.Delivery) {
-			*save = append(*save, reset.Tracked{Mode: reset.Rebuild})
-		}},
-		{"cancelled context", nil},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			s := openTest(t)
-			saveResets(t, s, []reset.Tracked{fullTracked("a"), fullTracked("b")}, nil,
-				[]reset.Record{{At: t0, WorkspaceID: "a", Outcome: "reset"}},
-				[]reset.Delivery{{Sender: "mail", Notice: testNotice("n0")}})
-			before := resetSnapshot(t, s)
+	forEachBackend(t, func(t *testing.T, open func(t *testing.T, opts Options) *Store) {
+		ctx := context.Background()
+		tests := []struct {
+			name  string
+			spoil func(save *[]reset.Tracked, ds *[]reset.Delivery)
+		}{
+			{"delivery without a notice ID", func(_ *[]reset.Tracked, ds *[]reset.Delivery) {
+				*ds = append(*ds, reset.Delivery{Sender: "mail"})
+			}},
+			{"delivery without a sender", func(_ *[]reset.Tracked, ds *[]reset.Delivery) {
+				*ds = append(*ds, reset.Delivery{Notice: testNotice("n9")})
+			}},
+			{"tracker without an ID", func(save *[]reset.Tracked, _ *[]reset.Delivery) {
+				*save = append(*save, reset.Tracked{Mode: reset.Rebuild})
+			}},
+			{"cancelled context", nil},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				s := open(t, testOptions())
+				saveResets(t, s, []reset.Tracked{fullTracked("a"), fullTracked("b")}, nil,
+					[]reset.Record{{At: t0, WorkspaceID: "a", Outcome: "reset"}},
+					[]reset.Delivery{{Sender: "mail", Notice: testNotice("n0")}})
+				before := resetSnapshot(t, s)
 
-			changed := fullTracked("a")
-			changed.Phase = reset.Idle
-			save := []reset.Tracked{changed, fullTracked("new")}
-			ds := []reset.Delivery{{Sender: "mail", Notice: testNotice("n1")}, {Sender: "hook", Notice: testNotice("n0")}}
-			sctx := ctx
-			if tc.spoil != nil {
-				tc.spoil(&save, &ds)
-			} else {
-				cctx, cancel := context.WithCancel(ctx)
-				cancel()
-				sctx = cctx
-			}
-			err := s.SaveResets(sctx, save, []string{"b"},
-				[]reset.Record{{At: t0.Add(time.Second), WorkspaceID: "new", Outcome: "skipped"}, {WorkspaceID: "a", Outcome: "reset"}}, ds)
-			if err == nil {
-				t.Fatal("SaveResets succeeded, want an error")
-			}
-			t.Logf("SaveResets: %v", err)
-			if diff := cmp.Diff(before, resetSnapshot(t, s)); diff != "" {
-				t.Errorf("failed SaveResets changed the store (-before +after):\n%s", diff)
-			}
-			// The writer is still usable.
-			saveResets(t, s, nil, []string{"b"}, nil, nil)
-			if got := trackers(t, s); len(got) != 1 {
-				t.Errorf("after a failed SaveResets, a good one left %d trackers; want 1", len(got))
-			}
-		})
-	}
+				changed := fullTracked("a")
+				changed.Phase = reset.Idle
+				save := []reset.Tracked{changed, fullTracked("new")}
+				ds := []reset.Delivery{{Sender: "mail", Notice: testNotice("n1")}, {Sender: "hook", Notice: testNotice("n0")}}
+				sctx := ctx
+				if tc.spoil != nil {
+					tc.spoil(&save, &ds)
+				} else {
+					cctx, cancel := context.WithCancel(ctx)
+					cancel()
+					sctx = cctx
+				}
+				err := s.SaveResets(sctx, save, []string{"b"},
+					[]reset.Record{{At: t0.Add(time.Second), WorkspaceID: "new", Outcome: "skipped"}, {WorkspaceID: "a", Outcome: "reset"}}, ds)
+				if err == nil {
+					t.Fatal("SaveResets succeeded, want an error")
+				}
+				t.Logf("SaveResets: %v", err)
+				if diff := cmp.Diff(before, resetSnapshot(t, s)); diff != "" {
+					t.Errorf("failed SaveResets changed the store (-before +after):\n%s", diff)
+				}
+				// The writer is still usable.
+				saveResets(t, s, nil, []string{"b"}, nil, nil)
+				if got := trackers(t, s); len(got) != 1 {
+					t.Errorf("after a failed SaveResets, a good one left %d trackers; want 1", len(got))
+				}
+			})
+		}
+	})
 }
 
 func TestStore_Meta(t *testing.T) {
@@ -401,100 +415,104 @@ func TestStore_Meta(t *testing.T) {
 }
 
 func TestStore_SNSMessages(t *testing.T) {
-	s := openTest(t) // clock: t0 + 1h
-	ctx := context.Background()
-	mark := func(id string, at time.Time) bool {
-		t.Helper()
-		seen, err := s.MarkSNSMessage(ctx, id, at)
-		if err != nil {
-			t.Fatalf("MarkSNSMessage(%q): %v", id, err)
+	forEachBackend(t, func(t *testing.T, open func(t *testing.T, opts Options) *Store) {
+		s := open(t, testOptions()) // clock: t0 + 1h
+		ctx := context.Background()
+		mark := func(id string, at time.Time) bool {
+			t.Helper()
+			seen, err := s.MarkSNSMessage(ctx, id, at)
+			if err != nil {
+				t.Fatalf("MarkSNSMessage(%q): %v", id, err)
+			}
+			return seen
 		}
-		return seen
-	}
-	prune := func(before time.Time) int64 {
-		t.Helper()
-		n, err := s.PruneSNSMessages(ctx, before)
-		if err != nil {
-			t.Fatalf("PruneSNSMessages: %v", err)
+		prune := func(before time.Time) int64 {
+			t.Helper()
+			n, err := s.PruneSNSMessages(ctx, before)
+			if err != nil {
+				t.Fatalf("PruneSNSMessages: %v", err)
+			}
+			return n
 		}
-		return n
-	}
 
-	if mark("m1", t0) {
-		t.Error("first mark of m1: seen")
-	}
-	// A second mark reports it seen and keeps the first time (a later one would delay pruning).
-	if !mark("m1", t0.Add(30*time.Minute)) {
-		t.Error("second mark of m1: not seen")
-	}
-	if mark("m2", t0.Add(time.Second)) || mark("m3", time.Time{}) /* the clock: t0 + 1h */ {
-		t.Error("first mark of m2 or m3: seen")
-	}
+		if mark("m1", t0) {
+			t.Error("first mark of m1: seen")
+		}
+		// A second mark reports it seen and keeps the first time (a later one would delay pruning).
+		if !mark("m1", t0.Add(30*time.Minute)) {
+			t.Error("second mark of m1: not seen")
+		}
+		if mark("m2", t0.Add(time.Second)) || mark("m3", time.Time{}) /* the clock: t0 + 1h */ {
+			t.Error("first mark of m2 or m3: seen")
+		}
 
-	// Forget lets a message be handled again.
-	if err := s.ForgetSNSMessage(ctx, "m2"); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.ForgetSNSMessage(ctx, "never-marked"); err != nil {
-		t.Errorf("ForgetSNSMessage of an unmarked message: %v", err)
-	}
-	if mark("m2", t0.Add(2*time.Second)) {
-		t.Error("mark of m2 after forget: seen")
-	}
+		// Forget lets a message be handled again.
+		if err := s.ForgetSNSMessage(ctx, "m2"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ForgetSNSMessage(ctx, "never-marked"); err != nil {
+			t.Errorf("ForgetSNSMessage of an unmarked message: %v", err)
+		}
+		if mark("m2", t0.Add(2*time.Second)) {
+			t.Error("mark of m2 after forget: seen")
+		}
 
-	// Prune deletes strictly before.
-	if n := prune(t0); n != 0 {
-		t.Errorf("prune before t0 deleted %d; want 0", n)
-	}
-	if n := prune(t0.Add(2 * time.Second)); n != 1 { // m1 at t0; m2 at t0+2s stays
-		t.Errorf("prune before t0+2s deleted %d; want 1", n)
-	}
-	if mark("m1", t0.Add(3*time.Second)) {
-		t.Error("mark of pruned m1: seen")
-	}
-	if !mark("m2", t0) || !mark("m3", t0) {
-		t.Error("m2 or m3 pruned too early")
-	}
-	if n := prune(t0.Add(time.Hour)); n != 2 { // m1 at t0+3s, m2 at t0+2s; m3 at t0+1h stays
-		t.Errorf("prune before t0+1h deleted %d; want 2", n)
-	}
-	if n := prune(t0.Add(time.Hour + time.Millisecond)); n != 1 {
-		t.Errorf("prune before t0+1h+1ms deleted %d; want 1", n)
-	}
-	if _, err := s.MarkSNSMessage(ctx, "", t0); err == nil {
-		t.Error("MarkSNSMessage of an empty ID succeeded")
-	}
+		// Prune deletes strictly before.
+		if n := prune(t0); n != 0 {
+			t.Errorf("prune before t0 deleted %d; want 0", n)
+		}
+		if n := prune(t0.Add(2 * time.Second)); n != 1 { // m1 at t0; m2 at t0+2s stays
+			t.Errorf("prune before t0+2s deleted %d; want 1", n)
+		}
+		if mark("m1", t0.Add(3*time.Second)) {
+			t.Error("mark of pruned m1: seen")
+		}
+		if !mark("m2", t0) || !mark("m3", t0) {
+			t.Error("m2 or m3 pruned too early")
+		}
+		if n := prune(t0.Add(time.Hour)); n != 2 { // m1 at t0+3s, m2 at t0+2s; m3 at t0+1h stays
+			t.Errorf("prune before t0+1h deleted %d; want 2", n)
+		}
+		if n := prune(t0.Add(time.Hour + time.Millisecond)); n != 1 {
+			t.Errorf("prune before t0+1h+1ms deleted %d; want 1", n)
+		}
+		if _, err := s.MarkSNSMessage(ctx, "", t0); err == nil {
+			t.Error("MarkSNSMessage of an empty ID succeeded")
+		}
+	})
 }
 
 // TestStore_MarkSNSMessage_concurrent checks that of concurrent marks of one message exactly
 // one reports it unseen.
 func TestStore_MarkSNSMessage_concurrent(t *testing.T) {
-	s := openTest(t)
-	ctx := context.Background()
-	for i := range 20 {
-		id := fmt.Sprint("m", i)
-		var mu sync.Mutex
-		unseen := 0
-		var wg sync.WaitGroup
-		for range 8 {
-			wg.Go(func() {
-				seen, err := s.MarkSNSMessage(ctx, id, t0)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if !seen {
-					mu.Lock()
-					unseen++
-					mu.Unlock()
-				}
-			})
+	forEachBackend(t, func(t *testing.T, open func(t *testing.T, opts Options) *Store) {
+		s := open(t, testOptions())
+		ctx := context.Background()
+		for i := range 20 {
+			id := fmt.Sprint("m", i)
+			var mu sync.Mutex
+			unseen := 0
+			var wg sync.WaitGroup
+			for range 8 {
+				wg.Go(func() {
+					seen, err := s.MarkSNSMessage(ctx, id, t0)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if !seen {
+						mu.Lock()
+						unseen++
+						mu.Unlock()
+					}
+				})
+			}
+			wg.Wait()
+			if unseen != 1 {
+				t.Fatalf("message %s: %d of 8 concurrent marks reported it unseen; want 1", id, unseen)
+			}
 		}
-		wg.Wait()
-		if unseen != 1 {
-			t.Fatalf("message %s: %d of 8 concurrent marks reported it unseen; want 1", id, unseen)
-		}
-	}
+	})
 }
 
 // TestOpen_migratesVersion1 opens a database written by the previous version (only 00001_init
@@ -583,21 +601,23 @@ func TestOpen_migratesVersion1(t *testing.T) {
 }
 
 func TestStore_Counts(t *testing.T) {
-	s := openTest(t)
-	ctx := context.Background()
-	saveResets(t, s, []reset.Tracked{
-		{ID: "ws-idle", Mode: reset.Rebuild, Phase: reset.Idle},
-		{ID: "ws-grace", Mode: reset.Rebuild, Phase: reset.Grace},
-		{ID: "ws-flight", Mode: reset.Restore, Phase: reset.InFlight},
-	}, nil, nil, nil)
-	apply(t, s, &rollout.Change{Saves: []rollout.SavedCapacity{
-		{Account: "111", Region: "eu-west-1", Fleet: "a", Min: 1, Max: 2},
-		{Account: "111", Region: "eu-west-1", Fleet: "b", Min: 3, Max: 4},
-	}})
-	if n, err := s.PendingResets(ctx); err != nil || n != 2 {
-		t.Errorf("PendingResets = %d, %v; want 2 (grace and in flight, not idle)", n, err)
-	}
-	if n, err := s.SavedCount(ctx); err != nil || n != 2 {
-		t.Errorf("SavedCount = %d, %v; want 2", n, err)
-	}
+	forEachBackend(t, func(t *testing.T, open func(t *testing.T, opts Options) *Store) {
+		s := open(t, testOptions())
+		ctx := context.Background()
+		saveResets(t, s, []reset.Tracked{
+			{ID: "ws-idle", Mode: reset.Rebuild, Phase: reset.Idle},
+			{ID: "ws-grace", Mode: reset.Rebuild, Phase: reset.Grace},
+			{ID: "ws-flight", Mode: reset.Restore, Phase: reset.InFlight},
+		}, nil, nil, nil)
+		apply(t, s, &rollout.Change{Saves: []rollout.SavedCapacity{
+			{Account: "111", Region: "eu-west-1", Fleet: "a", Min: 1, Max: 2},
+			{Account: "111", Region: "eu-west-1", Fleet: "b", Min: 3, Max: 4},
+		}})
+		if n, err := s.PendingResets(ctx); err != nil || n != 2 {
+			t.Errorf("PendingResets = %d, %v; want 2 (grace and in flight, not idle)", n, err)
+		}
+		if n, err := s.SavedCount(ctx); err != nil || n != 2 {
+			t.Errorf("SavedCount = %d, %v; want 2", n, err)
+		}
+	})
 }

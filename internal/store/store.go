@@ -63,10 +63,18 @@ type Options struct {
 
 // Store is deskpilot's SQLite database. It is safe for concurrent use.
 type Store struct {
-	w    *sql.DB   // the one writer connection
-	r    *sql.DB   // read-only connections
-	lock *fileLock // held from Open to Close
-	now  func() time.Time
+	w       *sql.DB   // the one writer connection
+	r       *sql.DB   // read-only connections
+	lock    *fileLock // held from Open to Close; nil on PostgreSQL
+	now     func() time.Time
+	dialect string // dialectSQLite or dialectPostgres
+
+	fenceMu sync.Mutex
+	fence   *fence // set by Fence: every write checks this lease first
+
+	// testHookFenced, if set, runs inside a fenced write's transaction right after the fence
+	// check passed (tests hold the transaction open with it).
+	testHookFenced func()
 
 	closeOnce sync.Once
 	closeErr  error
@@ -88,7 +96,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{lock: l, now: opts.Now}
+	s := &Store{lock: l, now: opts.Now, dialect: dialectSQLite}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -133,7 +141,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 // the WAL into the file, and only then may another Open have it. A second Close does nothing more.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.closeErr = errors.Join(s.r.Close(), s.w.Close(), s.lock.unlock())
+		var unlockErr error
+		if s.lock != nil {
+			unlockErr = s.lock.unlock()
+		}
+		s.closeErr = errors.Join(s.r.Close(), s.w.Close(), unlockErr)
 	})
 	return s.closeErr
 }
@@ -183,11 +195,31 @@ func migrate(ctx context.Context, db *sql.DB) error {
 }
 
 // write runs fn in a transaction on the writer connection and commits it; on any error nothing
-// fn did is kept.
+// fn did is kept. A fenced Store (Fence) first checks its lease in the same transaction, and
+// fails with ErrFenced, writing nothing, if the lease is no longer held as fenced.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+	return s.writeTx(ctx, true, fn)
+}
+
+// writeTx is write, fenced or not: the lease methods are not.
+func (s *Store) writeTx(ctx context.Context, fenced bool, fn func(tx *sql.Tx) error) error {
+	var opts *sql.TxOptions
+	if s.dialect == dialectPostgres {
+		// Whatever the server's default: under REPEATABLE READ or SERIALIZABLE a lost lease
+		// race would be a serialization failure rather than "not won".
+		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
+	tx, err := s.w.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
+	}
+	if f := s.currentFence(); fenced && f != nil {
+		if err := s.checkFence(ctx, tx, *f); err != nil {
+			return errors.Join(err, rollback(tx))
+		}
+		if s.testHookFenced != nil {
+			s.testHookFenced()
+		}
 	}
 	if err := fn(tx); err != nil {
 		return errors.Join(err, rollback(tx))
@@ -198,9 +230,14 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return nil
 }
 
-// read runs fn in a read-only transaction, so that its queries see one snapshot.
+// read runs fn in a read-only transaction, so that its queries see one snapshot. On
+// PostgreSQL that takes REPEATABLE READ: under READ COMMITTED each statement has its own.
 func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	opts := &sql.TxOptions{ReadOnly: true}
+	if s.dialect == dialectPostgres {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := s.r.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
