@@ -31,13 +31,14 @@ func eventsEstate(images, fleets int) (sim.Seed, []string) {
 // BenchmarkTagToPending measures, with a real `deskpilot serve` on the wall clock (emulator at
 // real speed), how long a tag takes to become Status=Pending on the image and to be announced
 // (the pending notice accepted by the emulated SES), through the event queue, with full scans an
-// hour apart and the window a day away. 20 images are tagged one after the other; the
-// estate has 200 images.
+// hour apart and the window a day away. 20 images are tagged one after the other, each for a
+// fleet of its own (a second image for the same fleet would supersede the first); the estate
+// has 200 images.
 //
 //	go test -run '^$' -bench TagToPending -benchtime 1x -timeout 20m ./e2e
 func BenchmarkTagToPending(b *testing.B) {
 	for range b.N {
-		seed, _ := eventsEstate(200, 2)
+		seed, fleets := eventsEstate(200, 20)
 		w := newRPWorld(b, sim.Options{RandSeed: 1}, seed)
 		tomorrow := time.Now().UTC().Add(24 * time.Hour).Truncate(time.Minute)
 		cfg := rpConfig{ScanInterval: time.Hour, Window: demoWindowString(tomorrow, 3*time.Hour),
@@ -45,13 +46,17 @@ func BenchmarkTagToPending(b *testing.B) {
 		d := rpStartDaemon(b, rpBinary(b), cfg.write(b, w))
 		as, _ := w.awsClients()
 		ctx := context.Background()
-		waitUntil(b, d, time.Minute, "the startup scan", func() bool { return w.sim.CountCalls(sim.ServiceSQS, "ReceiveMessage") > 0 })
+		// The startup scan has read every image; the first long poll is under way.
+		waitUntil(b, d, time.Minute, "the startup scan", func() bool {
+			return w.sim.CountCalls(sim.ServiceAppStream, "ListTagsForResource") >= 200
+		})
+		time.Sleep(time.Second)
 		var toPending, toNotice []time.Duration
 		for i := range 20 {
 			image := fmt.Sprintf("img-%03d", i)
 			mails := len(w.sim.Messages())
 			start := time.Now()
-			if _, err := as.TagResource(ctx, &appstream.TagResourceInput{ResourceArn: aws.String(imageARN(image)), Tags: map[string]string{"FleetName": "fleet-000/fleet-001"}}); err != nil {
+			if _, err := as.TagResource(ctx, &appstream.TagResourceInput{ResourceArn: aws.String(imageARN(image)), Tags: map[string]string{"FleetName": fleets[i]}}); err != nil {
 				b.Fatal(err)
 			}
 			var pendingAt time.Duration

@@ -583,7 +583,6 @@ func (s *Sim) tagResource(body []byte) (any, error) {
 	for k, val := range in.Tags {
 		(*tags)[k] = val
 	}
-	s.emitAPICall("TagResource", map[string]any{"resourceArn": *in.ResourceArn, "tags": in.Tags})
 	return struct{}{}, nil
 }
 
@@ -617,7 +616,6 @@ func (s *Sim) untagResource(body []byte) (any, error) {
 	for _, k := range in.TagKeys {
 		delete(*tags, k)
 	}
-	s.emitAPICall("UntagResource", map[string]any{"resourceArn": *in.ResourceArn, "tagKeys": in.TagKeys})
 	return struct{}{}, nil
 }
 

@@ -25,6 +25,9 @@ const (
 	ServiceSESv2       = "sesv2"
 	ServiceSTS         = "sts"
 	ServiceSNS         = "sns"
+	ServiceSQS         = "sqs"
+	// ServiceCloudFormation is the emulator's minimal CloudFormation (cloudformation.go).
+	ServiceCloudFormation = "cloudformation"
 )
 
 // maxBodyBytes bounds request bodies; AWS's own limits are far below it except for raw email.
@@ -94,7 +97,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Sim) route(w *recorder, r *http.Request) Call {
 	if target := r.Header.Get("X-Amz-Target"); target != "" {
 		prefix, op, _ := strings.Cut(target, ".")
-		if prefix == "AmazonSQS" {
+		if prefix == sqsTargetPrefix {
 			c := Call{Service: ServiceSQS, Operation: op}
 			s.serveSQS(w, r, &c)
 			return c
@@ -139,6 +142,11 @@ func (s *Sim) route(w *recorder, r *http.Request) Call {
 					s.sts.ServeQuery(w, r)
 				}
 				return Call{Service: ServiceSTS, Operation: action}
+			case cfnVersion:
+				if !s.injectFault(w, ServiceCloudFormation, action, wire.Query, cfnNamespace, nil) {
+					s.serveCloudFormation(w, r, action)
+				}
+				return Call{Service: ServiceCloudFormation, Operation: action}
 			case sns.Version:
 				if !s.injectFault(w, ServiceSNS, action, wire.Query, sns.Namespace, nil) {
 					s.sns.ServeQuery(w, r)
@@ -183,6 +191,9 @@ func (s *Sim) serveJSON(w *recorder, r *http.Request, svc *jsonService, c *Call)
 		return
 	}
 	out, err := s.runOp(op, body)
+	if svc.name == ServiceAppStream && cloudTrailEvents[opName] {
+		s.emitCloudTrail(r, w.Header().Get("X-Amzn-Requestid"), opName, body, err)
+	}
 	if err != nil {
 		wire.WriteJSONError(w, wire.JSON11, asWireError(err))
 		return

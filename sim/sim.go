@@ -1,8 +1,9 @@
 // Package sim is deskpilot's AWS emulator: AppStream 2.0, Application Auto Scaling, WorkSpaces,
-// SES (v1 and v2) and STS on one HTTP port, speaking the real wire protocols so that
-// aws-sdk-go-v2, the AWS CLI and boto3 work against it unchanged. It also plays CloudWatch and
-// SNS for one purpose: a WorkSpace's SessionDisconnect alarm, delivered as a signed SNS message
-// to HTTP subscribers.
+// SES (v1 and v2), STS, SQS and a little CloudFormation on one HTTP port, speaking the real wire
+// protocols so that aws-sdk-go-v2, the AWS CLI and boto3 work against it unchanged. It also plays
+// CloudWatch and SNS for one purpose: a WorkSpace's SessionDisconnect alarm, delivered as a
+// signed SNS message to HTTP subscribers; and CloudTrail and EventBridge for another: AppStream
+// tag calls, delivered as events to SQS queues.
 //
 // It behaves like AWS rather than like a dictionary: fleets start and stop over time, streaming
 // instances take time to provision and to terminate, sessions occupy instances, capacity
@@ -71,7 +72,6 @@ type Sim struct {
 	ses     *ses.Backend
 	sts     *sts.Backend
 	sns     *sns.Backend
-	sqs     *sqsBackend
 	control *http.ServeMux
 
 	// mu guards everything below, and the state of every fleet, image, stack, session and
@@ -101,6 +101,10 @@ type Sim struct {
 	wsDirectories map[string]*wsDirectory
 	wsBundles     map[string]*wsBundle
 	wsIPSeq       int
+	// sqs is the SQS queues and the event targets (sqs.go, events.go); cfnStacks the
+	// CloudFormation stacks by name (cloudformation.go).
+	sqs       *sqsBackend
+	cfnStacks map[string]*cfnStack
 	// baseURL is the emulator's URL as SetBaseURL gave it; SNS messages point there.
 	baseURL string
 }
@@ -138,8 +142,7 @@ func New(opts Options) *Sim {
 	s.ses = ses.New(s.clock.Now, opts.Region, opts.AccountID)
 	s.sts = sts.New(opts.AccountID)
 	s.sns = sns.New(s.clock.Now, opts.Region)
-	_, manual := opts.Clock.(*ManualClock)
-	s.sqs = newSQS(s.clock.Now, s.scale, manual, opts.Region, opts.AccountID)
+	s.sqs = newSQS()
 	s.control = s.controlMux()
 	s.resetLocked()
 	return s
@@ -184,6 +187,7 @@ func (s *Sim) resetLocked() {
 	s.wsBundles = map[string]*wsBundle{}
 	s.wsIPSeq = 0
 	s.sqs.reset()
+	s.cfnStacks = map[string]*cfnStack{}
 	s.addPublicImages()
 }
 
