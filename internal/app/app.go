@@ -334,9 +334,11 @@ func (m *Main) buildLoops() {
 			m.eventsLoop = newComponent("events", false, func(ctx context.Context) (time.Time, error) {
 				return m.Now(), m.events.Pass(ctx, cloud.LongPoll)
 			})
-			// Tick must not wait on the emulator's clock, which only the test advances.
+			// Tick must not wait on the emulator's clock, which only the test advances: it polls
+			// without waiting, once per long poll of the clock (a poll every simulated second
+			// would make a test's simulated hours cost thousands of ticks).
 			m.eventsLoop.tickPass = func(ctx context.Context) (time.Time, error) {
-				return m.Now().Add(time.Second), m.events.Pass(ctx, 0)
+				return m.Now().Add(cloud.LongPoll), m.events.Pass(ctx, 0)
 			}
 			m.eventsLoop.after = m.scanLoop.after
 			m.eventsLoop.interval = cloud.LongPoll
