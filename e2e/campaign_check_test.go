@@ -67,7 +67,7 @@ func (c *campaign) readStore() (f campaignFinal, why string, retryAt time.Time) 
 	if f.records, err = st.Records(ctx, time.Time{}, 0); err != nil {
 		c.fatalf("%v", err)
 	}
-	raw, err := st.Meta(ctx, "workspaces.digest.until")
+	raw, err := st.Meta(ctx, reset.DigestKey(account, "us-east-1"))
 	if err != nil {
 		c.fatalf("%v", err)
 	}

@@ -124,7 +124,7 @@ func TestEvents_EndToEnd(t *testing.T) {
 		t.Errorf("img-2 pending %s after its tag, want within one long poll (20 s) of simulated time", lag)
 	}
 	h.runSeconds("the pending notice", 30*time.Second, func() bool { return h.mailCount("") > 0 })
-	if got := h.metric(`deskpilot_tag_events_total{outcome="handled"}`); got != 1 {
+	if got := h.metric(`deskpilot_tag_events_total{account="123456789012",outcome="handled",region="us-east-1"}`); got != 1 {
 		t.Errorf("handled events = %v, want 1", got)
 	}
 	// Cancelling by removing the tag goes through the queue as well.
@@ -174,10 +174,10 @@ func TestEvents_EndToEnd(t *testing.T) {
 	if h.pending("img-4") {
 		t.Fatal("a malformed or foreign-account message made img-4 pending")
 	}
-	if got := h.metric(`deskpilot_tag_events_total{outcome="malformed"}`); got != 1 {
+	if got := h.metric(`deskpilot_tag_events_total{account="123456789012",outcome="malformed",region="us-east-1"}`); got != 1 {
 		t.Errorf("malformed = %v, want 1", got)
 	}
-	if got := h.metric(`deskpilot_tag_events_total{outcome="foreign"}`); got != 1 {
+	if got := h.metric(`deskpilot_tag_events_total{account="123456789012",outcome="foreign",region="us-east-1"}`); got != 1 {
 		t.Errorf("foreign = %v, want 1", got)
 	}
 	// A valid event, then the same message again: the first acts, the second is a replay.
@@ -190,7 +190,7 @@ func TestEvents_EndToEnd(t *testing.T) {
 	before := len(h.rollouts())
 	send(genuine)
 	h.run(30 * time.Second)
-	if got := h.metric(`deskpilot_tag_events_total{outcome="replayed"}`); got != 1 {
+	if got := h.metric(`deskpilot_tag_events_total{account="123456789012",outcome="replayed",region="us-east-1"}`); got != 1 {
 		t.Errorf("replayed = %v, want 1", got)
 	}
 	if h.pending("img-5") || len(h.rollouts()) != before {

@@ -138,8 +138,8 @@ func TestDaemon_ServesMetricsAndDashboard(t *testing.T) {
 	metrics := get("/metrics")
 	for _, want := range []string{
 		`deskpilot_rollouts{state="succeeded"} 1`,
-		`deskpilot_rollout_steps_total{result="done"} 1`,
-		`deskpilot_aws_calls_total{class="ok",operation="UpdateFleet",service="AppStream"} 1`,
+		`deskpilot_rollout_steps_total{account="` + account + `",region="us-east-1",result="done"} 1`,
+		`deskpilot_aws_calls_total{account="` + account + `",class="ok",operation="UpdateFleet",region="us-east-1",service="AppStream"} 1`,
 		`deskpilot_fleets_drained 0`,
 		`deskpilot_last_successful_pass_timestamp_seconds{controller="rollouts"}`,
 	} {

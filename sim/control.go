@@ -277,16 +277,18 @@ func (s *Sim) Messages() []Message { return s.ses.Messages() }
 // clicked the verification link.
 func (s *Sim) VerifyEmailIdentity(identity string) { s.ses.VerifyIdentity(identity) }
 
-// Advance moves a ManualClock forward and applies everything that fell due. It fails when the
-// emulator runs on another clock.
+// Advance moves a ManualClock forward and applies everything that fell due, in every world (the
+// clock is theirs too). It fails when the emulator runs on another clock.
 func (s *Sim) Advance(d time.Duration) error {
 	mc, ok := s.clock.(*ManualClock)
 	if !ok {
 		return conflictf("the emulator runs on the wall clock; only a manual clock can be advanced")
 	}
 	mc.Advance(d)
-	s.lock()
-	s.mu.Unlock()
+	for _, w := range s.worlds() {
+		w.lock()
+		w.mu.Unlock()
+	}
 	return nil
 }
 
@@ -302,9 +304,14 @@ func (s *Sim) controlMux() *http.ServeMux {
 		writeControl(w, http.StatusOK, map[string]any{"Endpoints": controlEndpoints, "Region": s.opts.Region, "AccountId": s.opts.AccountID})
 	})
 	mux.HandleFunc("POST /_sim/reset", func(w http.ResponseWriter, r *http.Request) {
-		s.Reset()
+		if scoped(r) {
+			s.resetWorld()
+		} else {
+			s.Reset()
+		}
 		writeControl(w, http.StatusOK, map[string]string{})
 	})
+	s.accountRoutes(mux)
 	mux.HandleFunc("POST /_sim/appstream/images", func(w http.ResponseWriter, r *http.Request) {
 		var spec ImageSpec
 		if !readControl(w, r, &spec) {
@@ -392,6 +399,10 @@ func (s *Sim) controlMux() *http.ServeMux {
 
 var controlEndpoints = []string{
 	"POST /_sim/reset",
+	"GET /_sim/accounts",
+	"POST /_sim/accounts",
+	"POST /_sim/sts/expire",
+	"/_sim/accounts/{id}/regions/{region}/… (that world's own control API)",
 	"POST /_sim/appstream/images",
 	"POST /_sim/appstream/images/{name}/state",
 	"POST /_sim/appstream/sessions",

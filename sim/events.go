@@ -136,14 +136,46 @@ type cloudTrailRecord struct {
 	EventCategory      string             `json:"eventCategory"`
 }
 
-// cloudTrailIdentity is the caller: the IAM user STS GetCallerIdentity names.
+// cloudTrailIdentity is the caller: the IAM user or the assumed role STS GetCallerIdentity
+// names.
 type cloudTrailIdentity struct {
-	Type        string `json:"type"`
-	PrincipalID string `json:"principalId"`
-	ARN         string `json:"arn"`
-	AccountID   string `json:"accountId"`
-	AccessKeyID string `json:"accessKeyId,omitempty"`
-	UserName    string `json:"userName"`
+	Type           string                 `json:"type"`
+	PrincipalID    string                 `json:"principalId"`
+	ARN            string                 `json:"arn"`
+	AccountID      string                 `json:"accountId"`
+	AccessKeyID    string                 `json:"accessKeyId,omitempty"`
+	UserName       string                 `json:"userName,omitempty"`
+	SessionContext *cloudTrailSessionInfo `json:"sessionContext,omitempty"`
+}
+
+// cloudTrailSessionInfo is an assumed role's sessionContext.
+type cloudTrailSessionInfo struct {
+	SessionIssuer struct {
+		Type        string `json:"type"`
+		PrincipalID string `json:"principalId"`
+		ARN         string `json:"arn"`
+		AccountID   string `json:"accountId"`
+		UserName    string `json:"userName"`
+	} `json:"sessionIssuer"`
+	Attributes struct {
+		CreationDate     string `json:"creationDate"`
+		MFAAuthenticated string `json:"mfaAuthenticated"`
+	} `json:"attributes"`
+}
+
+// cloudTrailIdentityOf is how CloudTrail records the principal who signed a call.
+func cloudTrailIdentityOf(p principal) cloudTrailIdentity {
+	id := cloudTrailIdentity{Type: "IAMUser", PrincipalID: p.UserID, ARN: p.Arn, AccountID: p.Account, AccessKeyID: p.accessKey, UserName: "deskpilot-sim"}
+	if p.role == "" {
+		return id
+	}
+	id.Type, id.UserName = "AssumedRole", ""
+	sc := &cloudTrailSessionInfo{}
+	sc.SessionIssuer.Type, sc.SessionIssuer.PrincipalID = "Role", p.roleID
+	sc.SessionIssuer.ARN, sc.SessionIssuer.AccountID, sc.SessionIssuer.UserName = "arn:aws:iam::"+p.Account+":role/"+p.role, p.Account, p.role
+	sc.Attributes.CreationDate, sc.Attributes.MFAAuthenticated = p.issued.UTC().Format(time.RFC3339), "false"
+	id.SessionContext = sc
+	return id
 }
 
 // cloudTrailParams are a tag call's requestParameters as CloudTrail records them (the model's
@@ -177,7 +209,8 @@ func (s *Sim) eventsSenderID() string { return userIDFor("events.amazonaws.com/"
 // for as long as queuing takes.
 func (s *Sim) emitCloudTrail(r *http.Request, requestID, op string, body []byte, callErr error) {
 	params := cloudTrailParams(op, body)
-	accessKey := accessKeyOf(r)
+	who := cloudTrailIdentityOf(s.authOf(r.Context()).who)
+	who.AccessKeyID = accessKeyOf(r)
 	ip, agent := sourceIP(r), r.UserAgent()
 	s.lock()
 	defer s.mu.Unlock()
@@ -191,9 +224,8 @@ func (s *Sim) emitCloudTrail(r *http.Request, requestID, op string, body []byte,
 		Account: account, Time: at, Region: region, Resources: []string{},
 		Detail: cloudTrailRecord{
 			EventVersion: "1.08",
-			UserIdentity: cloudTrailIdentity{Type: "IAMUser", PrincipalID: callerUserID(account), ARN: "arn:aws:iam::" + account + ":user/deskpilot-sim",
-				AccountID: account, AccessKeyID: accessKey, UserName: "deskpilot-sim"},
-			EventTime: at, EventSource: "appstream.amazonaws.com", EventName: op, AWSRegion: region,
+			UserIdentity: who,
+			EventTime:    at, EventSource: "appstream.amazonaws.com", EventName: op, AWSRegion: region,
 			SourceIPAddress: ip, UserAgent: agent, RequestParameters: params, RequestID: requestID, EventID: newUUID(s),
 			EventType: "AwsApiCall", ManagementEvent: true, RecipientAccountID: account, EventCategory: "Management",
 		},
@@ -238,14 +270,10 @@ func (s *Sim) emitCloudTrail(r *http.Request, requestID, op string, body []byte,
 	})
 }
 
-// accessKeyOf is the access key id in a SigV4 Authorization header, or "".
+// accessKeyOf is the access key id of a request's SigV4 credential, or "".
 func accessKeyOf(r *http.Request) string {
-	_, rest, ok := strings.Cut(r.Header.Get("Authorization"), "Credential=")
-	if !ok {
-		return ""
-	}
-	key, _, _ := strings.Cut(rest, "/")
-	return key
+	c, _, _ := credentialOf(r)
+	return c.AccessKey
 }
 
 // sourceIP is the client's address without its port.

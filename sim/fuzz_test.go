@@ -89,3 +89,52 @@ func FuzzJSONOperations(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseCredential feeds arbitrary Authorization headers and X-Amz-Credential values to the
+// credential parser, and whole requests to the router's account and region resolution: no
+// panic, a parsed key is never empty and has no '/', a full scope comes whole, and a header
+// built from a parsed credential parses back to it.
+func FuzzParseCredential(f *testing.F) {
+	for _, seed := range [][2]string{
+		{"AWS4-HMAC-SHA256 Credential=AKID/20261203/eu-west-1/appstream/aws4_request, SignedHeaders=host;x-amz-date, Signature=00", ""},
+		{"AWS4-HMAC-SHA256 SignedHeaders=host, Credential=ASIA2222222222222222/20261203/us-east-1/sts/aws4_request,Signature=ab", ""},
+		{"AWS4-ECDSA-P256-SHA256 Credential=AKID/20261203/appstream/aws4_request, SignedHeaders=host, Signature=00", ""},
+		{"", "AKIA2222222222222222/20261203/ap-south-1/sqs/aws4_request"},
+		{"AWS4-HMAC-SHA256 Credential=/x/y/z/aws4_request", "k/a/b"},
+		{"Basic dXNlcjpwYXNz", ""}, {"AWS4-HMAC-SHA256", ""}, {"AWS4-HMAC-SHA256 Credential=", "/"},
+		{"AWS4-HMAC-SHA256 Credential=AKID/20261203/Mars/appstream/aws4_request", ""},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	s := sim.New(sim.Options{Clock: sim.NewManualClock(epoch), RandSeed: 1,
+		Accounts: []sim.Account{{ID: "222222222222", AccessKeys: []string{"AKIA2222222222222222"}, DeniedRegions: []string{"ap-south-1"}}}})
+	f.Fuzz(func(t *testing.T, authorization, query string) {
+		c, ok := sim.ParseCredential(authorization, query)
+		if ok && (c.AccessKey == "" || strings.Contains(c.AccessKey, "/")) {
+			t.Fatalf("%q %q: access key %q", authorization, query, c.AccessKey)
+		}
+		if !ok && c != (sim.Credential{}) {
+			t.Fatalf("%q %q: not ok but %+v", authorization, query, c)
+		}
+		if (c.Region == "") != (c.Date == "") || (c.Region == "") != (c.Service == "") {
+			t.Fatalf("%q %q: partial scope %+v", authorization, query, c)
+		}
+		if ok && c.Region != "" && !strings.ContainsAny(c.Date+c.Region+c.Service, "/") {
+			back, ok2 := sim.ParseCredential("AWS4-HMAC-SHA256 Credential="+c.AccessKey+"/"+c.Date+"/"+c.Region+"/"+c.Service+"/aws4_request, Signature=00", "")
+			if !ok2 || back != c {
+				t.Fatalf("round trip of %+v: %+v", c, back)
+			}
+		}
+		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("Action=GetCallerIdentity&Version=2011-06-15"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if strings.ContainsAny(authorization, "\r\n") {
+			return
+		}
+		req.Header.Set("Authorization", authorization)
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		if rec.Code != 200 && rec.Code != 403 {
+			t.Fatalf("%q: GetCallerIdentity answered %d %s", authorization, rec.Code, rec.Body)
+		}
+	})
+}

@@ -77,11 +77,24 @@ func (r *recorder) NoteErrorCode(code string) { r.code = code }
 // services by X-Amz-Target, SESv2 by its /v2/email/ paths, query services (SES v1, STS, SNS) by
 // the Action and Version form values, the SNS links subscribers follow (GET
 // ?Action=ConfirmSubscription or Unsubscribe), and the emulator's own control API under /_sim/.
+//
+// On the root, an AWS request is first given to the world of its account and region
+// (accounts.go); another world served directly answers everything itself, as its account's user.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/_sim/") {
 		s.serveControl(w, r)
 		return
 	}
+	if s.reg != nil {
+		world, auth := s.resolve(r)
+		world.serveAWS(w, r.WithContext(withAuth(r.Context(), auth)))
+		return
+	}
+	s.serveAWS(w, r)
+}
+
+// serveAWS answers an AWS request in this world and logs it.
+func (s *Sim) serveAWS(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 	rec := &recorder{ResponseWriter: w}
 	rec.Header().Set("X-Amzn-Requestid", wire.RequestID())
@@ -114,7 +127,7 @@ func (s *Sim) route(w *recorder, r *http.Request) Call {
 	}
 	if strings.HasPrefix(r.URL.Path, "/v2/email/") {
 		op := ses.OperationV2(r)
-		if !s.injectFault(w, ServiceSESv2, op, wire.RestJSON, "", nil) {
+		if !s.intercept(w, r, ServiceSESv2, op, wire.RestJSON, "", nil) {
 			s.ses.ServeV2(w, r)
 		}
 		return Call{Service: ServiceSESv2, Operation: op}
@@ -122,7 +135,7 @@ func (s *Sim) route(w *recorder, r *http.Request) Call {
 	if r.Method == http.MethodGet {
 		switch action := r.URL.Query().Get("Action"); action {
 		case "ConfirmSubscription", "Unsubscribe":
-			if !s.injectFault(w, ServiceSNS, action, wire.Query, sns.Namespace, nil) {
+			if !s.intercept(w, r, ServiceSNS, action, wire.Query, sns.Namespace, nil) {
 				s.sns.ServeQuery(w, r)
 			}
 			return Call{Service: ServiceSNS, Operation: action}
@@ -133,22 +146,22 @@ func (s *Sim) route(w *recorder, r *http.Request) Call {
 			action := r.PostForm.Get("Action")
 			switch r.PostForm.Get("Version") {
 			case "2010-12-01":
-				if !s.injectFault(w, ServiceSES, action, wire.Query, ses.QueryNamespace, nil) {
+				if !s.intercept(w, r, ServiceSES, action, wire.Query, ses.QueryNamespace, nil) {
 					s.ses.ServeQuery(w, r)
 				}
 				return Call{Service: ServiceSES, Operation: action}
 			case "2011-06-15":
-				if !s.injectFault(w, ServiceSTS, action, wire.Query, sts.QueryNamespace, nil) {
-					s.sts.ServeQuery(w, r)
+				if !s.intercept(w, r, ServiceSTS, action, wire.Query, sts.QueryNamespace, nil) {
+					s.serveSTS(w, r)
 				}
 				return Call{Service: ServiceSTS, Operation: action}
 			case cfnVersion:
-				if !s.injectFault(w, ServiceCloudFormation, action, wire.Query, cfnNamespace, nil) {
+				if !s.intercept(w, r, ServiceCloudFormation, action, wire.Query, cfnNamespace, nil) {
 					s.serveCloudFormation(w, r, action)
 				}
 				return Call{Service: ServiceCloudFormation, Operation: action}
 			case sns.Version:
-				if !s.injectFault(w, ServiceSNS, action, wire.Query, sns.Namespace, nil) {
+				if !s.intercept(w, r, ServiceSNS, action, wire.Query, sns.Namespace, nil) {
 					s.sns.ServeQuery(w, r)
 				}
 				return Call{Service: ServiceSNS, Operation: action}
@@ -181,7 +194,7 @@ func (s *Sim) serveJSON(w *recorder, r *http.Request, svc *jsonService, c *Call)
 	if svc.name == ServiceAppStream && opName == "UpdateFleet" {
 		c.ImageName = requestedImage(body)
 	}
-	if s.injectFault(w, svc.name, opName, wire.JSON11, "", named) {
+	if s.intercept(w, r, svc.name, opName, wire.JSON11, "", named) {
 		return
 	}
 	op, ok := svc.ops[opName]
@@ -199,6 +212,13 @@ func (s *Sim) serveJSON(w *recorder, r *http.Request, svc *jsonService, c *Call)
 		return
 	}
 	wire.WriteJSON(w, wire.JSON11, out)
+}
+
+// intercept answers a call that must fail before it is served: one the root refused (an
+// expired or invalid token, a service control policy's deny), or one a fault hits. It reports
+// whether it answered.
+func (s *Sim) intercept(w http.ResponseWriter, r *http.Request, service, op string, p wire.Protocol, xmlns string, named []resourceRef) bool {
+	return s.refuse(w, r, service, op, p, xmlns) || s.injectFault(w, service, op, p, xmlns, named)
 }
 
 // runOp runs an operation under the state lock. A panic in an operation is a bug of the

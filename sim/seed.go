@@ -32,7 +32,15 @@ import (
 //	Workspaces:
 //	  - {WorkspaceId: ws-abc123def, DirectoryId: d-1234567890, UserName: alice, BundleId: wsb-1234567890}
 //	VerifiedEmailIdentities: [deskpilot@example.com]
+//	Accounts:
+//	  - Id: "222222222222"
+//	    AccessKeys: [AKIA2222222222222222]
+//	    Roles:
+//	      - {RoleName: deskpilot, TrustedAccounts: ["123456789012"], ExternalId: ext-1}
+//	    DeniedRegions: [ap-south-1]
 type Seed struct {
+	// Accounts are declared (as SetAccount declares them) before anything else is created.
+	Accounts                []Account       `yaml:"Accounts"`
 	Images                  []ImageSpec     `yaml:"Images"`
 	Fleets                  []SeedFleet     `yaml:"Fleets"`
 	Stacks                  []SeedStack     `yaml:"Stacks"`
@@ -111,6 +119,11 @@ func (s *Sim) LoadSeed(r io.Reader) error {
 // ApplySeed creates everything a Seed describes, through the same code paths as the AWS API,
 // so a seeded estate is validated exactly like one built with API calls.
 func (s *Sim) ApplySeed(seed Seed) error {
+	for _, a := range seed.Accounts {
+		if err := s.SetAccount(a); err != nil {
+			return fmt.Errorf("account %q: %w", a.ID, err)
+		}
+	}
 	for _, id := range seed.VerifiedEmailIdentities {
 		s.VerifyEmailIdentity(id)
 	}

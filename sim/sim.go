@@ -32,7 +32,6 @@ import (
 
 	"github.com/deskpilot/deskpilot/sim/internal/ses"
 	"github.com/deskpilot/deskpilot/sim/internal/sns"
-	"github.com/deskpilot/deskpilot/sim/internal/sts"
 )
 
 // Options configure an emulator. The zero value is a us-east-1 emulator on the wall clock with
@@ -61,16 +60,24 @@ type Options struct {
 	// MaxTimeline bounds how many target changes, and how many capacity changes, a fleet's
 	// timeline keeps (the oldest are dropped first). Default 1000.
 	MaxTimeline int
+	// Accounts are declared at New, as SetAccount declares them (accounts.go): other accounts
+	// (or the root account's roles, keys and denied regions). New panics on an invalid one.
+	Accounts []Account
 }
 
-// Sim is a running emulator. It is an http.Handler; all methods are safe for concurrent use.
+// Sim is a running emulator: one world, an (account, region), and, for the Sim New returns,
+// the root of every other world (accounts.go). It is an http.Handler; all methods are safe for
+// concurrent use.
 type Sim struct {
-	opts    Options
+	opts Options
+	// parent is the root world, nil for the root itself; reg is the root's registry of
+	// accounts, credentials and worlds (nil in the other worlds).
+	parent  *Sim
+	reg     *registry
 	clock   Clock
 	timings Timings
 
 	ses     *ses.Backend
-	sts     *sts.Backend
 	sns     *sns.Backend
 	control *http.ServeMux
 
@@ -109,8 +116,23 @@ type Sim struct {
 	baseURL string
 }
 
-// New returns an emulator with the built-in public AppStream base images and nothing else.
+// New returns an emulator with the built-in public AppStream base images and nothing else: the
+// root world, of Options.AccountID in Options.Region, with Options.Accounts declared.
 func New(opts Options) *Sim {
+	accounts := opts.Accounts
+	opts.Accounts = nil
+	s := newWorld(opts)
+	s.reg = newRegistry()
+	for _, a := range accounts {
+		if err := s.SetAccount(a); err != nil {
+			panic("sim.New: Options.Accounts: " + err.Error())
+		}
+	}
+	return s
+}
+
+// newWorld returns a world with the built-in public images and no registry.
+func newWorld(opts Options) *Sim {
 	if opts.Region == "" {
 		opts.Region = "us-east-1"
 	}
@@ -140,7 +162,6 @@ func New(opts Options) *Sim {
 		rng:     rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 	}
 	s.ses = ses.New(s.clock.Now, opts.Region, opts.AccountID)
-	s.sts = sts.New(opts.AccountID)
 	s.sns = sns.New(s.clock.Now, opts.Region)
 	s.sqs = newSQS()
 	s.control = s.controlMux()
@@ -159,8 +180,21 @@ func (s *Sim) Now() time.Time { return s.clock.Now() }
 
 // Reset forgets every resource, session, fault, call, sent message, SNS subscription and
 // delivery, and restores the built-in public images, as POST /_sim/reset does. The clock, the
-// base URL and the SNS signing key are kept.
+// base URL and the SNS signing key are kept. On the root it also drops every other world and
+// forgets the temporary credentials STS issued; the declared accounts are kept. On another
+// world it resets that world alone.
 func (s *Sim) Reset() {
+	if s.reg != nil {
+		s.reg.mu.Lock()
+		s.reg.worlds = map[worldKey]*Sim{}
+		s.reg.creds = map[string]*tempCredential{}
+		s.reg.mu.Unlock()
+	}
+	s.resetWorld()
+}
+
+// resetWorld resets this world alone.
+func (s *Sim) resetWorld() {
 	s.mu.Lock()
 	s.resetLocked()
 	s.mu.Unlock()

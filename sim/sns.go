@@ -37,10 +37,18 @@ const DefaultTopicName = "workspaces-disconnect"
 // SetBaseURL tells the emulator the URL its clients reach it at (such as an httptest server's
 // URL). SNS messages point there: SubscribeURL, SigningCertURL and UnsubscribeURL. The control
 // API does not need it (it uses the Host of each request); SubscribeSNS does.
+//
+// On the root it is every world's URL (worlds created later get it too).
 func (s *Sim) SetBaseURL(url string) {
-	s.mu.Lock()
-	s.baseURL = strings.TrimSuffix(url, "/")
-	s.mu.Unlock()
+	worlds := []*Sim{s}
+	if s.reg != nil {
+		worlds = s.worlds()
+	}
+	for _, w := range worlds {
+		w.mu.Lock()
+		w.baseURL = strings.TrimSuffix(url, "/")
+		w.mu.Unlock()
+	}
 }
 
 // SubscribeSNS subscribes an endpoint and immediately sends it a signed SubscriptionConfirmation;

@@ -203,7 +203,7 @@ func (s *Sim) serveSQS(w *recorder, r *http.Request, c *Call) {
 		c.Resource = name
 		named = []resourceRef{{kind: "queue", name: name}}
 	}
-	if s.injectFault(w, ServiceSQS, c.Operation, wire.JSON10, "", named) {
+	if s.intercept(w, r, ServiceSQS, c.Operation, wire.JSON10, "", named) {
 		return
 	}
 	op, ok := sqsOps[c.Operation]
@@ -904,7 +904,7 @@ func (s *Sim) sqsSendMessage(c *sqsCall) (any, error) {
 	if in.DelaySeconds != nil {
 		delay = s.scale(time.Duration(*in.DelaySeconds) * time.Second)
 	}
-	m := &sqsMessage{body: *in.MessageBody, sender: callerUserID(s.opts.AccountID), attributes: in.MessageAttributes,
+	m := &sqsMessage{body: *in.MessageBody, sender: s.authOf(c.ctx).who.UserID, attributes: in.MessageAttributes,
 		traceHeader: trace, groupID: deref(in.MessageGroupId)}
 	s.enqueueLocked(q, m, delay)
 	out := map[string]string{"MessageId": m.id, "MD5OfMessageBody": m.bodyMD5}
@@ -1253,13 +1253,6 @@ func (s *Sim) CreateQueue(name string) (string, error) {
 		return "", badRequestf("%s", err)
 	}
 	return s.queueURL(base, q.name), nil
-}
-
-// callerUserID is the IAM user id of every caller of the emulator, the UserId STS
-// GetCallerIdentity answers (sim/internal/sts derives it the same way; a test checks they
-// agree).
-func callerUserID(account string) string {
-	return userIDFor("deskpilot-sim/" + account)
 }
 
 // userIDFor shapes a stable id like an IAM user's: "AIDA" and 17 characters of [A-Z2-7].

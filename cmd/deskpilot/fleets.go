@@ -140,6 +140,8 @@ type status struct {
 	// DrainedFleets are the fleets whose Min/Max deskpilot holds (drained, or being
 	// restored).
 	DrainedFleets []string `json:"drained_fleets"`
+	// Targets are the accounts and regions served, each with its health.
+	Targets []api.TargetStatus `json:"targets"`
 }
 
 func (c *cli) statusCommand() *cobra.Command {
@@ -163,6 +165,11 @@ func (c *cli) statusCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			targets, err := cl.Targets(ctx)
+			if err != nil {
+				return err
+			}
+			st.Targets = targets.Targets
 			saved, err := cl.SavedCapacity(ctx)
 			if err != nil {
 				return err
@@ -170,7 +177,11 @@ func (c *cli) statusCommand() *cobra.Command {
 			st.ActiveRollouts.Pending, st.ActiveRollouts.Running = len(pending.Rollouts), len(running.Rollouts)
 			st.DrainedFleets = []string{}
 			for _, s := range saved.SavedCapacity {
-				st.DrainedFleets = append(st.DrainedFleets, s.Fleet)
+				name := s.Fleet
+				if len(st.Targets) > 1 { // a fleet name is only unique in its account and region
+					name = s.Account + "/" + s.Region + "/" + s.Fleet
+				}
+				st.DrainedFleets = append(st.DrainedFleets, name)
 			}
 			err = c.emit(st, func(w io.Writer) {
 				row(w, "Server:", st.Server)
@@ -189,6 +200,19 @@ func (c *cli) statusCommand() *cobra.Command {
 					drained += " (" + strings.Join(st.DrainedFleets, ", ") + ")"
 				}
 				row(w, "Drained fleets:", drained)
+				row(w, "Targets:", fmt.Sprintf("%d", len(st.Targets)))
+				for _, t := range st.Targets {
+					line := t.State
+					if t.State == api.TargetFailing {
+						line += fmt.Sprintf(" (%s, since %s: %s)", t.ErrorClass, t.ErrorAt.UTC().Format(time.RFC3339), t.LastError)
+					} else if !t.LastOK.IsZero() {
+						line += " (last good pass " + t.LastOK.UTC().Format(time.RFC3339) + ")"
+					}
+					if t.RoleARN != "" && !t.CredentialsExpire.IsZero() {
+						line += "; role credentials expire " + t.CredentialsExpire.UTC().Format(time.RFC3339)
+					}
+					row(w, "  "+t.Account+"/"+t.Region+":", line)
+				}
 			})
 			if err != nil {
 				return err

@@ -207,6 +207,8 @@ rollouts it would supersede; or the refusal with every reason, and exit code 1.
 	fl.IntVar(&req.Waves, "waves", 0, "the most fleets in each wave after the canary (the Waves tag)")
 	fl.StringVar(&req.Approval, "approval", "", "Manual: wait for a person after the canary (the Approval tag)")
 	fl.StringVar(&req.DrainMode, "drain", "", "the drain mode: none, scale-to-zero, sessions or deadline (the Drain tag)")
+	fl.StringVar(&req.Account, "account", "", "the target's account, with --region (default: the first target)")
+	fl.StringVar(&req.Region, "region", "", "the target's region, with --account (default: the first target)")
 	return cmd
 }
 

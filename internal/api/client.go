@@ -144,6 +144,13 @@ func (c *Client) SavedCapacity(ctx context.Context) (SavedCapacityList, error) {
 	return out, err
 }
 
+// Targets returns the health of each account and region the daemon serves (GET /api/v1/targets).
+func (c *Client) Targets(ctx context.Context) (TargetList, error) {
+	var out TargetList
+	err := c.do(ctx, http.MethodGet, "/api/v1/targets", nil, nil, &out)
+	return out, err
+}
+
 // base is BaseURL with a scheme and without a trailing slash.
 func (c *Client) base() string {
 	b := strings.TrimRight(strings.TrimSpace(c.BaseURL), "/")

@@ -143,6 +143,12 @@ type Server struct {
 	Loops func() []LoopStatus
 	// AWS is checked by /readyz (can AWS be reached?).
 	AWS func(ctx context.Context) error
+	// TargetHealth, when set, reports each account and region served (GET /api/v1/targets).
+	TargetHealth func() []TargetStatus
+	// TargetsInReadiness makes /readyz report the targets and judge them together in its
+	// "targets" check (the daemon has a targets list; its targets' loops are then not among
+	// Loops).
+	TargetsInReadiness bool
 	// Leader, when set, says who leads; /readyz reports it (a follower is ready: it serves the
 	// API and the dashboard).
 	Leader func() *LeaderStatus
@@ -173,6 +179,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/resets", s.resets)
 	mux.HandleFunc("GET /api/v1/resets/pending", s.pendingResets)
 	mux.HandleFunc("GET /api/v1/saved-capacity", s.savedCapacity)
+	mux.HandleFunc("GET /api/v1/targets", s.targets)
 	return jsonMuxErrors(mux)
 }
 
@@ -210,6 +217,12 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.AWS != nil {
 		check("aws", s.AWS(ctx), "reachable")
+	}
+	if s.TargetHealth != nil && s.TargetsInReadiness {
+		if ts := s.TargetHealth(); len(ts) > 0 {
+			out.Targets = ts
+			add(TargetsCheck(ts))
+		}
 	}
 	if s.Leader != nil {
 		if l := s.Leader(); l != nil {

@@ -204,9 +204,13 @@ type SavedCapacityList struct {
 
 // Reset is one decision in the WorkSpaces reset history (reset.Record).
 type Reset struct {
-	At          time.Time `json:"at"`
-	WorkspaceID string    `json:"workspace_id"`
-	UserName    string    `json:"user_name"`
+	At time.Time `json:"at"`
+	// Account and Region are the target the WorkSpace is in ("" for a record written before
+	// deskpilot kept them and not yet adopted).
+	Account     string `json:"account"`
+	Region      string `json:"region"`
+	WorkspaceID string `json:"workspace_id"`
+	UserName    string `json:"user_name"`
 	// Mode is rebuild or restore.
 	Mode string `json:"mode"`
 	// Outcome is logoff (the grace began), reset, cancelled, skipped or failed.
@@ -224,6 +228,9 @@ type ResetList struct {
 
 // PendingReset is a tracked WorkSpace with something due (reset.Tracked).
 type PendingReset struct {
+	// Account and Region are the target the WorkSpace is in, as in Reset.
+	Account     string `json:"account"`
+	Region      string `json:"region"`
 	WorkspaceID string `json:"workspace_id"`
 	UserName    string `json:"user_name"`
 	DirectoryID string `json:"directory_id"`
@@ -254,6 +261,9 @@ type Readiness struct {
 	Checks []ReadinessCheck `json:"checks"`
 	// Leader says who leads, when several replicas share a PostgreSQL store; absent otherwise.
 	Leader *LeaderStatus `json:"leader,omitempty"`
+	// Targets are the accounts and regions served, when there are several (targets in the
+	// config); absent otherwise.
+	Targets []TargetStatus `json:"targets,omitempty"`
 }
 
 // LeaderStatus is what a replica knows of the leader lease.
@@ -289,6 +299,10 @@ type PlanRequest struct {
 	// DrainMode is the image's Drain tag: none, scale-to-zero, sessions or deadline ("" for
 	// no tag).
 	DrainMode string `json:"drain_mode"`
+	// Account and Region say which target's image and fleets to plan with (both, or neither
+	// for the first target).
+	Account string `json:"account,omitempty"`
+	Region  string `json:"region,omitempty"`
 }
 
 // PlanResult is what tagging the image would do, computed by the same planning as the scan,
@@ -446,21 +460,21 @@ func FromSavedCapacities(cs []rollout.SavedCapacity) []SavedCapacity {
 func FromRecords(rs []reset.Record) []Reset {
 	out := make([]Reset, 0, len(rs))
 	for _, r := range rs {
-		out = append(out, Reset{At: r.At.UTC(), WorkspaceID: r.WorkspaceID, UserName: r.UserName, Mode: string(r.Mode),
+		out = append(out, Reset{At: r.At.UTC(), Account: r.Account, Region: r.Region, WorkspaceID: r.WorkspaceID, UserName: r.UserName, Mode: string(r.Mode),
 			Outcome: r.Outcome, Reason: r.Reason})
 	}
 	return out
 }
 
 // Pending returns the tracked WorkSpaces past their idle phase (in their grace, or being
-// reset), soonest due first, then by id.
+// reset), of every target, soonest due first, then by id, then by account and region.
 func Pending(tracked map[string]reset.Tracked) []PendingReset {
 	out := []PendingReset{}
 	for _, t := range tracked {
 		if t.Phase == reset.Idle || t.Phase == "" {
 			continue
 		}
-		out = append(out, PendingReset{WorkspaceID: t.ID, UserName: t.UserName, DirectoryID: t.DirectoryID, BundleID: t.BundleID,
+		out = append(out, PendingReset{Account: t.Account, Region: t.Region, WorkspaceID: t.ID, UserName: t.UserName, DirectoryID: t.DirectoryID, BundleID: t.BundleID,
 			Mode: string(t.Mode), Phase: string(t.Phase), LastState: t.LastState, DisconnectedAt: ts(t.DisconnectedAt),
 			DueAt: ts(t.DueAt), ResetStartedAt: ts(t.ResetStartedAt), Attempts: t.Attempts, Waiting: t.Waiting})
 	}
@@ -472,7 +486,13 @@ func Pending(tracked map[string]reset.Tracked) []PendingReset {
 		case (a == nil) != (b == nil):
 			return a != nil // a due time before none
 		}
-		return out[i].WorkspaceID < out[j].WorkspaceID
+		if out[i].WorkspaceID != out[j].WorkspaceID {
+			return out[i].WorkspaceID < out[j].WorkspaceID
+		}
+		if out[i].Account != out[j].Account {
+			return out[i].Account < out[j].Account
+		}
+		return out[i].Region < out[j].Region
 	})
 	return out
 }

@@ -14,11 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
-	"github.com/aws/aws-sdk-go-v2/service/appstream"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/workspaces"
 	"github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/middleware"
 
@@ -105,8 +101,12 @@ type Main struct {
 	// nil with SQLite, whose file lock already makes this the only daemon.
 	elector *ha.Elector
 
-	// The daemon's loops: the lease, rollouts, resets, outbox, housekeeping (see loops.go).
-	haLoop, scanLoop, eventsLoop, rolloutLoop, resetLoop, outboxLoop, housekeepingLoop *component
+	// targets are the accounts and regions served, each with its own clients, controllers and
+	// loops (targets.go); the first one's are also AppStream, Scaler, Rollouts, Resets, events.
+	targets []*target
+
+	// The daemon's own loops: the lease, the outbox, housekeeping (see loops.go).
+	haLoop, outboxLoop, housekeepingLoop *component
 
 	listener net.Listener
 	server   *http.Server
@@ -138,7 +138,7 @@ func (m *Main) Open(ctx context.Context) error {
 	m.Metrics.SetLogger(m.Logger.With("component", "metrics"))
 	sdkLog := m.Logger.With("component", "aws-sdk")
 	awsOpts := append([]func(*awsconfig.LoadOptions) error{
-		awsconfig.WithAPIOptions([]func(*middleware.Stack) error{m.Metrics.AWSMiddleware(), m.gateMiddleware()}),
+		awsconfig.WithAPIOptions([]func(*middleware.Stack) error{m.gateMiddleware()}),
 		// The SDK's own warnings (an IMDS fallback, say) go to the daemon's log, in its format.
 		awsconfig.WithLogger(logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
 			level := slog.LevelInfo
@@ -148,11 +148,15 @@ func (m *Main) Open(ctx context.Context) error {
 			sdkLog.Log(context.Background(), level, fmt.Sprintf(format, v...))
 		})),
 	}, m.AWSOptions...)
-	awsCfg, err := cloud.Load(ctx, cfg.AWS.Region, cfg.AWS.Endpoint, awsOpts...)
+	// base signs with the daemon's own credentials, in aws.region: STS, SES, and every target
+	// without a role. Each target's configuration adds the metrics middleware with its account.
+	base, err := cloud.Load(ctx, cfg.AWS.Region, cfg.AWS.Endpoint, awsOpts...)
 	if err != nil {
 		st.Close()
 		return err
 	}
+	awsCfg := base.Copy()
+	awsCfg.APIOptions = append(awsCfg.APIOptions, m.Metrics.AWSMiddleware(""))
 	senders, err := m.senders(awsCfg)
 	if err != nil {
 		st.Close()
@@ -177,37 +181,14 @@ func (m *Main) Open(ctx context.Context) error {
 	if st.Dialect() == "postgres" {
 		m.setUpHA()
 	}
-	if cfg.Rollouts.Enabled {
-		rc := rolloutConfig(cfg, names, m.HTTPClient)
-		rc.Account, rc.Region, rc.Observer = m.Account, m.Region, m.Metrics
-		m.AppStream = cloud.NewAppStream(appstream.NewFromConfig(awsCfg))
-		m.Scaler = cloud.NewScaler(applicationautoscaling.NewFromConfig(awsCfg))
-		if q := cfg.Rollouts.Events.Queue; q != "" {
-			// While events arrive, the full scan is the safety net for a lost one.
-			rc.ScanInterval = cfg.Rollouts.Events.ResyncInterval.Duration
-		}
-		m.Rollouts = rollout.New(rc, m.AppStream, m.Scaler, st, m.Now, m.Logger.With("component", "rollouts"))
-		if q := cfg.Rollouts.Events.Queue; q != "" {
-			queue, err := cloud.OpenQueue(ctx, sqs.NewFromConfig(awsCfg), q)
-			if err != nil {
-				st.Close()
-				return fmt.Errorf("rollouts.events.queue: %w", err)
-			}
-			m.events = &tagevent.Listener{
-				Queue: queue, Images: m.Rollouts, Seen: seenEvents{st}, Account: m.Account, Region: m.Region,
-				Keys: imageTagKeys(cfg), Observer: m.Metrics, Now: m.Now, Log: m.Logger.With("component", "events", "queue", queue.URL()),
-			}
-		}
+	if err := m.openTargets(ctx, base, names); err != nil {
+		st.Close()
+		return err
 	}
 	m.Dispatcher = notify.NewDispatcher(st, senders, m.Now, m.Logger.With("component", "notify"))
 	m.Dispatcher.OnFailure = m.Metrics.NotificationFailed
-	if cfg.WorkSpaces.Reset.Enabled {
-		resetCfg := resetConfig(cfg, names)
-		resetCfg.OnOutcome = m.Metrics.ResetOutcome
-		m.Resets = reset.New(resetCfg, cloud.NewWorkSpaces(workspaces.NewFromConfig(awsCfg)), st, m.Now, m.Logger.With("component", "resets"))
-		if len(cfg.WorkSpaces.SNS.Topics) > 0 {
-			m.snsHandler = m.newSNSHandler()
-		}
+	if cfg.WorkSpaces.Reset.Enabled && len(cfg.WorkSpaces.SNS.Topics) > 0 {
+		m.snsHandler = m.newSNSHandler()
 	}
 	if cfg.Server.Addr != "" {
 		ln, err := net.Listen("tcp", cfg.Server.Addr)
@@ -320,34 +301,8 @@ func (m *Main) buildLoops() {
 	m.outboxLoop = newComponent("outbox", false, m.flushPass)
 	m.outboxLoop.interval = FlushInterval
 	wakeOutbox := m.outboxLoop.poke
-	if m.Rollouts != nil {
-		m.rolloutLoop = newComponent("rollouts", true, m.Rollouts.StepsPass)
-		m.rolloutLoop.after = wakeOutbox
-		m.rolloutLoop.interval = m.Config.Rollouts.PollInterval.Duration
-		// A scan may plan a rollout whose window is open: the steps look at it at once.
-		m.scanLoop = newComponent("scan", true, m.Rollouts.ScanPass)
-		m.scanLoop.after = func() { wakeOutbox(); m.rolloutLoop.poke() }
-		m.scanLoop.interval = m.Config.Rollouts.ScanInterval.Duration
-		if m.events != nil {
-			m.scanLoop.interval = m.Config.Rollouts.Events.ResyncInterval.Duration
-			// Each pass is one long poll: it returns when messages arrive or after 20 s.
-			m.eventsLoop = newComponent("events", false, func(ctx context.Context) (time.Time, error) {
-				return m.Now(), m.events.Pass(ctx, cloud.LongPoll)
-			})
-			// Tick must not wait on the emulator's clock, which only the test advances: it polls
-			// without waiting, once per long poll of the clock (a poll every simulated second
-			// would make a test's simulated hours cost thousands of ticks).
-			m.eventsLoop.tickPass = func(ctx context.Context) (time.Time, error) {
-				return m.Now().Add(cloud.LongPoll), m.events.Pass(ctx, 0)
-			}
-			m.eventsLoop.after = m.scanLoop.after
-			m.eventsLoop.interval = cloud.LongPoll
-		}
-	}
-	if m.Resets != nil {
-		m.resetLoop = newComponent("resets", false, m.Resets.Reconcile)
-		m.resetLoop.after = wakeOutbox
-		m.resetLoop.interval = m.Config.WorkSpaces.Reset.PollInterval.Duration
+	for _, t := range m.targets {
+		m.buildTargetLoops(t, wakeOutbox)
 	}
 	m.housekeepingLoop = newComponent("housekeeping", false, m.housekeepingPass)
 	m.housekeepingLoop.interval = PruneInterval
@@ -360,6 +315,11 @@ func (m *Main) buildLoops() {
 	}
 	for _, c := range m.components() {
 		c.onOK = m.Metrics.PassSucceeded
+	}
+	for _, t := range m.targets {
+		for _, c := range t.loops() {
+			c.onRecord = func() { t.metrics.SetUp(t.status().Healthy) }
+		}
 	}
 }
 
@@ -374,12 +334,47 @@ func (m *Main) Passes() []PassStatus {
 
 func (m *Main) components() []*component {
 	var out []*component
-	for _, c := range []*component{m.haLoop, m.scanLoop, m.eventsLoop, m.rolloutLoop, m.resetLoop, m.outboxLoop, m.housekeepingLoop} {
+	if m.haLoop != nil {
+		out = append(out, m.haLoop)
+	}
+	for _, t := range m.targets {
+		out = append(out, t.loops()...)
+	}
+	for _, c := range []*component{m.outboxLoop, m.housekeepingLoop} {
 		if c != nil {
 			out = append(out, c)
 		}
 	}
 	return out
+}
+
+// buildTargetLoops makes a target's loops: its image scan, tag events, rollout steps and resets.
+func (m *Main) buildTargetLoops(t *target, wakeOutbox func()) {
+	if t.rollouts != nil {
+		t.rolloutLoop = newComponent(m.loopName(t, "rollouts"), true, t.rollouts.StepsPass)
+		t.rolloutLoop.after = wakeOutbox
+		t.rolloutLoop.interval = m.Config.Rollouts.PollInterval.Duration
+		// A scan may plan a rollout whose window is open: the steps look at it at once.
+		t.scanLoop = newComponent(m.loopName(t, "scan"), true, t.rollouts.ScanPass)
+		t.scanLoop.after = func() { wakeOutbox(); t.rolloutLoop.poke() }
+		t.scanLoop.interval = m.Config.Rollouts.ScanInterval.Duration
+		if t.queue != "" {
+			t.scanLoop.interval = m.Config.Rollouts.Events.ResyncInterval.Duration
+			// Each pass is one long poll: it returns when messages arrive or after 20 s.
+			t.eventsLoop = newComponent(m.loopName(t, "events"), false, m.eventsPass(t, cloud.LongPoll))
+			// Tick must not wait on the emulator's clock, which only the test advances: it polls
+			// without waiting, once per long poll of the clock (a poll every simulated second
+			// would make a test's simulated hours cost thousands of ticks).
+			t.eventsLoop.tickPass = m.eventsPass(t, 0)
+			t.eventsLoop.after = t.scanLoop.after
+			t.eventsLoop.interval = cloud.LongPoll
+		}
+	}
+	if t.resets != nil {
+		t.resetLoop = newComponent(m.loopName(t, "resets"), false, t.resets.Reconcile)
+		t.resetLoop.after = wakeOutbox
+		t.resetLoop.interval = m.Config.WorkSpaces.Reset.PollInterval.Duration
+	}
 }
 
 // flushPass sends what the outbox holds. It has no time budget of its own: it runs in its own
@@ -484,8 +479,14 @@ func (m *Main) newSNSHandler() http.Handler {
 		Seen:     storeSeen{m.Store},
 		Logger:   logger,
 		OnAlarm: func(ctx context.Context, a sns.Alarm, msg sns.Message) error {
-			for _, id := range a.WorkspaceIDs {
-				m.Resets.Nudge(id)
+			// A WorkSpace id names one WorkSpace in all of AWS: the controller that does not
+			// track it ignores the nudge.
+			for _, t := range m.targets {
+				for _, id := range a.WorkspaceIDs {
+					if t.resets != nil {
+						t.resets.Nudge(id)
+					}
+				}
 			}
 			logger.Info("alarm received; checking the WorkSpace now", "alarm", a.AlarmName, "workspaces", a.WorkspaceIDs, "message_id", msg.MessageID)
 			m.Wake()
@@ -632,8 +633,10 @@ func (m *Main) StartServer() <-chan error {
 // Wake asks the reset loop for a pass now rather than when the next one is due (an SNS alarm
 // said a user disconnected).
 func (m *Main) Wake() {
-	if m.resetLoop != nil {
-		m.resetLoop.poke()
+	for _, t := range m.targets {
+		if t.resetLoop != nil {
+			t.resetLoop.poke()
+		}
 	}
 }
 

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -29,31 +31,55 @@ func (s dashSource) Plan(r rollout.Rollout) []rollout.WavePlan {
 	if s.m.Rollouts == nil {
 		return nil
 	}
-	return s.m.Rollouts.Plan(r)
+	return targetRequests{s.m}.Plan(r)
 }
 
-// Fleets lists every fleet with its scalable target and the capacity deskpilot holds for it
-// (none when rollouts are off: then there is no AppStream access).
+// Fleets lists every fleet of every target with its scalable target and the capacity deskpilot
+// holds for it (none when rollouts are off: then there is no AppStream access). With several
+// targets a fleet's name is prefixed with its account and region; a target that cannot be read
+// is left out, so that one failing account does not blank the page (its health is on /readyz
+// and in deskpilot status).
 func (s dashSource) Fleets(ctx context.Context) ([]dashboard.FleetView, error) {
-	if s.m.AppStream == nil {
-		return nil, nil
+	var out []dashboard.FleetView
+	var errs []error
+	for _, t := range s.m.targets {
+		if t.appStream == nil {
+			continue
+		}
+		views, err := s.targetFleets(ctx, t)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", t.key(), err))
+			continue
+		}
+		out = append(out, views...)
 	}
-	fleets, err := s.m.AppStream.Fleets(ctx, nil)
+	if len(errs) > 0 && len(errs) == len(s.m.targets) {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
+}
+
+func (s dashSource) targetFleets(ctx context.Context, t *target) ([]dashboard.FleetView, error) {
+	fleets, err := t.appStream.Fleets(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
 	names := slices.Collect(maps.Keys(fleets))
-	targets, err := s.m.Scaler.Targets(ctx, names)
+	targets, err := t.scaler.Targets(ctx, names)
 	if err != nil {
 		return nil, err
 	}
-	saved, err := s.SavedFor(ctx, s.m.Account, s.m.Region, names)
+	saved, err := s.SavedFor(ctx, t.Account, t.Region, names)
 	if err != nil {
 		return nil, err
+	}
+	prefix := ""
+	if len(s.m.targets) > 1 {
+		prefix = t.key() + "/"
 	}
 	out := make([]dashboard.FleetView, 0, len(fleets))
 	for name, f := range fleets {
-		v := dashboard.FleetView{Name: name, ImageName: f.ImageARN[strings.LastIndex(f.ImageARN, "/")+1:], State: f.State,
+		v := dashboard.FleetView{Name: prefix + name, ImageName: f.ImageARN[strings.LastIndex(f.ImageARN, "/")+1:], State: f.State,
 			Desired: f.Desired, Running: f.Running, InUse: f.InUse, Available: f.Available, Errors: f.Errors}
 		if c, ok := targets[name]; ok {
 			v.Target = &c.Capacity

@@ -57,12 +57,15 @@ func (m *Main) apiServer() *api.Server {
 		Leader:   m.leaderStatus,
 		Token:    m.Config.Server.Token,
 		Now:      m.now,
+		// Read at each request, like Loops.
+		TargetHealth:       m.targetStatuses,
+		TargetsInReadiness: len(m.Config.Targets) > 0,
 	}
 	if m.Logger != nil {
 		s.Logger = m.Logger.With("component", "api")
 	}
 	if m.Rollouts != nil { // not a typed nil in the interfaces
-		s.Requests = m.Rollouts
+		s.Requests = targetRequests{m}
 		if m.AppStream != nil {
 			s.Planner = &dryRun{m: m}
 		}
@@ -97,6 +100,9 @@ func (m *Main) loopStatuses() []api.LoopStatus {
 	for _, p := range m.Passes() {
 		if !m.leading() && p.Name != "ha" {
 			continue
+		}
+		if m.targetLoop(p.Name) {
+			continue // judged with its target's, in the "targets" check
 		}
 		out = append(out, api.LoopStatus{Name: p.Name, LastOK: p.LastOK, LastError: p.LastError, Interval: p.Interval})
 	}
@@ -154,16 +160,27 @@ func (d *dryRun) DryRun(ctx context.Context, req api.PlanRequest) (api.PlanResul
 	m := d.m
 	keys := rolloutConfig(m.Config, nil, nil).Keys
 	res := api.PlanResult{Tags: planTags(req, keys)}
-	img, ok, err := m.AppStream.ImageState(ctx, req.Image)
+	appStream, ctl, scaler, region := m.AppStream, m.Rollouts, m.Scaler, m.Region
+	if len(m.targets) > 0 {
+		region = m.targets[0].Region
+	}
+	if req.Account != "" || req.Region != "" {
+		t := m.target(req.Account, req.Region)
+		if t == nil || t.rollouts == nil {
+			return res, api.Errorf(http.StatusNotFound, "account %q, region %q is not one of the daemon's targets (give both, or neither for the first)", req.Account, req.Region)
+		}
+		appStream, ctl, scaler, region = t.appStream, t.rollouts, t.scaler, t.Region
+	}
+	img, ok, err := appStream.ImageState(ctx, req.Image)
 	if err != nil {
 		return res, api.Errorf(http.StatusServiceUnavailable, "read image %q: %v", req.Image, err)
 	}
 	if !ok {
-		return res, api.Errorf(http.StatusNotFound, "image %q does not exist (in %s)", req.Image, m.Region)
+		return res, api.Errorf(http.StatusNotFound, "image %q does not exist (in %s)", req.Image, region)
 	}
 	res.Image = api.PlanImage{Name: img.Name, ARN: img.ARN, State: img.State}
 	// 1. Decide as the scan does (the controller's own policy), committing nothing.
-	dry, err := m.Rollouts.DryRun(ctx, img, res.Tags)
+	dry, err := ctl.DryRun(ctx, img, res.Tags)
 	if err != nil {
 		return res, api.Errorf(http.StatusServiceUnavailable, "%v", err)
 	}
@@ -185,12 +202,12 @@ func (d *dryRun) DryRun(ctx context.Context, req api.PlanRequest) (api.PlanResul
 	}
 	var targets map[string]rollout.Target
 	var scheduled map[string][]rollout.ScheduledAction
-	if m.Scaler != nil {
-		targets, err = m.Scaler.Targets(ctx, names)
+	if scaler != nil {
+		targets, err = scaler.Targets(ctx, names)
 		if err != nil {
 			res.Notes = append(res.Notes, fmt.Sprintf("some scalable targets could not be read, so drain may be wrong for them: %v", err))
 		}
-		if scheduled, err = m.Scaler.ScheduledActions(ctx, names); err != nil {
+		if scheduled, err = scaler.ScheduledActions(ctx, names); err != nil {
 			res.Notes = append(res.Notes, fmt.Sprintf("the fleets' scheduled actions could not be read, so none is shown: %v", err))
 		}
 	}
@@ -217,9 +234,7 @@ func (d *dryRun) DryRun(ctx context.Context, req api.PlanRequest) (api.PlanResul
 		}
 		res.Steps = append(res.Steps, ps)
 	}
-	if m.Rollouts != nil {
-		res.Waves = api.FromWaves(m.Rollouts.Plan(nr))
-	}
+	res.Waves = api.FromWaves(ctl.Plan(nr))
 
 	// 4. What it would replace, and what else is worth knowing.
 	superseded := map[int64]bool{}

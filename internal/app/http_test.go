@@ -99,7 +99,7 @@ func bearerHeader(token string) map[string]string {
 
 func pendingRollout(t *testing.T, st *store.Store, image string, fleets ...string) rollout.Rollout {
 	t.Helper()
-	r := rollout.Rollout{ImageName: image, ImageARN: "arn:aws:appstream:us-east-1:123456789012:image/" + image,
+	r := rollout.Rollout{Account: "123456789012", Region: "us-east-1", ImageName: image, ImageARN: "arn:aws:appstream:us-east-1:123456789012:image/" + image,
 		FleetTag: strings.Join(fleets, "/"), State: rollout.Pending, Start: t0.Add(time.Hour), Waves: 1, Wave: 1}
 	for _, f := range fleets {
 		r.Steps = append(r.Steps, rollout.Step{Fleet: f, State: rollout.StepWaiting, WindowStart: t0.Add(time.Hour), WindowEnd: t0.Add(2 * time.Hour), NextAt: t0.Add(time.Hour), Wave: 1})

@@ -42,10 +42,16 @@ type component struct {
 	interval time.Duration
 	// onOK, if set, is told of each pass that worked (the metrics' last successful pass).
 	onOK func(name string, at time.Time)
+	// onRecord, if set, is called after each pass's outcome is recorded, outside the lock (a
+	// target's health gauge).
+	onRecord func()
 
 	mu      sync.Mutex
 	lastOK  time.Time
 	lastErr string
+	// errClass and errAt are the latest failed pass's fault class and time.
+	errClass string
+	errAt    time.Time
 }
 
 // PassStatus is how one of the daemon's loops is doing.
@@ -56,16 +62,26 @@ type PassStatus struct {
 	// of its latest pass if that one failed.
 	LastOK    time.Time
 	LastError string
+	// ErrorClass and ErrorAt are the fault class and time of the latest failed pass.
+	ErrorClass string
+	ErrorAt    time.Time
 	// Interval is how often it runs when nothing wakes it.
 	Interval time.Duration
 }
 
 // record notes a pass's outcome.
 func (c *component) record(at time.Time, err error) {
+	c.recordLocked(at, err)
+	if c.onRecord != nil {
+		c.onRecord()
+	}
+}
+
+func (c *component) recordLocked(at time.Time, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err != nil {
-		c.lastErr = err.Error()
+		c.lastErr, c.errClass, c.errAt = err.Error(), fault.Classify(err).String(), at
 		return
 	}
 	c.lastOK, c.lastErr = at, ""
@@ -77,7 +93,7 @@ func (c *component) record(at time.Time, err error) {
 func (c *component) status() PassStatus {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return PassStatus{Name: c.name, LastOK: c.lastOK, LastError: c.lastErr, Interval: c.interval}
+	return PassStatus{Name: c.name, LastOK: c.lastOK, LastError: c.lastErr, ErrorClass: c.errClass, ErrorAt: c.errAt, Interval: c.interval}
 }
 
 func newComponent(name string, paced bool, pass func(context.Context) (time.Time, error)) *component {

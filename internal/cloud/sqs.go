@@ -3,6 +3,7 @@ package cloud
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -89,4 +90,27 @@ func (q *Queue) Delete(ctx context.Context, receipt string) error {
 		return wrap(fmt.Sprintf("delete message from %s", q.url), err)
 	}
 	return nil
+}
+
+// QueueURLParts reads the account and region out of an SQS queue URL: the account is the
+// path's first segment, the region the host's "sqs.REGION." or "REGION.queue." part. region is
+// "" for a URL whose host names none (an emulator's, say); ok is false when the path has no
+// 12-digit account.
+func QueueURLParts(queueURL string) (account, region string, ok bool) {
+	u, err := url.Parse(queueURL)
+	if err != nil {
+		return "", "", false
+	}
+	first, _, _ := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
+	if len(first) != 12 || strings.Trim(first, "0123456789") != "" {
+		return "", "", false
+	}
+	host := u.Hostname()
+	switch labels := strings.Split(host, "."); {
+	case len(labels) >= 3 && labels[0] == "sqs":
+		region = labels[1]
+	case len(labels) >= 3 && labels[1] == "queue":
+		region = labels[0]
+	}
+	return first, region, true
 }

@@ -153,6 +153,9 @@ const (
 type Config struct {
 	// AWS says which AWS region and endpoint deskpilot talks to.
 	AWS AWS `yaml:"aws"`
+	// Targets are the AWS accounts and regions whose fleets and WorkSpaces deskpilot looks
+	// after. Empty means one: the account of the credentials, in aws.region.
+	Targets []Target `yaml:"targets"`
 	// Store says where deskpilot keeps its state.
 	Store Store `yaml:"store"`
 	// Server is deskpilot's own HTTP server.
@@ -192,6 +195,28 @@ type AWS struct {
 	// AWS_ENDPOINT_URL_<SERVICE>.
 	Endpoint string `yaml:"endpoint"`
 }
+
+// Target is one AWS account and the regions of it deskpilot looks after. Each (account,
+// region) pair is served on its own: its own credentials, scans, rollouts and resets, so that
+// one that fails (an outage, a region denied by an SCP, credentials that expired) never holds
+// up another.
+type Target struct {
+	// Account is the 12-digit AWS account id.
+	Account string `yaml:"account"`
+	// RoleARN is the IAM role in Account that deskpilot assumes (STS AssumeRole) with its own
+	// credentials. Empty: deskpilot's own credentials, which must then be of Account.
+	RoleARN string `yaml:"role_arn"`
+	// ExternalID is passed to AssumeRole when set (the role's sts:ExternalId condition).
+	ExternalID string `yaml:"external_id"`
+	// SessionName names the assumed-role session (it appears in CloudTrail). Default
+	// DefaultSessionName.
+	SessionName string `yaml:"session_name"`
+	// Regions are the regions of Account to serve; at least one.
+	Regions []string `yaml:"regions"`
+}
+
+// DefaultSessionName is the RoleSessionName deskpilot gives AssumeRole when a target names none.
+const DefaultSessionName = "deskpilot"
 
 // Store says where deskpilot keeps its state: rollouts, steps, saved fleet
 // capacity, resets, the outbox of notices and the audit trail.
@@ -604,4 +629,12 @@ func getenv(name string) string {
 		return ""
 	}
 	return os.Getenv(name)
+}
+
+// Session is the RoleSessionName the target's AssumeRole calls give.
+func (t Target) Session() string {
+	if t.SessionName == "" {
+		return DefaultSessionName
+	}
+	return t.SessionName
 }

@@ -41,6 +41,7 @@ var sampleFrom = time.Date(2024, time.January, 1, 0, 0, 0, 0, time.UTC)
 func (c Config) Validate() error {
 	var p problems
 	c.AWS.validate(&p)
+	validateTargets(&p, c.Targets)
 	if c.Store.Path == "" && c.Store.Postgres.URL == "" {
 		p.add("store.path", "required (or store.postgres.url)")
 	}
@@ -105,6 +106,59 @@ func (a AWS) validate(p *problems) {
 	}
 	if a.Endpoint != "" && !httpURL(a.Endpoint) {
 		p.add("aws.endpoint", "%q is not an absolute http or https URL", a.Endpoint)
+	}
+}
+
+var (
+	accountRE = regexp.MustCompile(`^\d{12}$`)
+	// roleARNRE is an IAM role ARN; its group is the account.
+	roleARNRE     = regexp.MustCompile(`^arn:aws(?:-[a-z]+)*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$`)
+	externalIDRE  = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
+	sessionNameRE = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+)
+
+// validateTargets checks each target and that no account and region is served twice.
+func validateTargets(p *problems, targets []Target) {
+	seen := map[string]string{}
+	for i, t := range targets {
+		path := fmt.Sprintf("targets[%d]", i)
+		if !accountRE.MatchString(t.Account) {
+			p.add(path+".account", "%q is not a 12-digit AWS account id (quote it in YAML, so that leading zeros stay)", t.Account)
+		}
+		if t.RoleARN != "" {
+			m := roleARNRE.FindStringSubmatch(t.RoleARN)
+			switch {
+			case m == nil:
+				p.add(path+".role_arn", "%q is not an IAM role ARN such as arn:aws:iam::111111111111:role/deskpilot", t.RoleARN)
+			case m[1] != t.Account:
+				p.add(path+".role_arn", "the role is in account %s, not in the target's account %s", m[1], t.Account)
+			}
+		}
+		if id := t.ExternalID; id != "" && (len(id) < 2 || len(id) > 1224 || !externalIDRE.MatchString(id)) {
+			p.add(path+".external_id", "must be 2 to 1224 letters, digits or + = , . @ : / - _")
+		}
+		if t.SessionName != "" && !sessionNameRE.MatchString(t.SessionName) {
+			p.add(path+".session_name", "%q must be 2 to 64 letters, digits or + = , . @ - _", t.SessionName)
+		}
+		if t.ExternalID != "" && t.RoleARN == "" {
+			p.add(path+".external_id", "set without role_arn: an external id is only passed to AssumeRole")
+		}
+		if len(t.Regions) == 0 {
+			p.add(path+".regions", "required: at least one region of the account, such as [eu-central-1]")
+		}
+		for j, r := range t.Regions {
+			rp := fmt.Sprintf("%s.regions[%d]", path, j)
+			if !regionRE.MatchString(r) {
+				p.add(rp, "%q is not an AWS region name such as us-east-1", r)
+				continue
+			}
+			key := t.Account + "/" + r
+			if prev, dup := seen[key]; dup {
+				p.add(rp, "account %s, region %s is already served by %s", t.Account, r, prev)
+				continue
+			}
+			seen[key] = rp
+		}
 	}
 }
 

@@ -27,7 +27,10 @@ const awsMiddlewareID = "deskpilot.metrics.AWSCalls"
 //
 // The service label is the SDK's service ID ("AppStream", "Application Auto Scaling",
 // "WorkSpaces", "SESv2", "STS"), the operation the API's name ("UpdateFleet").
-func (m *Metrics) AWSMiddleware() func(*middleware.Stack) error {
+//
+// account labels the calls: the target's account, or "" for deskpilot's own calls; the region
+// label is the call's signing region.
+func (m *Metrics) AWSMiddleware(account string) func(*middleware.Stack) error {
 	return func(s *middleware.Stack) error {
 		if m == nil {
 			return nil
@@ -39,14 +42,14 @@ func (m *Metrics) AWSMiddleware() func(*middleware.Stack) error {
 			ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler,
 		) (middleware.InitializeOutput, middleware.Metadata, error) {
 			out, md, err := next.HandleInitialize(ctx, in)
-			m.awsCall(ctx, err)
+			m.awsCall(ctx, account, err)
 			return out, md, err
 		}), middleware.After)
 	}
 }
 
 // awsCall counts one operation call that ended with err.
-func (m *Metrics) awsCall(ctx context.Context, err error) {
+func (m *Metrics) awsCall(ctx context.Context, account string, err error) {
 	service := awsmiddleware.GetServiceID(ctx)
 	if service == "" {
 		service = middleware.GetServiceID(ctx)
@@ -59,5 +62,5 @@ func (m *Metrics) awsCall(ctx context.Context, err error) {
 	if err != nil {
 		class = fault.Classify(err).String()
 	}
-	inc(m.awsCalls, service, op, class)
+	inc(m.awsCalls, account, awsmiddleware.GetRegion(ctx), service, op, class)
 }

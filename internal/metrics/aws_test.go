@@ -45,7 +45,7 @@ func awsConfig(t *testing.T, endpoint string, m *metrics.Metrics) aws.Config {
 				o.RateLimiter = ratelimit.None
 			})
 		}),
-		awsconfig.WithAPIOptions([]func(*middleware.Stack) error{m.AWSMiddleware()}),
+		awsconfig.WithAPIOptions([]func(*middleware.Stack) error{m.AWSMiddleware("")}),
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -98,22 +98,22 @@ func TestMetrics_AWSMiddleware(t *testing.T) {
 	}{
 		{
 			name: "success", answers: []answer{ok}, call: describe,
-			want:     map[string]float64{`deskpilot_aws_calls_total{class="ok",operation="DescribeFleets",service="AppStream"}`: 1},
+			want:     map[string]float64{`deskpilot_aws_calls_total{account="",class="ok",operation="DescribeFleets",region="us-east-1",service="AppStream"}`: 1},
 			requests: 1,
 		},
 		{
 			name: "throttled through every attempt: one call, throttled", answers: []answer{throttled}, call: describe, wantErr: true,
-			want:     map[string]float64{`deskpilot_aws_calls_total{class="throttled",operation="DescribeFleets",service="AppStream"}`: 1},
+			want:     map[string]float64{`deskpilot_aws_calls_total{account="",class="throttled",operation="DescribeFleets",region="us-east-1",service="AppStream"}`: 1},
 			requests: maxAttempts,
 		},
 		{
 			name: "throttled, then retried by the SDK with success: one call, ok", answers: []answer{throttled, ok}, call: describe,
-			want:     map[string]float64{`deskpilot_aws_calls_total{class="ok",operation="DescribeFleets",service="AppStream"}`: 1},
+			want:     map[string]float64{`deskpilot_aws_calls_total{account="",class="ok",operation="DescribeFleets",region="us-east-1",service="AppStream"}`: 1},
 			requests: 2,
 		},
 		{
 			name: "server error, then success", answers: []answer{internal, internal, ok}, call: describe,
-			want:     map[string]float64{`deskpilot_aws_calls_total{class="ok",operation="DescribeFleets",service="AppStream"}`: 1},
+			want:     map[string]float64{`deskpilot_aws_calls_total{account="",class="ok",operation="DescribeFleets",region="us-east-1",service="AppStream"}`: 1},
 			requests: 3,
 		},
 		{
@@ -122,12 +122,12 @@ func TestMetrics_AWSMiddleware(t *testing.T) {
 				_, err := c.StopFleet(ctx, &appstream.StopFleetInput{Name: aws.String("fleet-a")})
 				return err
 			},
-			want:     map[string]float64{`deskpilot_aws_calls_total{class="not-found",operation="StopFleet",service="AppStream"}`: 1},
+			want:     map[string]float64{`deskpilot_aws_calls_total{account="",class="not-found",operation="StopFleet",region="us-east-1",service="AppStream"}`: 1},
 			requests: 1,
 		},
 		{
 			name: "denied", answers: []answer{denied}, call: describe, wantErr: true,
-			want:     map[string]float64{`deskpilot_aws_calls_total{class="denied",operation="DescribeFleets",service="AppStream"}`: 1},
+			want:     map[string]float64{`deskpilot_aws_calls_total{account="",class="denied",operation="DescribeFleets",region="us-east-1",service="AppStream"}`: 1},
 			requests: 1,
 		},
 		{
@@ -188,9 +188,9 @@ func TestMetrics_AWSMiddleware_emulator(t *testing.T) {
 	}
 
 	want := map[string]float64{
-		`deskpilot_aws_calls_total{class="ok",operation="DescribeFleets",service="AppStream"}`:             1,
-		`deskpilot_aws_calls_total{class="throttled",operation="DescribeWorkspaces",service="WorkSpaces"}`: 1,
-		`deskpilot_aws_calls_total{class="ok",operation="GetCallerIdentity",service="STS"}`:                2,
+		`deskpilot_aws_calls_total{account="",class="ok",operation="DescribeFleets",region="us-east-1",service="AppStream"}`:             1,
+		`deskpilot_aws_calls_total{account="",class="throttled",operation="DescribeWorkspaces",region="us-east-1",service="WorkSpaces"}`: 1,
+		`deskpilot_aws_calls_total{account="",class="ok",operation="GetCallerIdentity",region="us-east-1",service="STS"}`:                2,
 	}
 	if diff := cmp.Diff(want, scrapeOnce(t, m).withPrefix("deskpilot_aws_calls_total")); diff != "" {
 		t.Errorf("deskpilot_aws_calls_total (-want +got):\n%s", diff)
@@ -202,11 +202,11 @@ func TestMetrics_AWSMiddleware_addedTwice(t *testing.T) {
 	m := metrics.New(nil)
 	url, _ := fakeAppStream(t, ok)
 	cfg := awsConfig(t, url, m)
-	cfg.APIOptions = append(cfg.APIOptions, m.AWSMiddleware())
+	cfg.APIOptions = append(cfg.APIOptions, m.AWSMiddleware(""))
 	if _, err := appstream.NewFromConfig(cfg).DescribeFleets(t.Context(), &appstream.DescribeFleetsInput{}); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]float64{`deskpilot_aws_calls_total{class="ok",operation="DescribeFleets",service="AppStream"}`: 1}
+	want := map[string]float64{`deskpilot_aws_calls_total{account="",class="ok",operation="DescribeFleets",region="us-east-1",service="AppStream"}`: 1}
 	if diff := cmp.Diff(want, scrapeOnce(t, m).withPrefix("deskpilot_aws_calls_total")); diff != "" {
 		t.Errorf("deskpilot_aws_calls_total (-want +got):\n%s", diff)
 	}

@@ -39,8 +39,8 @@ var (
 		help: "Rollouts in the store by state (pending, running, succeeded, failed, cancelled, superseded, refused, rolled-back), read at each scrape.",
 	}
 	defSteps = def{
-		name: "deskpilot_rollout_steps_total", kind: counter, labels: []string{"result"},
-		help: "Fleet steps that reached a final state, by that state: " + strings.Join(stepResults, ", ") + ".",
+		name: "deskpilot_rollout_steps_total", kind: counter, labels: []string{"account", "region", "result"},
+		help: "Fleet steps that reached a final state, by the fleet's account and region and that state: " + strings.Join(stepResults, ", ") + ".",
 	}
 	defDrained = def{
 		name: "deskpilot_fleets_drained", kind: gauge,
@@ -57,16 +57,16 @@ var (
 		buckets: seconds(500*time.Millisecond, time.Second, 2*time.Second, 5*time.Second, 10*time.Second, 20*time.Second, 30*time.Second, time.Minute, 2*time.Minute, 5*time.Minute, 10*time.Minute),
 	}
 	defResets = def{
-		name: "deskpilot_workspace_resets_total", kind: counter, labels: []string{"outcome"},
-		help: "Decisions about a WorkSpace's due reset, by outcome: " + strings.Join(resetOutcomes, ", ") + " (reset: rebuilt or restored).",
+		name: "deskpilot_workspace_resets_total", kind: counter, labels: []string{"account", "region", "outcome"},
+		help: "Decisions about a WorkSpace's due reset, by the WorkSpace's account and region and the outcome: " + strings.Join(resetOutcomes, ", ") + " (reset: rebuilt or restored).",
 	}
 	defResetsPending = def{
 		name: "deskpilot_workspace_resets_pending", kind: gauge,
 		help: "Tracked WorkSpaces whose user logged off and whose reset is not finished (in grace, being reset, or waiting to be AVAILABLE again), read at each scrape.",
 	}
 	defAWSCalls = def{
-		name: "deskpilot_aws_calls_total", kind: counter, labels: []string{"service", "operation", "class"},
-		help: "AWS operations called, once per call with the SDK's retries included, by SDK service ID, operation and final result: ok, or the error's class (" + strings.Join(faultClasses(), ", ") + ").",
+		name: "deskpilot_aws_calls_total", kind: counter, labels: []string{"account", "region", "service", "operation", "class"},
+		help: "AWS operations called, once per call with the SDK's retries included, by target account (empty for deskpilot's own calls: STS AssumeRole and GetCallerIdentity, SES), signing region, SDK service ID, operation and final result: ok, or the error's class (" + strings.Join(faultClasses(), ", ") + ").",
 	}
 	defOutbox = def{
 		name: "deskpilot_outbox_depth", kind: gauge,
@@ -81,13 +81,17 @@ var (
 		help: "Unix time of each loop's latest pass that ended without an error (scan, events, rollouts, resets, outbox, housekeeping).",
 	}
 	defTagEvents = def{
-		name: "deskpilot_tag_events_total", kind: counter, labels: []string{"outcome"},
-		help: "Messages from the tag-event queue (rollouts.events.queue), by outcome: " + strings.Join(tagEventOutcomes, ", ") + ".",
+		name: "deskpilot_tag_events_total", kind: counter, labels: []string{"account", "region", "outcome"},
+		help: "Messages from the tag-event queue (rollouts.events.queue), by the queue's account and region and the outcome: " + strings.Join(tagEventOutcomes, ", ") + ".",
 	}
 	defTagEventLag = def{
 		name: "deskpilot_tag_event_lag_seconds", kind: histogram,
 		help:    "Time from an image's TagResource or UntagResource call (the event's time) until deskpilot had reconciled the image.",
 		buckets: seconds(500*time.Millisecond, time.Second, 2*time.Second, 5*time.Second, 10*time.Second, 30*time.Second, time.Minute, 5*time.Minute, 15*time.Minute),
+	}
+	defTargetUp = def{
+		name: "deskpilot_target_up", kind: gauge, labels: []string{"account", "region"},
+		help: "1 when every loop of the target (an account and region deskpilot serves) passed its latest pass, 0 when one failed (an outage, a region denied by an SCP, a role that cannot be assumed or credentials that expired); updated after each of the target's passes.",
 	}
 	defLeader = def{
 		name: "deskpilot_leader", kind: gauge, labels: []string{"holder"},
@@ -105,7 +109,7 @@ var (
 
 var defs = []*def{
 	&defBuildInfo, &defRollouts, &defSteps, &defDrained, &defDrain, &defRestoreLag, &defResets,
-	&defResetsPending, &defAWSCalls, &defOutbox, &defNotifyFailures, &defLastPass, &defTagEvents, &defTagEventLag, &defLeader, &defLeaderEpoch, &defScrapeErrors,
+	&defResetsPending, &defAWSCalls, &defOutbox, &defNotifyFailures, &defLastPass, &defTagEvents, &defTagEventLag, &defTargetUp, &defLeader, &defLeaderEpoch, &defScrapeErrors,
 }
 
 // faultClasses names every fault.Class, the values of a class label besides "ok".

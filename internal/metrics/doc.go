@@ -13,8 +13,9 @@
 //     (version) and the Go release it was built with (goversion).
 //   - deskpilot_rollouts{state} (gauge): Rollouts in the store by state (pending, running,
 //     succeeded, failed, cancelled, superseded, refused, rolled-back), read at each scrape.
-//   - deskpilot_rollout_steps_total{result} (counter): Fleet steps that reached a final state, by
-//     that state: done, skipped, failed, cancelled, rolled-back.
+//   - deskpilot_rollout_steps_total{account, region, result} (counter): Fleet steps that reached a
+//     final state, by the fleet's account and region and that state: done, skipped, failed,
+//     cancelled, rolled-back.
 //   - deskpilot_fleets_drained (gauge): Fleets held at 0/0 now, whose saved Min/Max deskpilot has
 //     yet to restore, read at each scrape. Above 0 for long outside a window means a restore is
 //     stuck.
@@ -24,14 +25,17 @@
 //   - deskpilot_restore_lag_seconds (histogram): Time from a drained fleet's restore becoming due
 //     until its saved Min/Max was registered again. Buckets: 500ms, 1s, 2s, 5s, 10s, 20s, 30s, 1m,
 //     2m, 5m, 10m.
-//   - deskpilot_workspace_resets_total{outcome} (counter): Decisions about a WorkSpace's due reset,
-//     by outcome: reset, skipped, cancelled, failed (reset: rebuilt or restored).
+//   - deskpilot_workspace_resets_total{account, region, outcome} (counter): Decisions about a
+//     WorkSpace's due reset, by the WorkSpace's account and region and the outcome: reset, skipped,
+//     cancelled, failed (reset: rebuilt or restored).
 //   - deskpilot_workspace_resets_pending (gauge): Tracked WorkSpaces whose user logged off and
 //     whose reset is not finished (in grace, being reset, or waiting to be AVAILABLE again), read
 //     at each scrape.
-//   - deskpilot_aws_calls_total{service, operation, class} (counter): AWS operations called, once
-//     per call with the SDK's retries included, by SDK service ID, operation and final result: ok,
-//     or the error's class (transient, throttled, conflict, not-found, denied, invalid).
+//   - deskpilot_aws_calls_total{account, region, service, operation, class} (counter): AWS
+//     operations called, once per call with the SDK's retries included, by target account (empty
+//     for deskpilot's own calls: STS AssumeRole and GetCallerIdentity, SES), signing region, SDK
+//     service ID, operation and final result: ok, or the error's class (transient, throttled,
+//     conflict, not-found, denied, invalid).
 //   - deskpilot_outbox_depth (gauge): Notification deliveries not yet sent and not failed for good
 //     (those waiting to retry included), read at each scrape.
 //   - deskpilot_notification_failures_total{sender, class} (counter): Failed notification delivery
@@ -39,16 +43,21 @@
 //   - deskpilot_last_successful_pass_timestamp_seconds{controller} (gauge): Unix time of each
 //     loop's latest pass that ended without an error (scan, events, rollouts, resets, outbox,
 //     housekeeping).
-//   - deskpilot_tag_events_total{outcome} (counter): Messages from the tag-event queue
-//     (rollouts.events.queue), by outcome: handled, ignored, malformed, foreign, replayed, failed.
+//   - deskpilot_tag_events_total{account, region, outcome} (counter): Messages from the tag-event
+//     queue (rollouts.events.queue), by the queue's account and region and the outcome: handled,
+//     ignored, malformed, foreign, replayed, failed.
 //   - deskpilot_tag_event_lag_seconds (histogram): Time from an image's TagResource or
 //     UntagResource call (the event's time) until deskpilot had reconciled the image. Buckets:
 //     500ms, 1s, 2s, 5s, 10s, 30s, 1m, 5m, 15m.
+//   - deskpilot_target_up{account, region} (gauge): 1 when every loop of the target (an account and
+//     region deskpilot serves) passed its latest pass, 0 when one failed (an outage, a region
+//     denied by an SCP, a role that cannot be assumed or credentials that expired); updated after
+//     each of the target's passes.
 //   - deskpilot_leader{holder} (gauge): 1 when this replica holds the leader lease
-//     (store.postgres.url with several replicas) and acts, 0 when it serves read-only; holder
-//     is this replica's name in the lease. Absent without PostgreSQL.
-//   - deskpilot_leader_epoch{holder} (gauge): Epoch of the leader lease this replica last saw
-//     (it grows by one at every change of leader).
+//     (store.postgres.url with several replicas) and acts, 0 when it serves read-only; holder is
+//     this replica's name in the lease. Absent without PostgreSQL.
+//   - deskpilot_leader_epoch{holder} (gauge): Epoch of the leader lease this replica last saw (it
+//     grows by one at every change of leader).
 //   - deskpilot_scrape_errors_total{source} (counter): Store reads that failed or timed out during
 //     a scrape, by the metric they were for (rollouts, fleets_drained, workspace_resets_pending,
 //     outbox_depth); that metric is left out of the scrape.

@@ -51,6 +51,8 @@ func everything(t *testing.T) scrape {
 	t.Helper()
 	m := metrics.New(&fakeSource{counts: map[string]int{"running": 1}})
 	m.StepFinished("done")
+	m.Target("111111111111", "eu-central-1").SetUp(true)
+	m.TagEvent("handled", time.Second)
 	m.ObserveDrain(time.Minute)
 	m.ObserveRestoreLag(time.Second)
 	m.ResetOutcome("reset")

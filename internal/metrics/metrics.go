@@ -44,6 +44,7 @@ type Metrics struct {
 	lastPass       *prometheus.GaugeVec
 	tagEvents      *prometheus.CounterVec
 	tagEventLag    prometheus.Histogram
+	targetUp       *prometheus.GaugeVec
 	leader         *prometheus.GaugeVec
 	leaderEpoch    *prometheus.GaugeVec
 }
@@ -66,23 +67,15 @@ func newMetrics(src Source, timeout time.Duration) *Metrics {
 		lastPass:       gaugeVec(defLastPass),
 		tagEvents:      counterVec(defTagEvents),
 		tagEventLag:    newHistogram(defTagEventLag),
+		targetUp:       gaugeVec(defTargetUp),
 		leader:         gaugeVec(defLeader),
 		leaderEpoch:    gaugeVec(defLeaderEpoch),
 	}
 	m.logger.Store(slog.New(slog.DiscardHandler))
 	m.reg.MustRegister(m.buildInfo, m.steps, m.drain, m.restoreLag, m.resets, m.awsCalls,
-		m.notifyFailures, m.lastPass, m.tagEvents, m.tagEventLag, m.leader, m.leaderEpoch)
+		m.notifyFailures, m.lastPass, m.tagEvents, m.tagEventLag, m.targetUp, m.leader, m.leaderEpoch)
 	if src != nil {
 		m.reg.MustRegister(newSourceCollector(src, timeout, m.log))
-	}
-	for _, r := range stepResults {
-		m.steps.WithLabelValues(r)
-	}
-	for _, o := range resetOutcomes {
-		m.resets.WithLabelValues(o)
-	}
-	for _, o := range tagEventOutcomes {
-		m.tagEvents.WithLabelValues(o)
 	}
 	m.SetVersion("")
 	return m
@@ -130,12 +123,7 @@ func (m *Metrics) Handler() http.Handler {
 
 // StepFinished counts a fleet step that reached its final state result (done, skipped,
 // failed, cancelled or rolled-back).
-func (m *Metrics) StepFinished(result string) {
-	if m == nil {
-		return
-	}
-	inc(m.steps, result)
-}
+func (m *Metrics) StepFinished(result string) { m.untargeted().StepFinished(result) }
 
 // ObserveDrain records how long a fleet took to drain. A negative d (a clock step) counts as 0.
 func (m *Metrics) ObserveDrain(d time.Duration) {
@@ -156,23 +144,99 @@ func (m *Metrics) ObserveRestoreLag(d time.Duration) {
 
 // ResetOutcome counts a decision about a WorkSpace's due reset (reset, skipped, cancelled or
 // failed).
-func (m *Metrics) ResetOutcome(outcome string) {
-	if m == nil {
-		return
-	}
-	inc(m.resets, outcome)
-}
+func (m *Metrics) ResetOutcome(outcome string) { m.untargeted().ResetOutcome(outcome) }
 
 // TagEvent counts a message of the tag-event queue by outcome, and for a handled one how long
 // after the tag call its image was reconciled. It implements tagevent.Observer.
 func (m *Metrics) TagEvent(outcome string, lag time.Duration) {
+	m.untargeted().TagEvent(outcome, lag)
+}
+
+// untargeted records with empty account and region labels, without creating zero series.
+func (m *Metrics) untargeted() *Target {
 	if m == nil {
+		return nil
+	}
+	return &Target{m: m}
+}
+
+// Target is the metrics of one account and region deskpilot serves: what it records carries
+// their labels. A nil *Target records nothing.
+type Target struct {
+	m               *Metrics
+	account, region string
+}
+
+// Target returns the metrics of account and region, with their counters' known label values
+// at 0 from the start (nil on a nil *Metrics).
+func (m *Metrics) Target(account, region string) *Target {
+	if m == nil {
+		return nil
+	}
+	for _, r := range stepResults {
+		m.steps.WithLabelValues(account, region, r)
+	}
+	for _, o := range resetOutcomes {
+		m.resets.WithLabelValues(account, region, o)
+	}
+	for _, o := range tagEventOutcomes {
+		m.tagEvents.WithLabelValues(account, region, o)
+	}
+	return &Target{m: m, account: account, region: region}
+}
+
+// StepFinished counts a fleet step of the target that reached its final state result.
+func (t *Target) StepFinished(result string) {
+	if t == nil {
 		return
 	}
-	inc(m.tagEvents, outcome)
-	if outcome == "handled" {
-		m.tagEventLag.Observe(max(lag, 0).Seconds())
+	inc(t.m.steps, t.account, t.region, result)
+}
+
+// ObserveDrain records how long a fleet took to drain (the histogram has no target labels).
+func (t *Target) ObserveDrain(d time.Duration) {
+	if t != nil {
+		t.m.ObserveDrain(d)
 	}
+}
+
+// ObserveRestoreLag records a drained fleet's restore lag (the histogram has no target labels).
+func (t *Target) ObserveRestoreLag(d time.Duration) {
+	if t != nil {
+		t.m.ObserveRestoreLag(d)
+	}
+}
+
+// ResetOutcome counts a decision about a due reset of one of the target's WorkSpaces.
+func (t *Target) ResetOutcome(outcome string) {
+	if t == nil {
+		return
+	}
+	inc(t.m.resets, t.account, t.region, outcome)
+}
+
+// TagEvent counts a message of the target's tag-event queue by outcome, and for a handled one
+// how long after the tag call its image was reconciled. It implements tagevent.Observer.
+func (t *Target) TagEvent(outcome string, lag time.Duration) {
+	if t == nil {
+		return
+	}
+	inc(t.m.tagEvents, t.account, t.region, outcome)
+	if outcome == "handled" {
+		t.m.tagEventLag.Observe(max(lag, 0).Seconds())
+	}
+}
+
+// SetUp reports whether the target's loops all passed their latest pass.
+func (t *Target) SetUp(up bool) {
+	if t == nil {
+		return
+	}
+	v := 0.0
+	if up {
+		v = 1
+	}
+	set(t.m.targetUp, v, t.account, t.region)
 }
 
 // SetLeader reports whether this replica (holder) leads, and the lease's epoch. The two gauges

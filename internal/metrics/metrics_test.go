@@ -49,18 +49,19 @@ func TestMetrics_Handler(t *testing.T) {
 			},
 		},
 		{
-			name: "steps: known results start at 0", src: src, prefix: "deskpilot_rollout_steps_total",
+			name: "steps: known results start at 0 for each target", src: src, prefix: "deskpilot_rollout_steps_total",
 			record: func(m *metrics.Metrics) {
-				m.StepFinished("done")
-				m.StepFinished("done")
-				m.StepFinished("rolled-back")
+				tg := m.Target("111111111111", "eu-central-1")
+				tg.StepFinished("done")
+				tg.StepFinished("done")
+				tg.StepFinished("rolled-back")
 			},
 			want: map[string]float64{
-				`deskpilot_rollout_steps_total{result="done"}`:        2,
-				`deskpilot_rollout_steps_total{result="skipped"}`:     0,
-				`deskpilot_rollout_steps_total{result="failed"}`:      0,
-				`deskpilot_rollout_steps_total{result="cancelled"}`:   0,
-				`deskpilot_rollout_steps_total{result="rolled-back"}`: 1,
+				`deskpilot_rollout_steps_total{account="111111111111",region="eu-central-1",result="done"}`:        2,
+				`deskpilot_rollout_steps_total{account="111111111111",region="eu-central-1",result="skipped"}`:     0,
+				`deskpilot_rollout_steps_total{account="111111111111",region="eu-central-1",result="failed"}`:      0,
+				`deskpilot_rollout_steps_total{account="111111111111",region="eu-central-1",result="cancelled"}`:   0,
+				`deskpilot_rollout_steps_total{account="111111111111",region="eu-central-1",result="rolled-back"}`: 1,
 			},
 		},
 		{
@@ -116,16 +117,17 @@ func TestMetrics_Handler(t *testing.T) {
 		{
 			name: "workspace resets", src: src, prefix: "deskpilot_workspace_resets",
 			record: func(m *metrics.Metrics) {
-				m.ResetOutcome("reset")
-				m.ResetOutcome("failed")
-				m.ResetOutcome("reset")
+				tg := m.Target("111111111111", "eu-central-1")
+				tg.ResetOutcome("reset")
+				tg.ResetOutcome("failed")
+				tg.ResetOutcome("reset")
 			},
 			want: map[string]float64{
-				`deskpilot_workspace_resets_total{outcome="reset"}`:     2,
-				`deskpilot_workspace_resets_total{outcome="skipped"}`:   0,
-				`deskpilot_workspace_resets_total{outcome="cancelled"}`: 0,
-				`deskpilot_workspace_resets_total{outcome="failed"}`:    1,
-				`deskpilot_workspace_resets_pending`:                    4,
+				`deskpilot_workspace_resets_total{account="111111111111",outcome="reset",region="eu-central-1"}`:     2,
+				`deskpilot_workspace_resets_total{account="111111111111",outcome="skipped",region="eu-central-1"}`:   0,
+				`deskpilot_workspace_resets_total{account="111111111111",outcome="cancelled",region="eu-central-1"}`: 0,
+				`deskpilot_workspace_resets_total{account="111111111111",outcome="failed",region="eu-central-1"}`:    1,
+				`deskpilot_workspace_resets_pending`: 4,
 			},
 		},
 		{
@@ -154,13 +156,13 @@ func TestMetrics_Handler(t *testing.T) {
 		},
 		{
 			name: "a label value the client refuses costs its sample, not a panic", src: src, prefix: "deskpilot_rollout_steps_total",
-			record: func(m *metrics.Metrics) { m.StepFinished("\xff") },
+			record: func(m *metrics.Metrics) { m.Target("111111111111", "eu-central-1").StepFinished("\xff") },
 			want: map[string]float64{
-				`deskpilot_rollout_steps_total{result="done"}`:        0,
-				`deskpilot_rollout_steps_total{result="skipped"}`:     0,
-				`deskpilot_rollout_steps_total{result="failed"}`:      0,
-				`deskpilot_rollout_steps_total{result="cancelled"}`:   0,
-				`deskpilot_rollout_steps_total{result="rolled-back"}`: 0,
+				`deskpilot_rollout_steps_total{account="111111111111",region="eu-central-1",result="done"}`:        0,
+				`deskpilot_rollout_steps_total{account="111111111111",region="eu-central-1",result="skipped"}`:     0,
+				`deskpilot_rollout_steps_total{account="111111111111",region="eu-central-1",result="failed"}`:      0,
+				`deskpilot_rollout_steps_total{account="111111111111",region="eu-central-1",result="cancelled"}`:   0,
+				`deskpilot_rollout_steps_total{account="111111111111",region="eu-central-1",result="rolled-back"}`: 0,
 			},
 		},
 		{
@@ -299,10 +301,10 @@ func TestMetrics_Handler_slowSource(t *testing.T) {
 func TestNew_privateRegistry(t *testing.T) {
 	a, b := metrics.New(nil), metrics.New(nil)
 	a.StepFinished("failed")
-	if got := scrapeOnce(t, b).samples[`deskpilot_rollout_steps_total{result="failed"}`]; got != 0 {
+	if got := scrapeOnce(t, b).samples[`deskpilot_rollout_steps_total{account="",region="",result="failed"}`]; got != 0 {
 		t.Errorf("a second Metrics sees the first one's step: %v", got)
 	}
-	if got := scrapeOnce(t, a).samples[`deskpilot_rollout_steps_total{result="failed"}`]; got != 1 {
+	if got := scrapeOnce(t, a).samples[`deskpilot_rollout_steps_total{account="",region="",result="failed"}`]; got != 1 {
 		t.Errorf("steps failed = %v, want 1", got)
 	}
 	mfs, err := prometheus.DefaultGatherer.Gather()
@@ -327,7 +329,7 @@ func TestMetrics_nil(t *testing.T) {
 	m.ResetOutcome("reset")
 	m.NotificationFailed("ses", "denied")
 	m.PassSucceeded("rollouts", time.Now())
-	if err := m.AWSMiddleware()(nil); err != nil {
+	if err := m.AWSMiddleware("")(nil); err != nil {
 		t.Errorf("AWSMiddleware of nil Metrics: %v", err)
 	}
 }

@@ -38,6 +38,12 @@ const (
 
 // Config is what the controller needs from deskpilot's configuration.
 type Config struct {
+	// Account and Region are the target (AWS account and region) whose WorkSpaces the
+	// controller resets. It keeps, saves and removes only that target's trackers, stamps its
+	// records with the target, keeps its own digest watermark (DigestKey) and names the target
+	// in its digests. Both empty means no target: the controller takes every tracker its Store
+	// holds, as before deskpilot served several targets.
+	Account, Region   string
 	Selection         Selection
 	Grace             time.Duration
 	PollInterval      time.Duration
@@ -100,7 +106,8 @@ type Controller struct {
 	lastInventory time.Time
 	lastPoll      time.Time
 	started       []time.Time // reset start times in the last minute (rate limit)
-	digestSince   time.Time   // the digest watermark (also in the store)
+	digestSince   time.Time   // the digest watermark (also in the store, under digestKey)
+	digestKey     string
 
 	mu     sync.Mutex
 	nudged map[string]bool
@@ -109,11 +116,14 @@ type Controller struct {
 // New returns a controller.
 func New(cfg Config, api API, store Store, now func() time.Time, log *slog.Logger) *Controller {
 	cfg.defaults()
-	return &Controller{cfg: cfg, api: api, store: store, now: now, log: log, nudged: map[string]bool{}}
+	return &Controller{cfg: cfg, api: api, store: store, now: now, log: log, nudged: map[string]bool{},
+		digestKey: DigestKey(cfg.Account, cfg.Region)}
 }
 
 // Nudge asks for a WorkSpace's connection to be checked at the next pass rather than at the next
-// poll (an SNS alarm said its user disconnected). The grace period still applies.
+// poll (an SNS alarm said its user disconnected). The grace period still applies. An id the
+// controller does not track (another target's WorkSpace, or one not yet inventoried) is
+// ignored.
 func (c *Controller) Nudge(id string) {
 	c.mu.Lock()
 	c.nudged[id] = true
@@ -132,11 +142,25 @@ func (c *Controller) takeNudged() []string {
 	return ids
 }
 
+// nudgedOurs takes the nudged ids and returns those the controller tracks: an SNS alarm names
+// a WorkSpace, not its target, so the WorkSpaces of other targets are left to their own
+// controllers.
+func (c *Controller) nudgedOurs() []string {
+	ids := c.takeNudged()
+	keep := ids[:0]
+	for _, id := range ids {
+		if _, ok := c.tracked[id]; ok {
+			keep = append(keep, id)
+		}
+	}
+	return keep
+}
+
 // Reconcile runs one pass and returns when the next one is due.
 func (c *Controller) Reconcile(ctx context.Context) (time.Time, error) {
 	now := c.now()
 	if c.tracked == nil {
-		t, err := c.store.Trackers(ctx)
+		t, err := c.load(ctx)
 		if err != nil {
 			return now.Add(c.cfg.PollInterval), err
 		}
@@ -159,7 +183,7 @@ func (c *Controller) Reconcile(ctx context.Context) (time.Time, error) {
 		} else {
 			c.lastPoll = now
 		}
-	} else if ids := c.takeNudged(); len(ids) > 0 {
+	} else if ids := c.nudgedOurs(); len(ids) > 0 {
 		if err := c.poll(ctx, ids); err != nil {
 			errs = append(errs, fmt.Errorf("poll nudged: %w", err))
 		}
@@ -174,6 +198,32 @@ func (c *Controller) Reconcile(ctx context.Context) (time.Time, error) {
 		c.Counters.APIErrors.Add(1)
 	}
 	return c.nextDue(now), errors.Join(errs...)
+}
+
+// targeted says whether the controller has a target (Config.Account, Config.Region).
+func (c *Controller) targeted() bool { return c.cfg.Account != "" || c.cfg.Region != "" }
+
+// ours says whether an account and region are the controller's own target; without a target
+// every one is.
+func (c *Controller) ours(account, region string) bool {
+	return !c.targeted() || (account == c.cfg.Account && region == c.cfg.Region)
+}
+
+// load reads the trackers of the controller's target, by WorkSpace id. The Store should hold
+// only those; any other is left out all the same, so that a WorkSpace of another target is
+// never acted on.
+func (c *Controller) load(ctx context.Context) (map[string]Tracked, error) {
+	all, err := c.store.Trackers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]Tracked, len(all))
+	for _, t := range all {
+		if c.ours(t.Account, t.Region) {
+			out[t.ID] = t
+		}
+	}
+	return out, nil
 }
 
 func (c *Controller) nextDue(now time.Time) time.Time {
@@ -231,14 +281,15 @@ func (c *Controller) inventory(ctx context.Context, now time.Time) error {
 		}
 		for _, ws := range fresh {
 			t := Baseline(ws, conns[ws.ID])
+			t.Account, t.Region = c.cfg.Account, c.cfg.Region
 			c.tracked[ws.ID] = t
 			save = append(save, t)
 		}
 	}
-	var remove []string
+	var remove []Tracked
 	for id, t := range c.tracked {
 		if !present[id] && t.Phase != Resetting {
-			remove = append(remove, id)
+			remove = append(remove, t)
 			delete(c.tracked, id)
 		}
 	}
@@ -634,8 +685,6 @@ func (c *Controller) write(ctx context.Context, t Tracked, rec *Record) error {
 	return c.store.SaveResets(ctx, []Tracked{t}, nil, records, nil)
 }
 
-const digestKey = "workspaces.digest.until"
-
 // digest sends one notice every DigestInterval listing the decisions of the period [since,
 // until): since is the watermark, where the last period ended, and until is now. Both bounds
 // are kept to the millisecond, the resolution records are stored with, so that each record
@@ -644,7 +693,7 @@ func (c *Controller) digest(ctx context.Context, now time.Time) error {
 	until := now.Truncate(time.Millisecond)
 	if c.digestSince.IsZero() {
 		// The watermark is read from the store once, then kept in memory.
-		raw, err := c.store.Meta(ctx, digestKey)
+		raw, err := c.store.Meta(ctx, c.digestKey)
 		if err != nil {
 			return err
 		}
@@ -663,7 +712,7 @@ func (c *Controller) digest(ctx context.Context, now time.Time) error {
 	var items []notice.Item
 	counts := map[history.Kind]int{}
 	for _, r := range records {
-		if r.Outcome == string(history.Logoff) {
+		if r.Outcome == string(history.Logoff) || !c.ours(r.Account, r.Region) {
 			continue
 		}
 		counts[history.Kind(r.Outcome)]++
@@ -671,11 +720,13 @@ func (c *Controller) digest(ctx context.Context, now time.Time) error {
 	}
 	if len(items) > 0 {
 		n := notice.Notice{
-			// Named by the period's start, so that enqueueing it again after a crash (before the
-			// watermark moved) is a no-op in the outbox.
-			ID: "workspaces/digest/" + since.UTC().Format("20060102T150405Z"), Kind: "workspaces.digest", Severity: notice.SeverityInfo,
-			Subject: fmt.Sprintf("WorkSpaces reset: %d reset, %d skipped, %d failed", counts[history.Reset], counts[history.Skipped], counts[history.Failed]),
+			// Named by the target and the period's start, so that enqueueing it again after a
+			// crash (before the watermark moved) is a no-op in the outbox, and the digests of two
+			// targets for one period are two notices.
+			ID: "workspaces/digest/" + c.targetPath() + since.UTC().Format("20060102T150405Z"), Kind: "workspaces.digest", Severity: notice.SeverityInfo,
+			Subject: fmt.Sprintf("WorkSpaces reset: %d reset, %d skipped, %d failed", counts[history.Reset], counts[history.Skipped], counts[history.Failed]) + c.targetSuffix(),
 			Summary: fmt.Sprintf("Since %s: %s.", since.UTC().Format("Mon 2006-01-02 15:04 MST"), summarize(counts)),
+			Fields:  c.targetFields(),
 			Items:   items,
 			Time:    now,
 		}
@@ -688,7 +739,7 @@ func (c *Controller) digest(ctx context.Context, now time.Time) error {
 		}
 		// The digest and its watermark are written together: after a crash the next digest
 		// starts where this one ended, never again at its start under the same notice id.
-		if err := c.store.SaveDigest(ctx, ds, digestKey, until.UTC().Format(time.RFC3339Nano)); err != nil {
+		if err := c.store.SaveDigest(ctx, ds, c.digestKey, until.UTC().Format(time.RFC3339Nano)); err != nil {
 			return err
 		}
 		c.digestSince = until
@@ -713,11 +764,58 @@ func parseWatermark(raw string) time.Time {
 }
 
 func (c *Controller) setDigestSince(ctx context.Context, t time.Time) error {
-	if err := c.store.SetMeta(ctx, digestKey, t.UTC().Format(time.RFC3339Nano)); err != nil {
+	if err := c.store.SetMeta(ctx, c.digestKey, t.UTC().Format(time.RFC3339Nano)); err != nil {
 		return err
 	}
 	c.digestSince = t
 	return nil
+}
+
+// targetPath is the target as notice id segments ("123456789012/eu-west-1/"), empty without
+// a target. Anything a notice id may not hold becomes '_'.
+func (c *Controller) targetPath() string {
+	if !c.targeted() {
+		return ""
+	}
+	token := func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		return strings.Map(func(r rune) rune {
+			if r < '!' || r > '~' || r == '/' {
+				return '_'
+			}
+			return r
+		}, s)
+	}
+	return token(c.cfg.Account) + "/" + token(c.cfg.Region) + "/"
+}
+
+// targetSuffix names the target at the end of a subject (" (account 123456789012,
+// eu-west-1)"), so that an admin of several accounts knows where the WorkSpaces are; empty
+// without a target, which keeps the subject as it always was.
+func (c *Controller) targetSuffix() string {
+	switch {
+	case !c.targeted():
+		return ""
+	case c.cfg.Account == "":
+		return " (" + c.cfg.Region + ")"
+	case c.cfg.Region == "":
+		return " (account " + c.cfg.Account + ")"
+	}
+	return " (account " + c.cfg.Account + ", " + c.cfg.Region + ")"
+}
+
+// targetFields are the Account and Region rows of a notice's table, those that are set.
+func (c *Controller) targetFields() []notice.Field {
+	var fs []notice.Field
+	if c.cfg.Account != "" {
+		fs = append(fs, notice.Field{Name: "Account", Value: c.cfg.Account})
+	}
+	if c.cfg.Region != "" {
+		fs = append(fs, notice.Field{Name: "Region", Value: c.cfg.Region})
+	}
+	return fs
 }
 
 func summarize(counts map[history.Kind]int) string {

@@ -141,7 +141,7 @@ func loggedOffAt(observed, logon time.Time) time.Time {
 
 // record is a decision about t, made at at.
 func record(t Tracked, at time.Time, outcome history.Kind, why string) *Record {
-	return &Record{At: at, WorkspaceID: t.ID, UserName: t.UserName, Mode: t.Mode, Outcome: string(outcome), Reason: why}
+	return &Record{At: at, Account: t.Account, Region: t.Region, WorkspaceID: t.ID, UserName: t.UserName, Mode: t.Mode, Outcome: string(outcome), Reason: why}
 }
 
 // Check is what the controller read right before a due reset.

@@ -69,7 +69,11 @@ type Connection struct {
 
 // Tracked is what deskpilot remembers about one WorkSpace, in the store.
 type Tracked struct {
-	ID                              string
+	ID string
+	// Account and Region are the target (AWS account and region) the WorkSpace is in: a
+	// WorkSpace is tracked by (Account, Region, ID). Both are empty for a controller whose
+	// Config names no target.
+	Account, Region                 string
 	Mode                            Mode
 	DirectoryID, UserName, BundleID string
 	// LastState and LastConnected are the connection status seen at the last poll.
@@ -102,10 +106,12 @@ type Tracked struct {
 
 // Record is one decision in the reset history.
 type Record struct {
-	At          time.Time
-	WorkspaceID string
-	UserName    string
-	Mode        Mode
+	At time.Time
+	// Account and Region are the target of the WorkSpace, as in Tracked.
+	Account, Region string
+	WorkspaceID     string
+	UserName        string
+	Mode            Mode
 	// Outcome is the kind of decision, a history.Kind: logoff (the grace began), reset,
 	// cancelled, skipped or failed.
 	Outcome string
@@ -118,21 +124,39 @@ type Delivery struct {
 	Notice notice.Notice
 }
 
-// Store is the durable state the controller needs.
+// Store is the durable state the controller needs. A controller whose Config names a target
+// (Account, Region) is given a Store of that target alone (store.Store.Resets): its trackers
+// and records, and removals that touch no other target's trackers.
 type Store interface {
 	// Trackers returns every tracked WorkSpace by id.
 	Trackers(ctx context.Context) (map[string]Tracked, error)
-	// SaveResets writes trackers (upserted by ID), deletes trackers, appends records and
-	// enqueues deliveries, in one transaction.
-	SaveResets(ctx context.Context, save []Tracked, remove []string, records []Record, deliveries []Delivery) error
+	// SaveResets writes trackers (upserted by account, region and ID), deletes trackers (by
+	// account, region and ID: the rest of each is ignored), appends records and enqueues
+	// deliveries, in one transaction.
+	SaveResets(ctx context.Context, save, remove []Tracked, records []Record, deliveries []Delivery) error
 	// RecordsBetween returns the history of the period [since, until), oldest first, both bounds
 	// taken at the resolution records are stored with: periods that share a bound share no
 	// record and together miss none.
 	RecordsBetween(ctx context.Context, since, until time.Time) ([]Record, error)
-	// Meta and SetMeta keep small named values (the digest watermark).
+	// Meta and SetMeta keep small named values (the digest watermark, under DigestKey).
 	Meta(ctx context.Context, key string) (string, error)
 	SetMeta(ctx context.Context, key, value string) error
 	// SaveDigest enqueues a digest's deliveries and sets a meta value (its watermark) in one
 	// transaction.
 	SaveDigest(ctx context.Context, deliveries []Delivery, key, value string) error
+}
+
+// legacyDigestKey is the meta key of the digest watermark of a controller without a target,
+// and was the only one before targets.
+const legacyDigestKey = "workspaces.digest.until"
+
+// DigestKey is the meta key under which the digest watermark of the target (account, region)
+// is kept, so that the controllers of several targets sharing a store keep their own. Without
+// a target (both empty) it is the key every controller used before targets,
+// "workspaces.digest.until"; store.Store.Adopt starts the daemon's own target from it.
+func DigestKey(account, region string) string {
+	if account == "" && region == "" {
+		return legacyDigestKey
+	}
+	return legacyDigestKey + "/" + account + "/" + region
 }

@@ -60,6 +60,9 @@ type Config struct {
 	Senders []string
 	// PerFleetNotices sends one notice per fleet result besides the rollout's summary.
 	PerFleetNotices bool
+	// TargetInSubject ends every notice's subject with "(ACCOUNT/REGION)": set when one daemon
+	// serves several, so that admins tell apart the same image and fleet names in each.
+	TargetInSubject bool
 	// Waves are the settings of progressive rollouts (rollouts.waves, rollouts.health,
 	// rollouts.rollback).
 	Waves WaveSettings
@@ -161,6 +164,9 @@ type Controller struct {
 
 	scanAt       time.Time // the next scan; zero: at once
 	scanFailures int
+	// scanErr is the latest scan's error (nil after one that worked), reported by ScanPass until
+	// the next scan.
+	scanErr error
 	// stepsAt is when the steps may next be looked at after a failed pass (store or a whole
 	// batched read); zero when the last pass worked.
 	stepsAt       time.Time
@@ -182,7 +188,7 @@ func New(cfg Config, as AppStream, scaler Scaler, store Store, now func() time.T
 	c := &Controller{cfg: cfg, aws: as, scaler: scaler, store: store, now: now, log: log, held: map[string]holdBack{}}
 	c.planner = Planner{Keys: cfg.Keys, Margin: cfg.StartMargin, WindowFor: c.windowFor, WaveSize: cfg.Waves.Size, DrainMode: cfg.DrainMode}
 	c.policy = Policy{Keys: cfg.Keys, Planner: c.planner, Account: cfg.Account, Region: cfg.Region, Senders: cfg.Senders, ZoneOf: c.zoneOf, SessionDeadline: cfg.SessionDeadline,
-		Waves: cfg.Waves, CheckEvery: cfg.PollInterval}
+		Waves: cfg.Waves, CheckEvery: cfg.PollInterval, TargetInSubject: cfg.TargetInSubject}
 	return c
 }
 
@@ -228,14 +234,17 @@ func (c *Controller) Reconcile(ctx context.Context) (time.Time, error) {
 func (c *Controller) ScanPass(ctx context.Context) (time.Time, error) {
 	now := c.now()
 	if now.Before(c.scanAt) {
-		return c.scanAt, nil
+		// Not due: the pass is as good as the latest scan, so a failing scan stays reported
+		// (a loop's health is its latest pass's) until a scan works.
+		return c.scanAt, c.scanErr
 	}
 	if err := c.Scan(ctx); err != nil {
 		c.scanFailures++
 		c.scanAt = now.Add(min(c.cfg.ScanInterval, fault.Loop.Delay(c.scanFailures, fault.Classify(err))))
-		return c.scanAt, fmt.Errorf("scan: %w", err)
+		c.scanErr = fmt.Errorf("scan: %w", err)
+		return c.scanAt, c.scanErr
 	}
-	c.scanFailures = 0
+	c.scanFailures, c.scanErr = 0, nil
 	c.scanAt = now.Add(c.cfg.ScanInterval)
 	return c.scanAt, nil
 }

@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -21,6 +22,8 @@ type Policy struct {
 	Planner Planner
 	// Account and Region are where this controller's fleets are.
 	Account, Region string
+	// TargetInSubject ends each notice's subject with "(ACCOUNT/REGION)".
+	TargetInSubject bool
 	// Senders are the notification senders; every notice goes to each.
 	Senders []string
 	// ZoneOf is a fleet's window's time zone, for notices.
@@ -508,6 +511,13 @@ func Admit(active []Rollout, due []StepKey, now time.Time, maxParallel int) (bus
 }
 
 func (p Policy) deliver(n notice.Notice) []Delivery {
+	// Admins of many accounts and regions must see where the fleets are: every notice says.
+	if p.Account != "" || p.Region != "" {
+		n.Fields = append(slices.Clip(n.Fields), notice.Field{Name: "Account", Value: p.Account}, notice.Field{Name: "Region", Value: p.Region})
+		if p.TargetInSubject {
+			n.Subject += " (" + p.Account + "/" + p.Region + ")"
+		}
+	}
 	out := make([]Delivery, 0, len(p.Senders))
 	for _, s := range p.Senders {
 		out = append(out, Delivery{Sender: s, Notice: n})

@@ -205,28 +205,38 @@ func (s *Store) SavedCapacities(ctx context.Context) ([]rollout.SavedCapacity, e
 	return out, nil
 }
 
-// Adopt gives the rows written before fleets were keyed by account and region (migration 3)
-// the daemon's account and region. It is idempotent; a row already adopted is left alone.
+// Adopt gives the rows written before fleets were keyed by account and region (migration 3),
+// and the WorkSpaces trackers and reset records written before resets were (migration 8), the
+// daemon's account and region; and it starts the digest watermark of that target
+// (reset.DigestKey) from the one kept before targets, when that one is later. It is
+// idempotent; a row already adopted is left alone, and so is an old row whose fleet or
+// WorkSpace the target already has.
 func (s *Store) Adopt(ctx context.Context, account, region string) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		if s.dialect == dialectPostgres {
-			// The first UPDATE reads the table it writes (NOT EXISTS): another Store adopting or
-			// saving the same fleet at once would make it fail on the primary key. SQLite has one
-			// writer; on PostgreSQL, writers of saved_capacity wait for this transaction.
-			if _, err := tx.ExecContext(ctx, `LOCK TABLE saved_capacity IN SHARE ROW EXCLUSIVE MODE`); err != nil {
-				return err
+			// The first UPDATEs read the table they write (NOT EXISTS): another Store adopting or
+			// saving the same fleet or WorkSpace at once would make them fail on the primary
+			// key. SQLite has one writer; on PostgreSQL, writers of these tables wait for this
+			// transaction.
+			for _, table := range []string{"saved_capacity", "workspaces"} {
+				if _, err := tx.ExecContext(ctx, `LOCK TABLE `+table+` IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+					return err
+				}
 			}
 		}
 		for _, q := range []string{
 			`UPDATE saved_capacity SET account = $1, region = $2 WHERE account = '' AND region = ''
 				AND NOT EXISTS (SELECT 1 FROM saved_capacity s2 WHERE s2.account = $1 AND s2.region = $2 AND s2.fleet = saved_capacity.fleet)`,
 			`UPDATE rollouts SET account = $1, region = $2 WHERE account = '' AND region = ''`,
+			`UPDATE workspaces SET account = $1, region = $2 WHERE account = '' AND region = ''
+				AND NOT EXISTS (SELECT 1 FROM workspaces w2 WHERE w2.account = $1 AND w2.region = $2 AND w2.id = workspaces.id)`,
+			`UPDATE resets SET account = $1, region = $2 WHERE account = '' AND region = ''`,
 		} {
 			if _, err := tx.ExecContext(ctx, q, account, region); err != nil {
 				return err
 			}
 		}
-		return nil
+		return adoptWatermark(ctx, tx, account, region)
 	})
 	if err != nil {
 		return fmt.Errorf("adopt rows of account %s, region %s: %w", account, region, err)

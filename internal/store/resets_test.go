@@ -56,11 +56,20 @@ func inUTC(t reset.Tracked) reset.Tracked {
 // than with their Equal method (instant only).
 var exactTimes = cmp.Comparer(func(a, b time.Time) bool { return a == b })
 
-func saveResets(t testing.TB, s *Store, save []reset.Tracked, remove []string, records []reset.Record, deliveries []reset.Delivery) {
+func saveResets(t testing.TB, s *Store, save, remove []reset.Tracked, records []reset.Record, deliveries []reset.Delivery) {
 	t.Helper()
 	if err := s.SaveResets(context.Background(), save, remove, records, deliveries); err != nil {
 		t.Fatalf("SaveResets: %v", err)
 	}
+}
+
+// ids returns trackers to remove by ID, of no target.
+func ids(ids ...string) []reset.Tracked {
+	out := make([]reset.Tracked, len(ids))
+	for i, id := range ids {
+		out[i] = reset.Tracked{ID: id}
+	}
+	return out
 }
 
 func trackers(t testing.TB, s *Store) map[string]reset.Tracked {
@@ -102,7 +111,7 @@ func TestStore_SaveResets_upsertAndRemove(t *testing.T) {
 		// Saved twice in one call: the last wins.
 		b2, b3 := b, b
 		b2.Attempts, b3.Attempts = 7, 8
-		saveResets(t, s, []reset.Tracked{a2, b2, b3}, []string{"c", "never-tracked"}, nil, nil)
+		saveResets(t, s, []reset.Tracked{a2, b2, b3}, ids("c", "never-tracked"), nil, nil)
 
 		want := map[string]reset.Tracked{"a": a2, "b": inUTC(b3)}
 		if diff := cmp.Diff(want, trackers(t, s), exactTimes); diff != "" {
@@ -110,7 +119,7 @@ func TestStore_SaveResets_upsertAndRemove(t *testing.T) {
 		}
 
 		// Saved and removed in one call: removed (saves are written first).
-		saveResets(t, s, []reset.Tracked{fullTracked("d")}, []string{"d", "a"}, nil, nil)
+		saveResets(t, s, []reset.Tracked{fullTracked("d")}, ids("d", "a"), nil, nil)
 		if got := trackers(t, s); len(got) != 1 || got["b"].Attempts != 8 {
 			t.Errorf("Trackers = %+v; want only b", got)
 		}
@@ -350,7 +359,7 @@ func TestStore_SaveResets_atomic(t *testing.T) {
 					cancel()
 					sctx = cctx
 				}
-				err := s.SaveResets(sctx, save, []string{"b"},
+				err := s.SaveResets(sctx, save, ids("b"),
 					[]reset.Record{{At: t0.Add(time.Second), WorkspaceID: "new", Outcome: "skipped"}, {WorkspaceID: "a", Outcome: "reset"}}, ds)
 				if err == nil {
 					t.Fatal("SaveResets succeeded, want an error")
@@ -360,7 +369,7 @@ func TestStore_SaveResets_atomic(t *testing.T) {
 					t.Errorf("failed SaveResets changed the store (-before +after):\n%s", diff)
 				}
 				// The writer is still usable.
-				saveResets(t, s, nil, []string{"b"}, nil, nil)
+				saveResets(t, s, nil, ids("b"), nil, nil)
 				if got := trackers(t, s); len(got) != 1 {
 					t.Errorf("after a failed SaveResets, a good one left %d trackers; want 1", len(got))
 				}

@@ -1,8 +1,8 @@
 // Package store is deskpilot's durable state in SQLite: rollouts and their steps, the capacity
 // saved before a drain, the audit history and the notification outbox, the WorkSpaces tracked for
 // reset and their history, and the SNS messages already handled. It implements rollout.Store for
-// the controller, reset.Store for the reset controller, notify.Outbox for the dispatcher, and
-// read methods for the HTTP API and the CLI.
+// the controller, reset.Store for the reset controller (one target's, through Store.Resets),
+// notify.Outbox for the dispatcher, and read methods for the HTTP API and the CLI.
 //
 // Every write is one transaction on one connection, committed with synchronous=FULL before the
 // method returns: whatever a method reported as written survives a crash or a power cut. Reads

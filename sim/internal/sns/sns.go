@@ -80,6 +80,8 @@ type Backend struct {
 	signOnce sync.Once
 	signer   *signer
 	signErr  error
+	// signWith, when set, is the backend whose key signs this one's messages (ShareSigner).
+	signWith *Backend
 
 	mu   sync.Mutex
 	subs []*subscription
@@ -107,7 +109,18 @@ func (b *Backend) Reset() {
 	b.dq.reset()
 }
 
+// ShareSigner makes b sign with other's key, so that every message verifies against the one
+// certificate other serves. Call it before b signs anything.
+func (b *Backend) ShareSigner(other *Backend) {
+	if other != b {
+		b.signWith = other
+	}
+}
+
 func (b *Backend) sign() (*signer, error) {
+	if b.signWith != nil {
+		return b.signWith.sign()
+	}
 	b.signOnce.Do(func() { b.signer, b.signErr = newSigner(b.now(), b.region) })
 	return b.signer, b.signErr
 }
