@@ -155,6 +155,45 @@ server: {addr: "127.0.0.1:0"}
 		}
 	}
 
+	// Every reachable target's fleets are listed, each with its account and region; the denied
+	// one is a warning, not a failure of the listing.
+	var fleets api.FleetList
+	if err := json.Unmarshal([]byte(get(t, "http://"+h.app.Addr()+"/api/v1/fleets")), &fleets); err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, f := range fleets.Fleets {
+		listed[f.Account+"/"+f.Region+"/"+f.Name] = true
+	}
+	if len(fleets.Fleets) != 6 || !listed[acctB+"/eu-west-1/fleet-b"] || listed[acctA+"/eu-west-1/fleet-a"] ||
+		len(fleets.Warnings) != 1 || !strings.Contains(fleets.Warnings[0], acctA+"/eu-west-1") {
+		t.Errorf("fleets %v, warnings %q: want the 6 fleets of the 3 reachable targets and a warning naming the denied one", listed, fleets.Warnings)
+	}
+
+	// An outage of one target (every AppStream call of account B in eu-west-1 fails for 20
+	// minutes): that target is reported failing, as transient, the others stay healthy, and it
+	// recovers by itself.
+	outage := h.sim.World(acctB, "eu-west-1")
+	if err := outage.AddFault(sim.Fault{Service: sim.ServiceAppStream, ErrorCode: "ServiceUnavailableException"}); err != nil {
+		t.Fatal(err)
+	}
+	h.expectErrors("ServiceUnavailableException")
+	h.run(20 * time.Minute)
+	health = targetHealth(t, h)
+	if st := health[acctB+"/eu-west-1"]; st.Healthy || st.ErrorClass != "transient" {
+		t.Errorf("during the outage: %+v, want failing, transient", st)
+	}
+	for _, k := range []string{acctA + "/eu-central-1", acctB + "/us-east-1"} {
+		if st := health[k]; !st.Healthy {
+			t.Errorf("%s during another target's outage: %+v, want healthy", k, st)
+		}
+	}
+	outage.ClearFaults()
+	h.run(10 * time.Minute)
+	if st := targetHealth(t, h)[acctB+"/eu-west-1"]; !st.Healthy {
+		t.Errorf("after the outage: %+v, want healthy again", st)
+	}
+
 	// Account B's sessions are revoked before their time: its next calls fail as expired, the
 	// cache is dropped, the role is assumed again, and nothing else is lost.
 	h.expectErrors("security token included in the request is expired")

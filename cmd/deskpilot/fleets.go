@@ -26,6 +26,10 @@ func (c *cli) fleetsCommand() *cobra.Command {
 			for _, w := range list.Warnings {
 				fmt.Fprintln(c.stderr, "deskpilot: warning:", w)
 			}
+			targets := map[string]bool{}
+			for _, f := range list.Fleets {
+				targets[f.Account+"/"+f.Region] = true
+			}
 			return c.emit(list, func(w io.Writer) {
 				row(w, "NAME", "TYPE", "STATE", "IMAGE", "DESIRED", "RUNNING", "IN USE", "AVAILABLE", "MIN/MAX", "ROLLOUT")
 				for _, f := range list.Fleets {
@@ -41,7 +45,11 @@ func (c *cli) fleetsCommand() *cobra.Command {
 					if len(f.Errors) > 0 {
 						state += " (" + strconv.Itoa(len(f.Errors)) + " errors)"
 					}
-					row(w, f.Name, f.Type, state, orDash(f.Image.Name), itoa(f.Capacity.Desired), itoa(f.Capacity.Running),
+					name := f.Name
+					if len(targets) > 1 { // a fleet name is unique only in its account and region
+						name = f.Account + "/" + f.Region + "/" + f.Name
+					}
+					row(w, name, f.Type, state, orDash(f.Image.Name), itoa(f.Capacity.Desired), itoa(f.Capacity.Running),
 						itoa(f.Capacity.InUse), itoa(f.Capacity.Available), bounds, ro)
 				}
 			})

@@ -79,10 +79,10 @@ rollouts: {window: "sun:04:00-sun:07:00 Europe/Berlin"}
 // store, and returns their ids.
 func (d *daemon) rollouts(t *testing.T) (pending, done int64) {
 	t.Helper()
-	p := rollout.Rollout{ImageName: "img-2", ImageARN: "arn:aws:appstream:us-east-1:123456789012:image/img-2", FleetTag: "fleet-a",
+	p := rollout.Rollout{Account: "123456789012", Region: "us-east-1", ImageName: "img-2", ImageARN: "arn:aws:appstream:us-east-1:123456789012:image/img-2", FleetTag: "fleet-a",
 		State: rollout.Pending, Start: t0.Add(time.Hour), Waves: 1, Wave: 1,
 		Steps: []rollout.Step{{Fleet: "fleet-a", State: rollout.StepWaiting, WindowStart: t0.Add(time.Hour), WindowEnd: t0.Add(4 * time.Hour), NextAt: t0.Add(time.Hour), Wave: 1}}}
-	s := rollout.Rollout{ImageName: "img-1", ImageARN: "arn:aws:appstream:us-east-1:123456789012:image/img-1", FleetTag: "fleet-b",
+	s := rollout.Rollout{Account: "123456789012", Region: "us-east-1", ImageName: "img-1", ImageARN: "arn:aws:appstream:us-east-1:123456789012:image/img-1", FleetTag: "fleet-b",
 		State: rollout.Succeeded, Start: t0.Add(-time.Hour), Waves: 1, Wave: 1, Reason: "every fleet runs the image",
 		Steps: []rollout.Step{{Fleet: "fleet-b", State: rollout.StepDone, WindowStart: t0.Add(-time.Hour), WindowEnd: t0, Wave: 1}}}
 	for _, r := range []*rollout.Rollout{&s, &p} {

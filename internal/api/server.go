@@ -143,6 +143,9 @@ type Server struct {
 	Loops func() []LoopStatus
 	// AWS is checked by /readyz (can AWS be reached?).
 	AWS func(ctx context.Context) error
+	// TargetFleets, when set, are the fleets of each target, which GET /api/v1/fleets lists
+	// together (a target that cannot be read is a warning); otherwise Fleets and Targets are.
+	TargetFleets []FleetSource
 	// TargetHealth, when set, reports each account and region served (GET /api/v1/targets).
 	TargetHealth func() []TargetStatus
 	// TargetsInReadiness makes /readyz report the targets and judge them together in its
@@ -273,36 +276,76 @@ func (s *Server) fleets(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	fleets, err := s.Fleets.Fleets(ctx, nil)
-	if err != nil {
-		s.fail(w, r, unavailable("read AppStream fleets", err))
-		return
-	}
-	out := FleetList{Warnings: []string{}}
-	names := make([]string, 0, len(fleets))
-	for n := range fleets {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	var targets map[string]rollout.Target
-	if s.Targets != nil && len(names) > 0 {
-		targets, err = s.Targets.Targets(ctx, names)
-		if fe, ok := errors.AsType[rollout.FleetErrors](err); ok {
-			for _, n := range slices.Sorted(maps.Keys(fe)) {
-				out.Warnings = append(out.Warnings, fmt.Sprintf("fleet %s: cannot read its scalable target: %v", n, fe[n]))
-			}
-		} else if err != nil {
-			s.fail(w, r, unavailable("read scalable targets", err))
-			return
-		}
-	}
 	active, err := s.Rollouts.ActiveRollouts(ctx)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	out.Fleets = FromFleets(fleets, targets, active)
+	sources := s.TargetFleets
+	if len(sources) == 0 {
+		sources = []FleetSource{{Fleets: s.Fleets, Targets: s.Targets}}
+	}
+	out := FleetList{Fleets: []Fleet{}, Warnings: []string{}}
+	var failed []error
+	for _, src := range sources {
+		fleets, warnings, err := src.read(ctx, active)
+		out.Fleets = append(out.Fleets, fleets...)
+		out.Warnings = append(out.Warnings, warnings...)
+		if err != nil {
+			failed = append(failed, err)
+			// One target that cannot be read is a warning while the others answer.
+			out.Warnings = append(out.Warnings, err.Error())
+		}
+	}
+	if len(failed) == len(sources) {
+		s.fail(w, r, unavailable("read AppStream fleets", errors.Join(failed...)))
+		return
+	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// FleetSource is one target's fleets and scalable targets, for GET /api/v1/fleets.
+type FleetSource struct {
+	Account, Region string
+	Fleets          Fleets
+	Targets         Targets
+}
+
+// read returns the source's fleets with their targets and active rollouts (those of its account
+// and region), the warnings about targets that could not be read, or the error that kept the
+// fleets from being read at all.
+func (src FleetSource) read(ctx context.Context, active []rollout.Rollout) ([]Fleet, []string, error) {
+	where := ""
+	if src.Account != "" || src.Region != "" {
+		where = src.Account + "/" + src.Region + ": "
+	}
+	fleets, err := src.Fleets.Fleets(ctx, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%scannot read AppStream fleets: %w", where, err)
+	}
+	names := slices.Sorted(maps.Keys(fleets))
+	var warnings []string
+	var targets map[string]rollout.Target
+	if src.Targets != nil && len(names) > 0 {
+		targets, err = src.Targets.Targets(ctx, names)
+		if fe, ok := errors.AsType[rollout.FleetErrors](err); ok {
+			for _, n := range slices.Sorted(maps.Keys(fe)) {
+				warnings = append(warnings, fmt.Sprintf("%sfleet %s: cannot read its scalable target: %v", where, n, fe[n]))
+			}
+		} else if err != nil {
+			return nil, nil, fmt.Errorf("%scannot read scalable targets: %w", where, err)
+		}
+	}
+	if src.Account != "" || src.Region != "" {
+		active = slices.DeleteFunc(slices.Clone(active), func(r rollout.Rollout) bool {
+			return r.Account != src.Account || r.Region != src.Region
+		})
+	}
+	out := FromFleets(fleets, targets, active)
+	for i := range out {
+		out[i].Account, out[i].Region = src.Account, src.Region
+	}
+	return out, warnings, nil
 }
 
 // rolloutStates are the values of ?state=, besides "active" (pending and running).

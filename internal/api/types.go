@@ -134,6 +134,9 @@ type RolloutDetail struct {
 
 // Fleet is an AppStream fleet as AWS reports it now, with the rollout holding it.
 type Fleet struct {
+	// Account and Region are the fleet's target's ("" from a Server without TargetFleets).
+	Account  string `json:"account"`
+	Region   string `json:"region"`
 	Name     string `json:"name"`
 	ARN      string `json:"arn"`
 	Type     string `json:"type"`

@@ -73,6 +73,11 @@ func (m *Main) apiServer() *api.Server {
 	if m.AppStream != nil {
 		s.Fleets = m.AppStream
 	}
+	for _, t := range m.targets {
+		if t.appStream != nil {
+			s.TargetFleets = append(s.TargetFleets, api.FleetSource{Account: t.Account, Region: t.Region, Fleets: t.appStream, Targets: t.scaler})
+		}
+	}
 	if m.Scaler != nil {
 		s.Targets = m.Scaler
 	}
