@@ -254,6 +254,8 @@ type rpConfig struct {
 	Rollouts []string
 	// Window is rollouts.window; "" means one open now (openNow).
 	Window string
+	// Targets is the YAML of the targets section, "" for none.
+	Targets string
 }
 
 // write writes the configuration for a daemon talking to w, with its store in a new
@@ -286,7 +288,8 @@ rollouts: {%s}
 notify:
   email: {from: deskpilot@example.com, to: [euc-admins@example.com], via: ses}
 %s
-`, w.srv.URL, filepath.Join(dir, "deskpilot.db"), c.ServerAddr, strings.Join(r, ", "), c.Workspaces)
+%s
+`, w.srv.URL, filepath.Join(dir, "deskpilot.db"), c.ServerAddr, strings.Join(r, ", "), c.Workspaces, c.Targets)
 	path := filepath.Join(dir, "deskpilot.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		tb.Fatal(err)

@@ -137,10 +137,10 @@ func TestDaemon_ServesMetricsAndDashboard(t *testing.T) {
 	}
 	metrics := get("/metrics")
 	for _, want := range []string{
-		`deskpilot_rollouts{state="succeeded"} 1`,
+		`deskpilot_rollouts{account="` + account + `",region="us-east-1",state="succeeded"} 1`,
 		`deskpilot_rollout_steps_total{account="` + account + `",region="us-east-1",result="done"} 1`,
 		`deskpilot_aws_calls_total{account="` + account + `",class="ok",operation="UpdateFleet",region="us-east-1",service="AppStream"} 1`,
-		`deskpilot_fleets_drained 0`,
+		`deskpilot_fleets_drained{account="` + account + `",region="us-east-1"} 0`,
 		`deskpilot_last_successful_pass_timestamp_seconds{controller="rollouts"}`,
 	} {
 		if !strings.Contains(metrics, want) {

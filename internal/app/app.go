@@ -133,7 +133,7 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	m.Store = st
-	m.Metrics = metrics.New(metricsSource{st})
+	m.Metrics = metrics.New(metricsSource{st: st, targets: m.targetKeys})
 	m.Metrics.SetVersion(m.Version)
 	m.Metrics.SetLogger(m.Logger.With("component", "metrics"))
 	sdkLog := m.Logger.With("component", "aws-sdk")

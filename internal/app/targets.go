@@ -186,6 +186,15 @@ func (m *Main) openQueue(ctx context.Context, t *target, log interface {
 	return nil
 }
 
+// targetKeys are the (account, region) of every target.
+func (m *Main) targetKeys() [][2]string {
+	out := make([][2]string, 0, len(m.targets))
+	for _, t := range m.targets {
+		out = append(out, [2]string{t.Account, t.Region})
+	}
+	return out
+}
+
 // target returns the target of account and region, or nil.
 func (m *Main) target(account, region string) *target {
 	for _, t := range m.targets {

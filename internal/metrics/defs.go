@@ -35,25 +35,25 @@ var (
 		help: "Always 1; the labels name the running build (version) and the Go release it was built with (goversion).",
 	}
 	defRollouts = def{
-		name: "deskpilot_rollouts", kind: gauge, labels: []string{"state"},
-		help: "Rollouts in the store by state (pending, running, succeeded, failed, cancelled, superseded, refused, rolled-back), read at each scrape.",
+		name: "deskpilot_rollouts", kind: gauge, labels: []string{"account", "region", "state"},
+		help: "Rollouts in the store by account, region and state (pending, running, succeeded, failed, cancelled, superseded, refused, rolled-back), read at each scrape.",
 	}
 	defSteps = def{
 		name: "deskpilot_rollout_steps_total", kind: counter, labels: []string{"account", "region", "result"},
 		help: "Fleet steps that reached a final state, by the fleet's account and region and that state: " + strings.Join(stepResults, ", ") + ".",
 	}
 	defDrained = def{
-		name: "deskpilot_fleets_drained", kind: gauge,
-		help: "Fleets held at 0/0 now, whose saved Min/Max deskpilot has yet to restore, read at each scrape. Above 0 for long outside a window means a restore is stuck.",
+		name: "deskpilot_fleets_drained", kind: gauge, labels: []string{"account", "region"},
+		help: "Fleets held at 0/0 now, by account and region, whose saved Min/Max deskpilot has yet to restore, read at each scrape. Above 0 for long outside a window means a restore is stuck.",
 	}
 	defDrain = def{
-		name: "deskpilot_drain_duration_seconds", kind: histogram,
-		help:    "Time from scaling a fleet to 0/0 until it had no available instance left (or the drain timed out).",
+		name: "deskpilot_drain_duration_seconds", kind: histogram, labels: []string{"account", "region"},
+		help:    "Time from scaling a fleet to 0/0 until it had no available instance left (or the drain timed out), by the fleet's account and region.",
 		buckets: seconds(5*time.Second, 15*time.Second, 30*time.Second, time.Minute, 2*time.Minute, 5*time.Minute, 10*time.Minute, 20*time.Minute, 30*time.Minute, time.Hour, 2*time.Hour, 4*time.Hour, 8*time.Hour),
 	}
 	defRestoreLag = def{
-		name: "deskpilot_restore_lag_seconds", kind: histogram,
-		help:    "Time from a drained fleet's restore becoming due until its saved Min/Max was registered again.",
+		name: "deskpilot_restore_lag_seconds", kind: histogram, labels: []string{"account", "region"},
+		help:    "Time from a drained fleet's restore becoming due until its saved Min/Max was registered again, by the fleet's account and region.",
 		buckets: seconds(500*time.Millisecond, time.Second, 2*time.Second, 5*time.Second, 10*time.Second, 20*time.Second, 30*time.Second, time.Minute, 2*time.Minute, 5*time.Minute, 10*time.Minute),
 	}
 	defResets = def{
@@ -61,8 +61,8 @@ var (
 		help: "Decisions about a WorkSpace's due reset, by the WorkSpace's account and region and the outcome: " + strings.Join(resetOutcomes, ", ") + " (reset: rebuilt or restored).",
 	}
 	defResetsPending = def{
-		name: "deskpilot_workspace_resets_pending", kind: gauge,
-		help: "Tracked WorkSpaces whose user logged off and whose reset is not finished (in grace, being reset, or waiting to be AVAILABLE again), read at each scrape.",
+		name: "deskpilot_workspace_resets_pending", kind: gauge, labels: []string{"account", "region"},
+		help: "Tracked WorkSpaces, by account and region, whose user logged off and whose reset is not finished (in grace, being reset, or waiting to be AVAILABLE again), read at each scrape.",
 	}
 	defAWSCalls = def{
 		name: "deskpilot_aws_calls_total", kind: counter, labels: []string{"account", "region", "service", "operation", "class"},
@@ -85,8 +85,8 @@ var (
 		help: "Messages from the tag-event queue (rollouts.events.queue), by the queue's account and region and the outcome: " + strings.Join(tagEventOutcomes, ", ") + ".",
 	}
 	defTagEventLag = def{
-		name: "deskpilot_tag_event_lag_seconds", kind: histogram,
-		help:    "Time from an image's TagResource or UntagResource call (the event's time) until deskpilot had reconciled the image.",
+		name: "deskpilot_tag_event_lag_seconds", kind: histogram, labels: []string{"account", "region"},
+		help:    "Time from an image's TagResource or UntagResource call (the event's time) until deskpilot had reconciled the image, by the queue's account and region.",
 		buckets: seconds(500*time.Millisecond, time.Second, 2*time.Second, 5*time.Second, 10*time.Second, 30*time.Second, time.Minute, 5*time.Minute, 15*time.Minute),
 	}
 	defTargetUp = def{

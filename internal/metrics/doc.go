@@ -11,26 +11,27 @@
 //
 //   - deskpilot_build_info{version, goversion} (gauge): Always 1; the labels name the running build
 //     (version) and the Go release it was built with (goversion).
-//   - deskpilot_rollouts{state} (gauge): Rollouts in the store by state (pending, running,
-//     succeeded, failed, cancelled, superseded, refused, rolled-back), read at each scrape.
+//   - deskpilot_rollouts{account, region, state} (gauge): Rollouts in the store by account, region
+//     and state (pending, running, succeeded, failed, cancelled, superseded, refused, rolled-back),
+//     read at each scrape.
 //   - deskpilot_rollout_steps_total{account, region, result} (counter): Fleet steps that reached a
 //     final state, by the fleet's account and region and that state: done, skipped, failed,
 //     cancelled, rolled-back.
-//   - deskpilot_fleets_drained (gauge): Fleets held at 0/0 now, whose saved Min/Max deskpilot has
-//     yet to restore, read at each scrape. Above 0 for long outside a window means a restore is
-//     stuck.
-//   - deskpilot_drain_duration_seconds (histogram): Time from scaling a fleet to 0/0 until it had
-//     no available instance left (or the drain timed out). Buckets: 5s, 15s, 30s, 1m, 2m, 5m, 10m,
-//     20m, 30m, 1h, 2h, 4h, 8h.
-//   - deskpilot_restore_lag_seconds (histogram): Time from a drained fleet's restore becoming due
-//     until its saved Min/Max was registered again. Buckets: 500ms, 1s, 2s, 5s, 10s, 20s, 30s, 1m,
-//     2m, 5m, 10m.
+//   - deskpilot_fleets_drained{account, region} (gauge): Fleets held at 0/0 now, by account and
+//     region, whose saved Min/Max deskpilot has yet to restore, read at each scrape. Above 0 for
+//     long outside a window means a restore is stuck.
+//   - deskpilot_drain_duration_seconds{account, region} (histogram): Time from scaling a fleet to
+//     0/0 until it had no available instance left (or the drain timed out), by the fleet's account
+//     and region. Buckets: 5s, 15s, 30s, 1m, 2m, 5m, 10m, 20m, 30m, 1h, 2h, 4h, 8h.
+//   - deskpilot_restore_lag_seconds{account, region} (histogram): Time from a drained fleet's
+//     restore becoming due until its saved Min/Max was registered again, by the fleet's account and
+//     region. Buckets: 500ms, 1s, 2s, 5s, 10s, 20s, 30s, 1m, 2m, 5m, 10m.
 //   - deskpilot_workspace_resets_total{account, region, outcome} (counter): Decisions about a
 //     WorkSpace's due reset, by the WorkSpace's account and region and the outcome: reset, skipped,
 //     cancelled, failed (reset: rebuilt or restored).
-//   - deskpilot_workspace_resets_pending (gauge): Tracked WorkSpaces whose user logged off and
-//     whose reset is not finished (in grace, being reset, or waiting to be AVAILABLE again), read
-//     at each scrape.
+//   - deskpilot_workspace_resets_pending{account, region} (gauge): Tracked WorkSpaces, by account
+//     and region, whose user logged off and whose reset is not finished (in grace, being reset, or
+//     waiting to be AVAILABLE again), read at each scrape.
 //   - deskpilot_aws_calls_total{account, region, service, operation, class} (counter): AWS
 //     operations called, once per call with the SDK's retries included, by target account (empty
 //     for deskpilot's own calls: STS AssumeRole and GetCallerIdentity, SES), signing region, SDK
@@ -46,9 +47,9 @@
 //   - deskpilot_tag_events_total{account, region, outcome} (counter): Messages from the tag-event
 //     queue (rollouts.events.queue), by the queue's account and region and the outcome: handled,
 //     ignored, malformed, foreign, replayed, failed.
-//   - deskpilot_tag_event_lag_seconds (histogram): Time from an image's TagResource or
-//     UntagResource call (the event's time) until deskpilot had reconciled the image. Buckets:
-//     500ms, 1s, 2s, 5s, 10s, 30s, 1m, 5m, 15m.
+//   - deskpilot_tag_event_lag_seconds{account, region} (histogram): Time from an image's
+//     TagResource or UntagResource call (the event's time) until deskpilot had reconciled the
+//     image, by the queue's account and region. Buckets: 500ms, 1s, 2s, 5s, 10s, 30s, 1m, 5m, 15m.
 //   - deskpilot_target_up{account, region} (gauge): 1 when every loop of the target (an account and
 //     region deskpilot serves) passed its latest pass, 0 when one failed (an outage, a region
 //     denied by an SCP, a role that cannot be assumed or credentials that expired); updated after

@@ -136,25 +136,30 @@ func (f *fakeSource) read(ctx context.Context, method string) error {
 	return err
 }
 
-func (f *fakeSource) RolloutCounts(ctx context.Context) (map[string]int, error) {
+// The fake's counts are all of account 111111111111 in eu-central-1.
+func (f *fakeSource) RolloutCounts(ctx context.Context) ([]metrics.Count, error) {
 	if err := f.read(ctx, "RolloutCounts"); err != nil {
 		return nil, err
 	}
-	return f.counts, nil
+	var out []metrics.Count
+	for state, n := range f.counts {
+		out = append(out, metrics.Count{Account: "111111111111", Region: "eu-central-1", Label: state, N: n})
+	}
+	return out, nil
 }
 
-func (f *fakeSource) DrainedFleets(ctx context.Context) (int, error) {
+func (f *fakeSource) DrainedFleets(ctx context.Context) ([]metrics.Count, error) {
 	if err := f.read(ctx, "DrainedFleets"); err != nil {
-		return 0, err
+		return nil, err
 	}
-	return f.drained, nil
+	return []metrics.Count{{Account: "111111111111", Region: "eu-central-1", N: f.drained}}, nil
 }
 
-func (f *fakeSource) PendingResets(ctx context.Context) (int, error) {
+func (f *fakeSource) PendingResets(ctx context.Context) ([]metrics.Count, error) {
 	if err := f.read(ctx, "PendingResets"); err != nil {
-		return 0, err
+		return nil, err
 	}
-	return f.pending, nil
+	return []metrics.Count{{Account: "111111111111", Region: "eu-central-1", N: f.pending}}, nil
 }
 
 func (f *fakeSource) OutboxDepth(ctx context.Context) (int, error) {

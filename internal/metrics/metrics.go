@@ -36,14 +36,14 @@ type Metrics struct {
 
 	buildInfo      *prometheus.GaugeVec
 	steps          *prometheus.CounterVec
-	drain          prometheus.Histogram
-	restoreLag     prometheus.Histogram
+	drain          *prometheus.HistogramVec
+	restoreLag     *prometheus.HistogramVec
 	resets         *prometheus.CounterVec
 	awsCalls       *prometheus.CounterVec
 	notifyFailures *prometheus.CounterVec
 	lastPass       *prometheus.GaugeVec
 	tagEvents      *prometheus.CounterVec
-	tagEventLag    prometheus.Histogram
+	tagEventLag    *prometheus.HistogramVec
 	targetUp       *prometheus.GaugeVec
 	leader         *prometheus.GaugeVec
 	leaderEpoch    *prometheus.GaugeVec
@@ -130,7 +130,7 @@ func (m *Metrics) ObserveDrain(d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.drain.Observe(max(d, 0).Seconds())
+	m.untargeted().ObserveDrain(d)
 }
 
 // ObserveRestoreLag records how long a drained fleet waited for its Min/Max to be restored
@@ -139,7 +139,7 @@ func (m *Metrics) ObserveRestoreLag(d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.restoreLag.Observe(max(d, 0).Seconds())
+	m.untargeted().ObserveRestoreLag(d)
 }
 
 // ResetOutcome counts a decision about a WorkSpace's due reset (reset, skipped, cancelled or
@@ -193,17 +193,17 @@ func (t *Target) StepFinished(result string) {
 	inc(t.m.steps, t.account, t.region, result)
 }
 
-// ObserveDrain records how long a fleet took to drain (the histogram has no target labels).
+// ObserveDrain records how long a fleet of the target took to drain; a negative d counts as 0.
 func (t *Target) ObserveDrain(d time.Duration) {
 	if t != nil {
-		t.m.ObserveDrain(d)
+		observe(t.m.drain, max(d, 0).Seconds(), t.account, t.region)
 	}
 }
 
-// ObserveRestoreLag records a drained fleet's restore lag (the histogram has no target labels).
+// ObserveRestoreLag records a drained fleet's restore lag; a negative d counts as 0.
 func (t *Target) ObserveRestoreLag(d time.Duration) {
 	if t != nil {
-		t.m.ObserveRestoreLag(d)
+		observe(t.m.restoreLag, max(d, 0).Seconds(), t.account, t.region)
 	}
 }
 
@@ -223,7 +223,7 @@ func (t *Target) TagEvent(outcome string, lag time.Duration) {
 	}
 	inc(t.m.tagEvents, t.account, t.region, outcome)
 	if outcome == "handled" {
-		t.m.tagEventLag.Observe(max(lag, 0).Seconds())
+		observe(t.m.tagEventLag, max(lag, 0).Seconds(), t.account, t.region)
 	}
 }
 
@@ -293,6 +293,13 @@ func gaugeVec(d def) *prometheus.GaugeVec {
 	return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: d.name, Help: d.help}, d.labels)
 }
 
-func newHistogram(d def) prometheus.Histogram {
-	return prometheus.NewHistogram(prometheus.HistogramOpts{Name: d.name, Help: d.help, Buckets: d.buckets})
+func newHistogram(d def) *prometheus.HistogramVec {
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: d.name, Help: d.help, Buckets: d.buckets}, d.labels)
+}
+
+// observe records v in the histogram of account and region, ignoring labels the client refuses.
+func observe(v *prometheus.HistogramVec, seconds float64, labels ...string) {
+	if h, err := v.GetMetricWithLabelValues(labels...); err == nil {
+		h.Observe(seconds)
+	}
 }

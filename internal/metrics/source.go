@@ -13,16 +13,24 @@ import (
 // across restarts. It must be safe for concurrent use; each method gets a context bounded by
 // the scrape's Source budget (DefaultSourceTimeout).
 type Source interface {
-	// RolloutCounts returns how many rollouts are in each state. A state it leaves out is
-	// not reported at all, so list every state, zeros included, for series that never vanish.
-	RolloutCounts(ctx context.Context) (map[string]int, error)
-	// DrainedFleets returns how many fleets are at 0/0 with their Min/Max saved now.
-	DrainedFleets(ctx context.Context) (int, error)
+	// RolloutCounts returns how many rollouts are in each state (Count.Label), by account and
+	// region. A state it leaves out is not reported at all, so list every state, zeros
+	// included, for series that never vanish.
+	RolloutCounts(ctx context.Context) ([]Count, error)
+	// DrainedFleets returns how many fleets are at 0/0 with their Min/Max saved now, by
+	// account and region.
+	DrainedFleets(ctx context.Context) ([]Count, error)
 	// PendingResets returns how many tracked WorkSpaces have a reset begun and not finished
-	// (in grace, resetting or in flight).
-	PendingResets(ctx context.Context) (int, error)
+	// (in grace, resetting or in flight), by account and region.
+	PendingResets(ctx context.Context) ([]Count, error)
 	// OutboxDepth returns how many deliveries are not yet sent and not failed for good.
 	OutboxDepth(ctx context.Context) (int, error)
+}
+
+// Count is how many things one account and region has; Label is the state counted, or "".
+type Count struct {
+	Account, Region, Label string
+	N                      int
 }
 
 // The source label values of deskpilot_scrape_errors_total: each store-backed metric's name
@@ -77,26 +85,33 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 
-	if counts, err := c.src.RolloutCounts(ctx); c.ok(srcRollouts, err) {
-		for state, n := range counts {
-			// A state that is not UTF-8 is refused by the client; it is dropped, not a panic.
-			if m, err := prometheus.NewConstMetric(c.rollouts, prometheus.GaugeValue, float64(n), state); err == nil {
+	for _, g := range []struct {
+		source string
+		desc   *prometheus.Desc
+		read   func(context.Context) ([]Count, error)
+		label  bool
+	}{
+		{srcRollouts, c.rollouts, c.src.RolloutCounts, true},
+		{srcDrained, c.drained, c.src.DrainedFleets, false},
+		{srcPending, c.pending, c.src.PendingResets, false},
+	} {
+		counts, err := g.read(ctx)
+		if !c.ok(g.source, err) {
+			continue
+		}
+		for _, n := range counts {
+			labels := []string{n.Account, n.Region}
+			if g.label {
+				labels = append(labels, n.Label)
+			}
+			// A label that is not UTF-8 is refused by the client; it is dropped, not a panic.
+			if m, err := prometheus.NewConstMetric(g.desc, prometheus.GaugeValue, float64(n.N), labels...); err == nil {
 				ch <- m
 			}
 		}
 	}
-	for _, g := range []struct {
-		source string
-		desc   *prometheus.Desc
-		read   func(context.Context) (int, error)
-	}{
-		{srcDrained, c.drained, c.src.DrainedFleets},
-		{srcPending, c.pending, c.src.PendingResets},
-		{srcOutbox, c.outbox, c.src.OutboxDepth},
-	} {
-		if n, err := g.read(ctx); c.ok(g.source, err) {
-			ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, float64(n))
-		}
+	if n, err := c.src.OutboxDepth(ctx); c.ok(srcOutbox, err) {
+		ch <- prometheus.MustNewConstMetric(c.outbox, prometheus.GaugeValue, float64(n))
 	}
 	c.errors.Collect(ch)
 }

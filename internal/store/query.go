@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/deskpilot/deskpilot/internal/reset"
 	"github.com/deskpilot/deskpilot/internal/rollout"
 )
 
@@ -302,4 +303,43 @@ func (s *Store) SavedCount(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("count saved capacities: %w", err)
 	}
 	return n, nil
+}
+
+// TargetCount is how many rows one account and region has (of one State, for rollouts).
+type TargetCount struct {
+	Account, Region, State string
+	N                      int
+}
+
+// RolloutCountsByTarget counts the rollouts by account, region and state.
+func (s *Store) RolloutCountsByTarget(ctx context.Context) ([]TargetCount, error) {
+	return s.countByTarget(ctx, "count rollouts", `SELECT account, region, state, COUNT(*) FROM rollouts GROUP BY account, region, state`)
+}
+
+// SavedCountByTarget counts the fleets with saved capacity by account and region.
+func (s *Store) SavedCountByTarget(ctx context.Context) ([]TargetCount, error) {
+	return s.countByTarget(ctx, "count saved capacities", `SELECT account, region, '', COUNT(*) FROM saved_capacity GROUP BY account, region`)
+}
+
+// PendingResetsByTarget counts the tracked WorkSpaces whose reset has begun and not finished,
+// by account and region.
+func (s *Store) PendingResetsByTarget(ctx context.Context) ([]TargetCount, error) {
+	return s.countByTarget(ctx, "count pending resets", `SELECT account, region, '', COUNT(*) FROM workspaces WHERE phase <> $1 GROUP BY account, region`, string(reset.Idle))
+}
+
+func (s *Store) countByTarget(ctx context.Context, what, query string, args ...any) ([]TargetCount, error) {
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []TargetCount
+	for rows.Next() {
+		var c TargetCount
+		if err := rows.Scan(&c.Account, &c.Region, &c.State, &c.N); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }
