@@ -333,13 +333,15 @@ func TestCLI_fleetsResetsStatus(t *testing.T) {
 	}
 	s := deskpilot(t, d, nil, "status")
 	s.want(t, 0)
-	for _, want := range []string{"Ready:", "yes", "store:", "ok writable", "aws:", "ok reachable", "Active rollouts:", "0 (0 pending, 0 running)", "Drained fleets:"} {
+	for _, want := range []string{"Ready:", "yes", "store:", "ok writable", "aws:", "ok reachable", "Active rollouts:", "0 (0 pending, 0 running)", "Drained fleets:",
+		"Targets:", "123456789012/us-east-1:", "ok (last good pass"} {
 		if !strings.Contains(s.stdout, want) {
 			t.Errorf("status lacks %q:\n%s", want, s.stdout)
 		}
 	}
 	st := decode[status](t, deskpilot(t, d, nil, "status", "-o", "json"))
-	if !st.Readiness.Ready || st.ActiveRollouts.Pending != 0 || st.DrainedFleets == nil || len(st.Readiness.Checks) != 6 {
+	if !st.Readiness.Ready || st.ActiveRollouts.Pending != 0 || st.DrainedFleets == nil || len(st.Readiness.Checks) != 6 ||
+		len(st.Targets) != 1 || st.Targets[0].Account != "123456789012" || st.Targets[0].State != "ok" {
 		t.Errorf("status -o json: %+v", st)
 	}
 }

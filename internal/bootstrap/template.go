@@ -29,6 +29,17 @@ type Options struct {
 	// TrustService is the AWS service principal that may assume the role, such as
 	// ec2.amazonaws.com (deskpilot on an instance) or ecs-tasks.amazonaws.com.
 	TrustService string
+	// TrustPrincipal, when set, is the IAM principal ARN (deskpilot's own role in another
+	// account) that may assume the role instead of TrustService: the role of a target account
+	// (targets in the configuration), assumed with STS AssumeRole.
+	TrustPrincipal string
+	// ExternalID, with TrustPrincipal, is the sts:ExternalId the trust policy requires
+	// (targets[].external_id).
+	ExternalID string
+	// NoRole leaves the role and its instance profile out: IAM is global to an account, so in a
+	// target account's other regions only the queue and the rule are made. A role made with
+	// TrustPrincipal may read the queue of QueueName in every region of its account.
+	NoRole bool
 	// Features are the role policy's features, as `deskpilot iam-policy --features` takes
 	// them; events is always added.
 	Features []string
@@ -48,9 +59,11 @@ const (
 )
 
 var (
-	queueName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,76}$`) // leaves room for "-dlq" in SQS's 80
-	roleName  = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
-	service   = regexp.MustCompile(`^[a-z0-9.-]+\.amazonaws\.com(\.cn)?$`)
+	queueName  = regexp.MustCompile(`^[A-Za-z0-9_-]{1,76}$`) // leaves room for "-dlq" in SQS's 80
+	roleName   = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+	service    = regexp.MustCompile(`^[a-z0-9.-]+\.amazonaws\.com(\.cn)?$`)
+	principal  = regexp.MustCompile(`^arn:aws(-[a-z]+)*:(iam::\d{12}:(root|role/[\w+=,.@/-]{1,512}|user/[\w+=,.@/-]{1,512})|sts::\d{12}:assumed-role/[\w+=,.@-]{1,64}/[\w+=,.@-]{2,64})$`)
+	externalID = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
 )
 
 // withDefaults fills in the empty fields and checks the names.
@@ -73,6 +86,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if !service.MatchString(o.TrustService) {
 		errs = append(errs, fmt.Errorf("trust service %q: want a service principal such as ec2.amazonaws.com", o.TrustService))
+	}
+	if o.TrustPrincipal != "" && !principal.MatchString(o.TrustPrincipal) {
+		errs = append(errs, fmt.Errorf("trust principal %q: want an IAM principal ARN such as arn:aws:iam::123456789012:role/deskpilot", o.TrustPrincipal))
+	}
+	if o.ExternalID != "" && (o.TrustPrincipal == "" || len(o.ExternalID) < 2 || len(o.ExternalID) > 1224 || !externalID.MatchString(o.ExternalID)) {
+		errs = append(errs, fmt.Errorf("external id: needs a trust principal, and 2 to 1224 letters, digits or + = , . @ : / - _"))
 	}
 	if !slices.Contains(o.Features, "events") {
 		o.Features = append(slices.Clone(o.Features), "events")
@@ -126,7 +145,7 @@ func Template(o Options) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	policy, err := rolePolicy(o.Features)
+	policy, err := rolePolicy(o.Features, o)
 	if err != nil {
 		return nil, err
 	}
@@ -176,10 +195,8 @@ func Template(o Options) ([]byte, error) {
 				"RoleName":    o.RoleName,
 				"Description": "deskpilot's role",
 				"AssumeRolePolicyDocument": map[string]any{
-					"Version": "2012-10-17",
-					"Statement": []any{map[string]any{
-						"Effect": "Allow", "Principal": map[string]any{"Service": o.TrustService}, "Action": "sts:AssumeRole",
-					}},
+					"Version":   "2012-10-17",
+					"Statement": []any{trustStatement(o)},
 				},
 				"Policies": []any{map[string]any{"PolicyName": "deskpilot", "PolicyDocument": policy}},
 			}),
@@ -194,6 +211,11 @@ func Template(o Options) ([]byte, error) {
 			"DeadLetterQueueUrl": output("messages deskpilot could not handle five times", ref("DeadLetterQueue")),
 			"RoleArn":            output("deskpilot's role", getAtt("Role", "Arn")),
 		},
+	}
+	if o.NoRole {
+		delete(t.Resources, "Role")
+		delete(t.Resources, "InstanceProfile")
+		delete(t.Outputs, "RoleArn")
 	}
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
@@ -210,7 +232,7 @@ func Template(o Options) ([]byte, error) {
 // rolePolicy is internal/iampolicy's policy for the features, with the events statement's
 // resource narrowed from any queue to the stack's. ARNs are made partition-neutral with
 // Fn::Sub, so that the template also deploys in GovCloud and China.
-func rolePolicy(features []string) (map[string]any, error) {
+func rolePolicy(features []string, o Options) (map[string]any, error) {
 	doc, err := iampolicy.Policy(features)
 	if err != nil {
 		return nil, err
@@ -224,6 +246,9 @@ func rolePolicy(features []string) (map[string]any, error) {
 		st, _ := s.(map[string]any)
 		if st["Sid"] == "EventsReadQueue" {
 			st["Resource"] = getAtt("Queue", "Arn")
+			if o.TrustPrincipal != "" { // a target account's role: its queue in every region
+				st["Resource"] = sub("arn:${AWS::Partition}:sqs:*:${AWS::AccountId}:" + o.QueueName)
+			}
 			continue
 		}
 		st["Resource"] = partitionNeutral(st["Resource"])
@@ -248,4 +273,17 @@ func partitionNeutral(r any) any {
 		return out
 	}
 	return one(r)
+}
+
+// trustStatement lets TrustService assume the role, or TrustPrincipal (with its external id)
+// when set: deskpilot in another account, serving this one as a target.
+func trustStatement(o Options) map[string]any {
+	if o.TrustPrincipal == "" {
+		return map[string]any{"Effect": "Allow", "Principal": map[string]any{"Service": o.TrustService}, "Action": "sts:AssumeRole"}
+	}
+	st := map[string]any{"Effect": "Allow", "Principal": map[string]any{"AWS": o.TrustPrincipal}, "Action": "sts:AssumeRole"}
+	if o.ExternalID != "" {
+		st["Condition"] = map[string]any{"StringEquals": map[string]any{"sts:ExternalId": o.ExternalID}}
+	}
+	return st
 }

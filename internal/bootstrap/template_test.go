@@ -66,11 +66,41 @@ func TestTemplate_badOptions(t *testing.T) {
 		{Options{QueueName: strings.Repeat("q", 77)}, "queue name"},
 		{Options{RoleName: "a b"}, "role name"},
 		{Options{TrustService: "ec2"}, "trust service"},
+		{Options{TrustPrincipal: "deskpilot"}, "trust principal"},
+		{Options{ExternalID: "abc"}, "external id: needs a trust principal"},
+		{Options{TrustPrincipal: "arn:aws:iam::123456789012:role/deskpilot", ExternalID: "a b"}, "external id"},
 		{Options{Features: []string{"nope"}}, `unknown feature "nope"`},
 	}
 	for _, tt := range tests {
 		if _, err := Template(tt.o); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Template(%+v) error %v, want one containing %q", tt.o, err, tt.want)
 		}
+	}
+}
+
+// For a target account, the role trusts deskpilot's own role, with the external id required.
+func TestTemplate_trustPrincipal(t *testing.T) {
+	out, err := Template(Options{TrustPrincipal: "arn:aws:iam::123456789012:role/deskpilot", ExternalID: "deskpilot-7f3a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(out)
+	for _, want := range []string{"AWS: arn:aws:iam::123456789012:role/deskpilot", "sts:ExternalId: deskpilot-7f3a"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("template lacks %q", want)
+		}
+	}
+	if strings.Contains(s, "ec2.amazonaws.com") {
+		t.Error("the role still trusts the EC2 service")
+	}
+	if !strings.Contains(s, "arn:${AWS::Partition}:sqs:*:${AWS::AccountId}:deskpilot-events") {
+		t.Error("the target account's role may not read its queue in the account's other regions")
+	}
+	out, err = Template(Options{NoRole: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := string(out); strings.Contains(s, "AWS::IAM::Role") || strings.Contains(s, "RoleArn") || !strings.Contains(s, "AWS::SQS::Queue") {
+		t.Errorf("--no-role template:\n%s", s)
 	}
 }
