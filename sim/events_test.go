@@ -283,7 +283,7 @@ func TestEvents_LongPollWakesOnAnEvent(t *testing.T) {
 	go func() {
 		done <- receive(t, e.ctx, c, url, func(in *sqs.ReceiveMessageInput) { in.WaitTimeSeconds = 20 })
 	}()
-	time.Sleep(100 * time.Millisecond)
+	waitPolling(t, e.sim, 1)
 	if err := e.tag(arn, map[string]string{"FleetName": "f"}); err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ import (
 func TestSQS_ConformanceWithMoto(t *testing.T) {
 	url := startMoto(t)
 	c := sqs.NewFromConfig(sdkConfig(t, url, 3))
-	x := sqsTarget{c: c, later: time.Sleep}
+	x := sqsTarget{c: c, later: time.Sleep, polling: func() { time.Sleep(300 * time.Millisecond) }}
 	for _, tc := range sqsConformance {
 		t.Run(tc.name, func(t *testing.T) {
 			resetMoto(t, url)

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -52,6 +53,10 @@ type sqsBackend struct {
 	// delivered counts event messages sent to targets, dropped the events lost on purpose,
 	// dropNext the events still to lose.
 	delivered, dropped, dropNext int
+
+	// waiting counts the long polls waiting now (found nothing and sleep); it is read without
+	// the state lock, so that a test can wait for a poll to be waiting (WaitingPolls).
+	waiting atomic.Int64
 }
 
 func newSQS() *sqsBackend { return &sqsBackend{} }
@@ -944,6 +949,11 @@ type receiveInput struct {
 var messageSystemAttributeNames = []string{"All", "SenderId", "SentTimestamp", "ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp",
 	"SequenceNumber", "MessageDeduplicationId", "MessageGroupId", "AWSTraceHeader", "DeadLetterQueueSourceArn"}
 
+// WaitingPolls returns how many ReceiveMessage long polls are waiting now, having found no
+// message: a test that must send while a poll waits, or advance a manual clock under one, waits
+// for it rather than sleeping.
+func (s *Sim) WaitingPolls() int { return int(s.sqs.waiting.Load()) }
+
 // sqsReceiveMessage answers at once when a message is receivable or WaitTimeSeconds is 0;
 // otherwise it waits without holding the lock until a message arrives, the wait has passed on
 // the emulator's clock, the same wait has passed in real time (so that a manual clock nobody
@@ -1021,6 +1031,8 @@ func (s *Sim) sqsReceiveMessage(c *sqsCall) (any, error) {
 		}
 		if tick == nil {
 			tick = time.NewTicker(sqsPollTick)
+			s.sqs.waiting.Add(1)
+			defer s.sqs.waiting.Add(-1)
 		}
 		select {
 		case <-c.ctx.Done():

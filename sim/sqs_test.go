@@ -24,6 +24,9 @@ type sqsTarget struct {
 	c *sqs.Client
 	// later lets at least d pass: the emulator moves its manual clock, moto sleeps.
 	later func(d time.Duration)
+	// polling returns once a long poll is waiting: the emulator says so (WaitingPolls); moto
+	// cannot, so for it this sleeps.
+	polling func()
 }
 
 // sqsCase is one behaviour both implementations must share.
@@ -275,7 +278,7 @@ var sqsConformance = []sqsCase{
 			}
 			done <- result{out.Messages, time.Since(start), nil}
 		}()
-		time.Sleep(300 * time.Millisecond) // let the poll begin waiting
+		x.polling()
 		mustSend(t, ctx, x.c, url, "wake up")
 		r := <-done
 		if r.err != nil || len(r.msgs) != 1 || aws.ToString(r.msgs[0].Body) != "wake up" || r.took > 5*time.Second {
@@ -385,7 +388,22 @@ var sqsConformance = []sqsCase{
 // simTarget is the emulator on a manual clock with an SQS client.
 func simTarget(t *testing.T) (*env, sqsTarget) {
 	e := newEnv(t)
-	return e, sqsTarget{c: sqs.NewFromConfig(e.cfg), later: e.advance}
+	return e, sqsTarget{c: sqs.NewFromConfig(e.cfg), later: e.advance, polling: func() { waitPolling(t, e.sim, 1) }}
+}
+
+// waitPolling returns once n long polls wait in s, failing after 5 s.
+func waitPolling(t testing.TB, s *sim.Sim, n int) {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for s.WaitingPolls() < n {
+		select {
+		case <-deadline:
+			t.Fatalf("%d long polls waiting after 5 s, want %d", s.WaitingPolls(), n)
+		case <-tick.C:
+		}
+	}
 }
 
 func TestSQS_Conformance(t *testing.T) {
@@ -440,7 +458,7 @@ func TestSQS_LongPollFollowsTheManualClock(t *testing.T) {
 		go func() {
 			done <- receive(t, e.ctx, x.c, url, func(in *sqs.ReceiveMessageInput) { in.WaitTimeSeconds = 20 })
 		}()
-		time.Sleep(100 * time.Millisecond)
+		waitPolling(t, e.sim, 1)
 	}
 	poll()
 	e.advance(20 * time.Second)
@@ -479,7 +497,7 @@ func TestSQS_LongPollEndsWithTheRequest(t *testing.T) {
 		_, err := x.c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), WaitTimeSeconds: 20})
 		errc <- err
 	}()
-	time.Sleep(100 * time.Millisecond)
+	waitPolling(t, e.sim, 1)
 	cancel()
 	select {
 	case err := <-errc:
