@@ -21,7 +21,8 @@ import (
 // tag-event queue (rollouts.events.queue given by name), 50 images and 5 fleets. In the "denied"
 // variant an SCP denies one region of one account throughout. It measures, over the 11 reachable
 // targets, how long a tag takes to become Status=Pending (3 tags per target, one after the
-// other), then the AWS calls of 2 idle wall minutes per target, and the AssumeRole calls.
+// other), then the AWS calls of 2 idle wall minutes per target (and of the denied target, which
+// keeps retrying with backoff), and the AssumeRole calls.
 //
 //	go test -run '^$' -bench Targets -benchtime 1x -timeout 20m ./e2e
 func BenchmarkTargets(b *testing.B) {
@@ -120,6 +121,8 @@ func benchTargets(b *testing.B, denied bool) {
 		before[x.key] = x.s.Calls().Total
 	}
 	stsBefore := w.sim.CountCalls(sim.ServiceSTS, "AssumeRole")
+	deniedWorld := w.sim.World(accounts[1], "eu-west-1")
+	deniedBefore := deniedWorld.Calls().Total
 	const idle = 2 * time.Minute
 	time.Sleep(idle)
 	var idleCalls []int
@@ -127,6 +130,7 @@ func benchTargets(b *testing.B, denied bool) {
 		idleCalls = append(idleCalls, x.s.Calls().Total-before[x.key])
 	}
 	assumes := w.sim.CountCalls(sim.ServiceSTS, "AssumeRole")
+	deniedCalls := deniedWorld.Calls().Total - deniedBefore
 	d.stop()
 	slices.Sort(toPending)
 	slices.Sort(idleCalls)
@@ -136,4 +140,8 @@ func benchTargets(b *testing.B, denied bool) {
 	b.ReportMetric(float64(idleCalls[len(idleCalls)/2])*float64(time.Hour/idle), "idle-calls/hour/target")
 	b.ReportMetric(float64(assumes), "assume-role-calls")
 	b.ReportMetric(float64(assumes-stsBefore), "assume-role-calls-idle")
+	if denied {
+		// What the denied target keeps trying: its loops back off on their own.
+		b.ReportMetric(float64(deniedCalls)*float64(time.Hour/idle), "denied-target-calls/hour")
+	}
 }
