@@ -339,3 +339,79 @@ func worldTarget(t *testing.T, h *harness, w targetWorld, fleet string) rollout.
 	}
 	return rollout.Capacity{Min: aws.ToInt32(out.ScalableTargets[0].MinCapacity), Max: aws.ToInt32(out.ScalableTargets[0].MaxCapacity)}
 }
+
+// Two targets each have a WorkSpace with the same id: a logoff in one resets that one only,
+// each record names its account and region, and each target's digest says which it is.
+func TestTargets_ResetsPerAccount(t *testing.T) {
+	accounts := []sim.Account{
+		{ID: acctA, Roles: []sim.Role{{Name: "deskpilot", TrustedAccounts: []string{account}}}},
+		{ID: acctB, Roles: []sim.Role{{Name: "deskpilot", TrustedAccounts: []string{account}}}},
+	}
+	h := newHarnessWith(t, monday, resetConfig+`
+targets:
+  - {account: "111111111111", role_arn: "arn:aws:iam::111111111111:role/deskpilot", regions: [eu-central-1]}
+  - {account: "222222222222", role_arn: "arn:aws:iam::222222222222:role/deskpilot", regions: [us-east-1]}
+rollouts: {enabled: false}
+`, sim.Seed{VerifiedEmailIdentities: []string{"deskpilot@example.com"}}, func(o *sim.Options) { o.Accounts = accounts })
+	a, b := h.sim.World(acctA, "eu-central-1"), h.sim.World(acctB, "us-east-1")
+	for _, w := range []*sim.Sim{a, b} {
+		if err := w.ApplySeed(sim.Seed{Workspaces: []sim.WorkspaceSpec{{WorkspaceId: "ws-alice0001", DirectoryId: "d-1234567890",
+			UserName: "alice", BundleId: "wsb-1234567890", Tags: map[string]string{"deskpilot:reset": "rebuild"}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rebuilds := func(w *sim.Sim) int {
+		info, err := w.WorkspaceStatus("ws-alice0001")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(info.Rebuilds)
+	}
+	h.run(time.Minute)
+	for _, w := range []*sim.Sim{a, b} {
+		if err := w.ConnectWorkspace("ws-alice0001"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.run(30 * time.Minute)
+	if err := a.DisconnectWorkspace("ws-alice0001"); err != nil {
+		t.Fatal(err)
+	}
+	h.run(40 * time.Minute)
+	if ra, rb := rebuilds(a), rebuilds(b); ra != 1 || rb != 0 {
+		t.Fatalf("rebuilds: account A %d, account B %d; want 1 and 0 (only A's user logged off)", ra, rb)
+	}
+	if err := b.DisconnectWorkspace("ws-alice0001"); err != nil {
+		t.Fatal(err)
+	}
+	h.run(40 * time.Minute)
+	if ra, rb := rebuilds(a), rebuilds(b); ra != 1 || rb != 1 {
+		t.Fatalf("rebuilds: account A %d, account B %d; want 1 and 1", ra, rb)
+	}
+	resets := map[string]int{}
+	for _, r := range h.resetRecords("ws-alice0001") {
+		if r.Account == "" || r.Region == "" {
+			t.Errorf("record without its account and region: %+v", r)
+		}
+		if r.Outcome == "reset" {
+			resets[r.Account+"/"+r.Region]++
+		}
+	}
+	if resets[acctA+"/eu-central-1"] != 1 || resets[acctB+"/us-east-1"] != 1 {
+		t.Errorf("reset records by target: %v, want one each", resets)
+	}
+	h.run(2 * time.Hour) // past the hourly digest
+	digests := map[string]bool{}
+	for _, s := range h.subjects() {
+		if strings.HasPrefix(s, "WorkSpaces reset") {
+			for _, k := range []string{"(account " + acctA + ", eu-central-1)", "(account " + acctB + ", us-east-1)"} {
+				if strings.HasSuffix(s, k) {
+					digests[k] = true
+				}
+			}
+		}
+	}
+	if len(digests) != 2 {
+		t.Errorf("digests %q: want one naming each target", h.subjects())
+	}
+}

@@ -90,8 +90,16 @@ func (c *cli) resetsCommand() *cobra.Command {
 			}
 			return c.emit(res, func(w io.Writer) {
 				row(w, "TIME", "WORKSPACE", "USER", "MODE", "OUTCOME", "REASON")
+				targets := map[string]bool{}
 				for _, r := range res.Resets {
-					row(w, whenT(r.At), r.WorkspaceID, orDash(r.UserName), r.Mode, r.Outcome, cut(r.Reason, 80))
+					targets[r.Account+"/"+r.Region] = true
+				}
+				for _, r := range res.Resets {
+					id := r.WorkspaceID
+					if len(targets) > 1 { // several accounts or regions: say where each WorkSpace is
+						id = r.Account + "/" + r.Region + "/" + id
+					}
+					row(w, whenT(r.At), id, orDash(r.UserName), r.Mode, r.Outcome, cut(r.Reason, 80))
 				}
 			})
 		},

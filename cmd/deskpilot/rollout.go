@@ -42,15 +42,29 @@ func (c *cli) rolloutListCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			targets := map[string]bool{}
+			for _, r := range list.Rollouts {
+				targets[r.Account+"/"+r.Region] = true
+			}
+			// With several accounts or regions, the same image and fleet names may be in each.
+			many := len(targets) > 1
 			return c.emit(list, func(w io.Writer) {
-				row(w, "ID", "IMAGE", "STATE", "WAVE", "FLEETS", "START", "UPDATED", "REASON")
+				head := []string{"ID", "IMAGE", "STATE", "WAVE", "FLEETS", "START", "UPDATED", "REASON"}
+				if many {
+					head = slices.Insert(head, 1, "TARGET")
+				}
+				row(w, head...)
 				for _, r := range list.Rollouts {
 					state := r.State
 					if r.Gate != "" {
 						state += " (" + r.Gate + ")"
 					}
-					row(w, strconv.FormatInt(r.ID, 10), r.ImageName, state, waveOf(r), cut(r.FleetTag, 40),
-						when(r.Start), whenT(r.UpdatedAt), cut(r.Reason, 60))
+					cells := []string{strconv.FormatInt(r.ID, 10), r.ImageName, state, waveOf(r), cut(r.FleetTag, 40),
+						when(r.Start), whenT(r.UpdatedAt), cut(r.Reason, 60)}
+					if many {
+						cells = slices.Insert(cells, 1, r.Account+"/"+r.Region)
+					}
+					row(w, cells...)
 				}
 			})
 		},
