@@ -170,6 +170,19 @@ server: {addr: "127.0.0.1:0"}
 		t.Errorf("fleets %v, warnings %q: want the 6 fleets of the 3 reachable targets and a warning naming the denied one", listed, fleets.Warnings)
 	}
 
+	// A plan names its target, and plans in the one asked for.
+	var plan api.PlanResult
+	body := `{"image": "img-1", "fleets": "fleet-a", "account": "` + acctB + `", "region": "eu-west-1"}`
+	resp, err := http.Post("http://"+h.app.Addr()+"/api/v1/plan", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&plan)
+	resp.Body.Close()
+	if err != nil || plan.Account != acctB || plan.Region != "eu-west-1" || plan.Image.ARN != "arn:aws:appstream:eu-west-1:"+acctB+":image/img-1" {
+		t.Errorf("plan in account B, eu-west-1: %v %+v", err, plan)
+	}
+
 	// An outage of one target (every AppStream call of account B in eu-west-1 fails for 20
 	// minutes): that target is reported failing, as transient, the others stay healthy, and it
 	// recovers by itself.
@@ -269,7 +282,7 @@ server: {addr: "127.0.0.1:0"}
 		}
 	}
 	// Metrics say the same, per account and region.
-	body := get(t, "http://"+h.app.Addr()+"/metrics")
+	body = get(t, "http://"+h.app.Addr()+"/metrics")
 	for _, line := range []string{
 		`deskpilot_target_up{account="111111111111",region="eu-west-1"} 0`,
 		`deskpilot_target_up{account="111111111111",region="eu-central-1"} 1`,

@@ -312,7 +312,10 @@ type PlanRequest struct {
 // with nothing changed: the steps with their window openings, the waves, and the rollouts it
 // would supersede; or the refusal with every reason.
 type PlanResult struct {
-	Image PlanImage `json:"image"`
+	// Account and Region are the target planned in.
+	Account string    `json:"account"`
+	Region  string    `json:"region"`
+	Image   PlanImage `json:"image"`
 	// Tags are the image tags that make this request, with the daemon's tag keys.
 	Tags map[string]string `json:"tags"`
 	// Refused says the request would be refused; Reasons say why.

@@ -165,17 +165,18 @@ func (d *dryRun) DryRun(ctx context.Context, req api.PlanRequest) (api.PlanResul
 	m := d.m
 	keys := rolloutConfig(m.Config, nil, nil).Keys
 	res := api.PlanResult{Tags: planTags(req, keys)}
-	appStream, ctl, scaler, region := m.AppStream, m.Rollouts, m.Scaler, m.Region
+	appStream, ctl, scaler, account, region := m.AppStream, m.Rollouts, m.Scaler, m.Account, m.Region
 	if len(m.targets) > 0 {
-		region = m.targets[0].Region
+		account, region = m.targets[0].Account, m.targets[0].Region
 	}
 	if req.Account != "" || req.Region != "" {
 		t := m.target(req.Account, req.Region)
 		if t == nil || t.rollouts == nil {
 			return res, api.Errorf(http.StatusNotFound, "account %q, region %q is not one of the daemon's targets (give both, or neither for the first)", req.Account, req.Region)
 		}
-		appStream, ctl, scaler, region = t.appStream, t.rollouts, t.scaler, t.Region
+		appStream, ctl, scaler, account, region = t.appStream, t.rollouts, t.scaler, t.Account, t.Region
 	}
+	res.Account, res.Region = account, region
 	img, ok, err := appStream.ImageState(ctx, req.Image)
 	if err != nil {
 		return res, api.Errorf(http.StatusServiceUnavailable, "read image %q: %v", req.Image, err)
