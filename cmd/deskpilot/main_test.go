@@ -457,3 +457,28 @@ func TestLogger_oneMsg(t *testing.T) {
 		t.Errorf("--log-level INFO: %v", err)
 	}
 }
+
+// With rollouts in several accounts or regions, the table says where each is; with one, it has
+// no TARGET column.
+func TestCLI_rolloutListTargets(t *testing.T) {
+	d := startDaemon(t, testToken)
+	d.rollouts(t)
+	one := deskpilot(t, d, nil, "rollout", "list")
+	one.want(t, 0)
+	if strings.Contains(one.stdout, "TARGET") {
+		t.Errorf("one target, yet a TARGET column:\n%s", one.stdout)
+	}
+	other := rollout.Rollout{Account: "222222222222", Region: "eu-west-1", ImageName: "img-2", ImageARN: "arn:aws:appstream:eu-west-1:222222222222:image/img-2",
+		FleetTag: "fleet-a", State: rollout.Pending, Start: t0.Add(time.Hour), Waves: 1, Wave: 1,
+		Steps: []rollout.Step{{Fleet: "fleet-a", State: rollout.StepWaiting, WindowStart: t0.Add(time.Hour), WindowEnd: t0.Add(4 * time.Hour), NextAt: t0.Add(time.Hour), Wave: 1}}}
+	if err := d.m.Store.Apply(t.Context(), &rollout.Change{Create: &other}); err != nil {
+		t.Fatal(err)
+	}
+	many := deskpilot(t, d, nil, "rollout", "list")
+	many.want(t, 0)
+	for _, want := range []string{"TARGET", "222222222222/eu-west-1", "123456789012/us-east-1"} {
+		if !strings.Contains(many.stdout, want) {
+			t.Errorf("rollout list lacks %q:\n%s", want, many.stdout)
+		}
+	}
+}
