@@ -10,15 +10,16 @@ import (
 
 // iamPolicy returns the IAM policy document the features need (internal/iampolicy's Policy,
 // wired in iampolicy_wire.go); nil leaves the command saying it is not built in.
-var iamPolicy func(features []string) (string, error)
+var iamPolicy func(features, roles []string) (string, error)
 
 func (c *cli) iamPolicyCommand() *cobra.Command {
-	var features []string
+	var features, roles []string
 	cmd := &cobra.Command{
 		Use:   "iam-policy",
 		Short: "Print the least-privilege IAM policy deskpilot's credentials need, as JSON",
 		Example: `  deskpilot iam-policy
-  deskpilot iam-policy --features rollouts,resets,sns > deskpilot-policy.json`,
+  deskpilot iam-policy --features rollouts,resets,sns > deskpilot-policy.json
+  deskpilot iam-policy --assume-roles arn:aws:iam::111111111111:role/deskpilot,arn:aws:iam::222222222222:role/deskpilot`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if iamPolicy == nil {
@@ -33,7 +34,7 @@ func (c *cli) iamPolicyCommand() *cobra.Command {
 					names = append(names, f)
 				}
 			}
-			doc, err := iamPolicy(names)
+			doc, err := iamPolicy(names, roles)
 			if err != nil {
 				return usageErrorf(cmd, "%v", err)
 			}
@@ -41,6 +42,7 @@ func (c *cli) iamPolicyCommand() *cobra.Command {
 			return err
 		},
 	}
+	cmd.Flags().StringSliceVar(&roles, "assume-roles", nil, "the targets' role ARNs (targets[].role_arn), comma-separated: adds sts:AssumeRole on them")
 	cmd.Flags().StringSliceVar(&features, "features", nil, "the features to allow, comma-separated: rollouts, events, resets, sns, ses (default: rollouts, resets and ses)")
 	return cmd
 }

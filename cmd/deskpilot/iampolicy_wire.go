@@ -2,4 +2,4 @@ package main
 
 import "github.com/deskpilot/deskpilot/internal/iampolicy"
 
-func init() { iamPolicy = iampolicy.Policy }
+func init() { iamPolicy = iampolicy.PolicyFor }

@@ -402,6 +402,12 @@ func TestCLI_iamPolicy(t *testing.T) {
 	if !strings.Contains(r.stdout, "appstream:UpdateFleet") || !strings.Contains(r.stdout, "workspaces:RebuildWorkspaces") {
 		t.Errorf("iam-policy lacks the rollouts' or resets' actions:\n%s", r.stdout)
 	}
+	roles := deskpilot(t, nil, nil, "iam-policy", "--assume-roles", "arn:aws:iam::111111111111:role/deskpilot,arn:aws:iam::222222222222:role/deskpilot")
+	roles.want(t, 0)
+	if !strings.Contains(roles.stdout, `"AssumeTargetRoles"`) || !strings.Contains(roles.stdout, "arn:aws:iam::222222222222:role/deskpilot") {
+		t.Errorf("iam-policy --assume-roles lacks the AssumeRole statement:\n%s", roles.stdout)
+	}
+	deskpilot(t, nil, nil, "iam-policy", "--assume-roles", "deskpilot").want(t, 2, "is not an IAM role ARN")
 }
 
 func TestParseSince(t *testing.T) {

@@ -13,6 +13,7 @@ package iampolicy
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -214,10 +215,32 @@ func build(features []string) (document, error) {
 // then each chosen feature's in the order of Features. No features means Defaults; a feature
 // brings in those it requires (sns brings resets); an unknown name is an error naming the
 // valid ones.
-func Policy(features []string) (string, error) {
+func Policy(features []string) (string, error) { return PolicyFor(features, nil) }
+
+// roleARN is an IAM role ARN.
+var roleARN = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
+
+// PolicyFor is Policy with, when roles are given, a last statement (Sid AssumeTargetRoles)
+// allowing sts:AssumeRole on them: the roles of the targets deskpilot serves in other accounts
+// (targets[].role_arn). Each role then needs the policy of the features itself.
+func PolicyFor(features, roles []string) (string, error) {
 	doc, err := build(features)
 	if err != nil {
 		return "", err
+	}
+	if len(roles) > 0 {
+		for _, r := range roles {
+			if !roleARN.MatchString(r) {
+				return "", fmt.Errorf("%q is not an IAM role ARN such as arn:aws:iam::111111111111:role/deskpilot", r)
+			}
+		}
+		st := policyStatement{Sid: "AssumeTargetRoles", Effect: "Allow", Action: []string{"sts:AssumeRole"}}
+		if len(roles) == 1 {
+			st.Resource = roles[0]
+		} else {
+			st.Resource = slices.Clone(roles)
+		}
+		doc.Statement = append(doc.Statement, st)
 	}
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
