@@ -260,6 +260,11 @@ func (m *Main) describe(senders []string) {
 		running = append(running, "workspaces-resets")
 	}
 	log.Info("controllers", "running", strings.Join(running, ", "))
+	if len(cfg.Targets) > 0 {
+		for _, t := range m.targets {
+			log.Info("target", "account", t.Account, "region", t.Region, "role", orDash(t.roleARN))
+		}
+	}
 	if m.Rollouts != nil {
 		logWindow := func(what string, w window.Window) {
 			start, end := w.Schedule(now, 0)
