@@ -40,7 +40,8 @@ func (w targetWorld) key() string { return w.account + "/" + w.region }
 // worldEstate is the same estate in every account and region, with the same fleet and image
 // names, so that a rollout that crossed an account or a region would show.
 var worldEstate = sim.Seed{
-	Images: []sim.ImageSpec{{Name: "img-1"}, {Name: "img-2"}},
+	Images:      []sim.ImageSpec{{Name: "img-1"}, {Name: "img-2"}},
+	EventQueues: []string{"deskpilot-events"},
 	Fleets: []sim.SeedFleet{
 		{Name: "fleet-a", ImageName: "img-1", DesiredInstances: 2, ScalableTarget: &sim.SeedScalingTarget{MinCapacity: 2, MaxCapacity: 6}},
 		{Name: "fleet-b", ImageName: "img-1", DesiredInstances: 1, ScalableTarget: &sim.SeedScalingTarget{MinCapacity: 1, MaxCapacity: 3}},
@@ -66,6 +67,12 @@ targets:
   - {account: "111111111111", role_arn: "arn:aws:iam::111111111111:role/deskpilot", regions: [eu-central-1, eu-west-1]}
   - {account: "222222222222", role_arn: "arn:aws:iam::222222222222:role/deskpilot", external_id: deskpilot-7f3a, session_name: deskpilot-e2e, regions: [us-east-1, eu-west-1]}
 server: {addr: "127.0.0.1:0"}
+rollouts:
+  window: "sun:02:00-sun:05:00 Europe/Berlin"
+  scan_interval: 5m
+  poll_interval: 10s
+  drain_poll_interval: 5s
+  events: {queue: deskpilot-events, resync_interval: 1h}
 `, sim.Seed{VerifiedEmailIdentities: []string{"deskpilot@example.com"}}, func(o *sim.Options) { o.Accounts = accounts })
 	// The denied region's calls fail, as expected, throughout.
 	h.expectErrors("explicit deny in a service control policy")
@@ -92,6 +99,9 @@ server: {addr: "127.0.0.1:0"}
 		}
 		w.as, w.aas = appstream.NewFromConfig(cfg), applicationautoscaling.NewFromConfig(cfg)
 	}
+	// Each target's startup scan, and its first long poll of its own queue (the denied one's
+	// queue cannot be opened), before the admin tags.
+	h.run(time.Minute)
 	// An admin tags img-2 in every world but the denied one (which refuses the admin too),
 	// each for its own fleets.
 	for _, w := range worlds {
@@ -109,7 +119,8 @@ server: {addr: "127.0.0.1:0"}
 		}
 	}
 
-	h.run(10 * time.Minute)
+	// Through each target's own event queue: long before the next scan (5 min) or resync (1 h).
+	h.run(time.Minute)
 	// Each tagged image is pending in its own account and region, and said so.
 	rs := h.rollouts()
 	if len(rs) != 3 {
@@ -141,6 +152,16 @@ server: {addr: "127.0.0.1:0"}
 		t.Errorf("%d pending notices, want 3: %q", pending, h.subjects())
 	}
 
+	for _, w := range worlds {
+		want := 1.0
+		if w.denied {
+			want = -1 // no series: its queue was never opened
+		}
+		sample := `deskpilot_tag_events_total{account="` + w.account + `",outcome="handled",region="` + w.region + `"}`
+		if got := h.metric(sample); got != want && !(w.denied && got == 0) {
+			t.Errorf("%s = %v, want %v", sample, got, want)
+		}
+	}
 	// The denied target is reported, as denied; the others are healthy.
 	health := targetHealth(t, h)
 	for _, w := range worlds {
@@ -183,11 +204,11 @@ server: {addr: "127.0.0.1:0"}
 		t.Errorf("plan in account B, eu-west-1: %v %+v", err, plan)
 	}
 
-	// An outage of one target (every AppStream call of account B in eu-west-1 fails for 20
-	// minutes): that target is reported failing, as transient, the others stay healthy, and it
-	// recovers by itself.
+	// An outage of one target (every call of account B in eu-west-1 fails for 20 minutes,
+	// its queue's long polls included): that target is reported failing, as transient, the
+	// others stay healthy, and it recovers by itself.
 	outage := h.sim.World(acctB, "eu-west-1")
-	if err := outage.AddFault(sim.Fault{Service: sim.ServiceAppStream, ErrorCode: "ServiceUnavailableException"}); err != nil {
+	if err := outage.AddFault(sim.Fault{ErrorCode: "ServiceUnavailableException"}); err != nil {
 		t.Fatal(err)
 	}
 	h.expectErrors("ServiceUnavailableException")
@@ -218,7 +239,7 @@ server: {addr: "127.0.0.1:0"}
 	expired := 0
 	for _, region := range []string{"us-east-1", "eu-west-1"} {
 		for k, n := range h.sim.World(acctB, region).Calls().Counts {
-			if strings.HasSuffix(k, "!ExpiredTokenException") {
+			if strings.HasSuffix(k, "!ExpiredTokenException") || strings.HasSuffix(k, "!ExpiredToken") {
 				expired += n
 			}
 		}

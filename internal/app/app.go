@@ -29,7 +29,6 @@ import (
 	"github.com/deskpilot/deskpilot/internal/rollout"
 	"github.com/deskpilot/deskpilot/internal/sns"
 	"github.com/deskpilot/deskpilot/internal/store"
-	"github.com/deskpilot/deskpilot/internal/tagevent"
 	"github.com/deskpilot/deskpilot/internal/window"
 )
 
@@ -90,9 +89,6 @@ type Main struct {
 
 	serving bool
 
-	// events turns the tag-event queue's messages into image scans; nil without
-	// rollouts.events.queue.
-	events *tagevent.Listener
 
 	// lastPrune is when old SNS message ids were last dropped from the store.
 	lastPrune time.Time
@@ -102,7 +98,7 @@ type Main struct {
 	elector *ha.Elector
 
 	// targets are the accounts and regions served, each with its own clients, controllers and
-	// loops (targets.go); the first one's are also AppStream, Scaler, Rollouts, Resets, events.
+	// loops (targets.go); the first one's are also AppStream, Scaler, Rollouts, Resets.
 	targets []*target
 
 	// The daemon's own loops: the lease, the outbox, housekeeping (see loops.go).
@@ -398,7 +394,7 @@ func (m *Main) flushPass(ctx context.Context) (time.Time, error) {
 // and the window: an event replayed later than that is reconciled again, which changes nothing
 // (the image's tags are read from AppStream, never from the event).
 func (m *Main) housekeepingPass(ctx context.Context) (time.Time, error) {
-	if m.snsHandler == nil && m.events == nil {
+	if m.snsHandler == nil && !m.hasEvents() {
 		return m.Now().Add(PruneInterval), nil
 	}
 	if m.Now().Sub(m.lastPrune) >= PruneInterval {
@@ -408,6 +404,16 @@ func (m *Main) housekeepingPass(ctx context.Context) (time.Time, error) {
 		m.lastPrune = m.Now()
 	}
 	return m.lastPrune.Add(PruneInterval), nil
+}
+
+// hasEvents reports whether a target listens to a tag-event queue.
+func (m *Main) hasEvents() bool {
+	for _, t := range m.targets {
+		if t.queue != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // seenEvents keeps the ids of handled tag events in the store's table of handled messages.

@@ -85,7 +85,7 @@ type targetSpec struct {
 
 // openTargets builds every target's clients and controllers. Nothing here calls AWS for a
 // target (a target that cannot be reached must not keep the others from starting), except
-// opening the tag-event queue of a single-target daemon, which fails fast as it always did.
+// opening the tag-event queue of a daemon without targets, which fails fast as it always did.
 func (m *Main) openTargets(ctx context.Context, base aws.Config, senders []string) error {
 	cfg := m.Config
 	multi := len(cfg.Targets) > 0
@@ -126,13 +126,12 @@ func (m *Main) openTargets(ctx context.Context, base aws.Config, senders []strin
 				rc.ScanInterval = cfg.Rollouts.Events.ResyncInterval.Duration
 			}
 			t.rollouts = rollout.New(rc, t.appStream, t.scaler, scopedRollouts{m.Store, t.Account, t.Region, t.Account == m.Account && t.Region == m.Region}, m.Now, log.With("component", "rollouts"))
-			if t.queue != "" {
-				if err := m.openQueue(ctx, t, log); err != nil {
-					if !multi {
-						return fmt.Errorf("rollouts.events.queue: %w", err)
-					}
-					// The events loop opens it later; until then the resync scans.
-					log.Error("cannot open the tag-event queue; this target relies on its resync scans until it can", "queue", t.queue, "err", err)
+			// A single daemon's queue is opened now, so that a missing one stops the start as it
+			// always did; with targets, each target's events loop opens its own, so that one
+			// unreachable target cannot hold up the start of the others.
+			if t.queue != "" && !multi {
+				if err := m.openQueue(ctx, t); err != nil {
+					return fmt.Errorf("rollouts.events.queue: %w", err)
 				}
 			}
 		}
@@ -145,7 +144,7 @@ func (m *Main) openTargets(ctx context.Context, base aws.Config, senders []strin
 		m.targets = append(m.targets, t)
 		if i == 0 {
 			// The first target is the one the API's fleet listing and dry runs read by default.
-			m.AppStream, m.Scaler, m.Rollouts, m.Resets, m.events = t.appStream, t.scaler, t.rollouts, t.resets, t.events
+			m.AppStream, m.Scaler, m.Rollouts, m.Resets = t.appStream, t.scaler, t.rollouts, t.resets
 		}
 	}
 	return nil
@@ -171,9 +170,7 @@ func queueFor(queue, account, region string, claimed bool) string {
 }
 
 // openQueue opens the target's tag-event queue and builds its listener.
-func (m *Main) openQueue(ctx context.Context, t *target, log interface {
-	Error(string, ...any)
-}) error {
+func (m *Main) openQueue(ctx context.Context, t *target) error {
 	queue, err := cloud.OpenQueue(ctx, sqs.NewFromConfig(t.awsCfg), t.queue)
 	if err != nil {
 		return err
@@ -366,7 +363,7 @@ func (m *Main) targetLoop(name string) bool {
 func (m *Main) eventsPass(t *target, wait time.Duration) func(context.Context) (time.Time, error) {
 	return func(ctx context.Context) (time.Time, error) {
 		if t.events == nil {
-			if err := m.openQueue(ctx, t, m.Logger); err != nil {
+			if err := m.openQueue(ctx, t); err != nil {
 				return m.Now().Add(cloud.LongPoll), fmt.Errorf("open tag-event queue %s: %w", t.queue, err)
 			}
 		}
