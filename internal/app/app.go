@@ -89,7 +89,6 @@ type Main struct {
 
 	serving bool
 
-
 	// lastPrune is when old SNS message ids were last dropped from the store.
 	lastPrune time.Time
 
