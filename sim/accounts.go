@@ -389,7 +389,9 @@ func ParseCredential(authorization, queryCredential string) (c Credential, ok bo
 	if c.AccessKey == "" {
 		return Credential{}, false
 	}
-	if len(parts) == 5 && parts[4] == "aws4_request" {
+	// A scope comes whole or not at all: a credential with an empty date, region or service
+	// is unscoped, so the request falls back to the default region rather than half a scope.
+	if len(parts) == 5 && parts[4] == "aws4_request" && parts[1] != "" && parts[2] != "" && parts[3] != "" {
 		c.Date, c.Region, c.Service = parts[1], parts[2], parts[3]
 	}
 	return c, true
