@@ -62,6 +62,24 @@ func BenchmarkActiveRollouts(b *testing.B) {
 	}
 }
 
+// BenchmarkActiveRolloutsIdle measures the read every rollout pass makes when nothing is due
+// (the daemon's steady state): no active rollout among 200 finished ones.
+func BenchmarkActiveRolloutsIdle(b *testing.B) {
+	s := openTest(b)
+	for i := range 200 {
+		r := fullRollout(fmt.Sprint("img", i))
+		r.State = rollout.Succeeded
+		create(b, s, r)
+	}
+	ctx := context.Background()
+	for b.Loop() {
+		rs, err := s.ActiveRollouts(ctx)
+		if err != nil || len(rs) != 0 {
+			b.Fatal(len(rs), err)
+		}
+	}
+}
+
 // trackers10k returns 10,000 trackers with every field set.
 func trackers10k() []reset.Tracked {
 	ts := make([]reset.Tracked, 10_000)

@@ -14,10 +14,20 @@ import (
 // Due returns up to limit deliveries not yet sent, not failed for good, and due at or before
 // now, oldest (lowest ID) first; a limit of zero or less means all of them.
 func (s *Store) Due(ctx context.Context, now time.Time, limit int) ([]notify.Delivery, error) {
-	rows, err := s.r.QueryContext(ctx, `
+	query := `
 		SELECT id, sender, notice, attempts FROM outbox
 		WHERE sent_at IS NULL AND permanent = 0 AND next_at <= $1
-		ORDER BY id`+limitClause(limit), now.UnixMilli())
+		ORDER BY id` + limitClause(limit)
+	st, err := s.prepared(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("read due deliveries: %w", err)
+	}
+	var rows *sql.Rows
+	if st != nil {
+		rows, err = st.QueryContext(ctx, now.UnixMilli())
+	} else {
+		rows, err = s.r.QueryContext(ctx, query, now.UnixMilli())
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read due deliveries: %w", err)
 	}

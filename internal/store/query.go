@@ -72,9 +72,19 @@ func (s *Store) Rollouts(ctx context.Context, limit int) ([]rollout.Rollout, err
 // ORDER BY and LIMIT clause using args) in that order, each with its steps ordered by fleet.
 // Both queries run in one read transaction, so the steps match the rollouts.
 func (s *Store) rollouts(ctx context.Context, tail string, args ...any) ([]rollout.Rollout, error) {
+	rolloutsQuery := `SELECT ` + rolloutCols + ` FROM rollouts ` + tail
+	stepsQuery := `SELECT ` + stepCols + ` FROM steps WHERE rollout_id IN (SELECT id FROM rollouts ` + tail + `)`
+	rolloutsStmt, err := s.prepared(ctx, rolloutsQuery)
+	if err != nil {
+		return nil, err
+	}
+	stepsStmt, err := s.prepared(ctx, stepsQuery)
+	if err != nil {
+		return nil, err
+	}
 	var rs []rollout.Rollout
-	err := s.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT `+rolloutCols+` FROM rollouts `+tail, args...)
+	err = s.read(ctx, func(tx *sql.Tx) error {
+		rows, err := queryIn(ctx, tx, rolloutsStmt, rolloutsQuery, args...)
 		if err != nil {
 			return err
 		}
@@ -102,8 +112,7 @@ func (s *Store) rollouts(ctx context.Context, tail string, args ...any) ([]rollo
 			return nil
 		}
 
-		rows, err = tx.QueryContext(ctx, `SELECT `+stepCols+` FROM steps
-			WHERE rollout_id IN (SELECT id FROM rollouts `+tail+`)`, args...)
+		rows, err = queryIn(ctx, tx, stepsStmt, stepsQuery, args...)
 		if err != nil {
 			return err
 		}

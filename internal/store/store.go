@@ -72,6 +72,9 @@ type Store struct {
 	fenceMu sync.Mutex
 	fence   *fence // set by Fence: every write checks this lease first
 
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt // the reads every pass makes, prepared on r (prepared)
+
 	// testHookFenced, if set, runs inside a fenced write's transaction right after the fence
 	// check passed (tests hold the transaction open with it).
 	testHookFenced func()
@@ -145,7 +148,14 @@ func (s *Store) Close() error {
 		if s.lock != nil {
 			unlockErr = s.lock.unlock()
 		}
-		s.closeErr = errors.Join(s.r.Close(), s.w.Close(), unlockErr)
+		var stmtErrs []error
+		s.stmtMu.Lock()
+		for _, st := range s.stmts {
+			stmtErrs = append(stmtErrs, st.Close())
+		}
+		s.stmts = nil
+		s.stmtMu.Unlock()
+		s.closeErr = errors.Join(errors.Join(stmtErrs...), s.r.Close(), s.w.Close(), unlockErr)
 	})
 	return s.closeErr
 }
@@ -243,6 +253,43 @@ func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only: nothing to lose
 	return fn(tx)
+}
+
+// maxPrepared bounds the statements prepared (prepared): a query whose text varies with its
+// arguments (a LIMIT the API was asked for) must not grow the cache without end.
+const maxPrepared = 32
+
+// prepared returns query prepared on the read connections, preparing it the first time, or nil
+// once maxPrepared others are: database/sql keeps a prepared statement prepared on each
+// connection it ran on, so that the reads every pass makes (the active rollouts, the due
+// notices) are parsed once per connection rather than at every pass. Parsing was most of a
+// daemon pass's CPU in SQLite, which is C compiled to Go.
+//
+// Never call it while holding a read connection (inside read): preparing may need one of
+// its own, and the pool may have no other.
+func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if st, ok := s.stmts[query]; ok || len(s.stmts) >= maxPrepared {
+		return st, nil
+	}
+	st, err := s.r.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if s.stmts == nil {
+		s.stmts = map[string]*sql.Stmt{}
+	}
+	s.stmts[query] = st
+	return st, nil
+}
+
+// queryIn runs query in tx, through st (query prepared by prepared) when there is one.
+func queryIn(ctx context.Context, tx *sql.Tx, st *sql.Stmt, query string, args ...any) (*sql.Rows, error) {
+	if st == nil {
+		return tx.QueryContext(ctx, query, args...)
+	}
+	return tx.StmtContext(ctx, st).QueryContext(ctx, args...)
 }
 
 // rollback rolls tx back, reporting only errors other than the transaction being over already
