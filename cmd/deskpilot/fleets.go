@@ -220,7 +220,7 @@ func (c *cli) statusCommand() *cobra.Command {
 				for _, t := range st.Targets {
 					line := t.State
 					if t.State == api.TargetFailing {
-						line += fmt.Sprintf(" (%s, since %s: %s)", t.ErrorClass, t.ErrorAt.UTC().Format(time.RFC3339), t.LastError)
+						line += fmt.Sprintf(" (%s, last failed %s: %s)", t.ErrorClass, t.ErrorAt.UTC().Format(time.RFC3339), t.LastError)
 					} else if !t.LastOK.IsZero() {
 						line += " (last good pass " + t.LastOK.UTC().Format(time.RFC3339) + ")"
 					}

@@ -204,8 +204,8 @@ sent mail; see docs/emulator.md.`,
 	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:4566", "listen address")
 	f.Float64Var(&cfg.Speed, "speed", 1, "run every simulated duration this many times faster")
 	f.StringVar(&cfg.SeedFile, "seed", "", "YAML scenario to load at start (images, fleets, stacks, targets, tags, sessions)")
-	f.StringVar(&cfg.Region, "region", "us-east-1", "region in every ARN")
-	f.StringVar(&cfg.AccountID, "account", "123456789012", "account id in every ARN")
+	f.StringVar(&cfg.Region, "region", "us-east-1", "the default world's region: for unsigned requests and those signed for no region (other regions are served as they are asked for)")
+	f.StringVar(&cfg.AccountID, "account", "123456789012", "the default account: the one unknown access keys act in (other accounts come from --seed or POST /_sim/accounts)")
 	return cmd
 }
 

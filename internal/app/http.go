@@ -102,11 +102,12 @@ func (m *Main) now() time.Time {
 // the others do nothing there.
 func (m *Main) loopStatuses() []api.LoopStatus {
 	var out []api.LoopStatus
+	perTarget := m.targetLoopNames()
 	for _, p := range m.Passes() {
 		if !m.leading() && p.Name != "ha" {
 			continue
 		}
-		if m.targetLoop(p.Name) {
+		if perTarget[p.Name] {
 			continue // judged with its target's, in the "targets" check
 		}
 		out = append(out, api.LoopStatus{Name: p.Name, LastOK: p.LastOK, LastError: p.LastError, Interval: p.Interval})

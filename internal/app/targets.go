@@ -137,7 +137,7 @@ func (m *Main) openTargets(ctx context.Context, base aws.Config, senders []strin
 		}
 		if cfg.WorkSpaces.Reset.Enabled {
 			resetCfg := resetConfig(cfg, senders)
-			resetCfg.Account, resetCfg.Region = t.Account, t.Region
+			resetCfg.Account, resetCfg.Region, resetCfg.TargetInSubject = t.Account, t.Region, multi
 			resetCfg.OnOutcome = t.metrics.ResetOutcome
 			t.resets = reset.New(resetCfg, cloud.NewWorkSpaces(workspaces.NewFromConfig(t.awsCfg)), m.Store.Resets(t.Account, t.Region), m.Now, log.With("component", "resets"))
 		}
@@ -147,7 +147,22 @@ func (m *Main) openTargets(ctx context.Context, base aws.Config, senders []strin
 			m.AppStream, m.Scaler, m.Rollouts, m.Resets = t.appStream, t.scaler, t.rollouts, t.resets
 		}
 	}
+	// A queue URL that no target takes would leave tags to the resync scans without a word.
+	if q := cfg.Rollouts.Events.Queue; cfg.Rollouts.Enabled && strings.Contains(q, "://") && !queueClaimed {
+		account, region, _ := cloud.QueueURLParts(q)
+		return fmt.Errorf("rollouts.events.queue: %s is a queue of account %s in %s, and deskpilot serves %s: give the queue by name to listen in every target, or the URL of a target's queue",
+			q, account, region, strings.Join(m.targetNames(), ", "))
+	}
 	return nil
+}
+
+// targetNames are the targets' "account/region".
+func (m *Main) targetNames() []string {
+	out := make([]string, 0, len(m.targets))
+	for _, t := range m.targets {
+		out = append(out, t.key())
+	}
+	return out
 }
 
 // queueFor returns the tag-event queue a target listens to: a queue name is looked up in every
@@ -342,20 +357,19 @@ func (t *target) status() api.TargetStatus {
 	return st
 }
 
-// targetLoop reports whether c is one of a target's loops, which readiness reports per target
-// rather than one by one when there are several targets.
-func (m *Main) targetLoop(name string) bool {
+// targetLoopNames names the targets' loops, which readiness reports per target rather than
+// one by one when there are several targets; nil with a single target.
+func (m *Main) targetLoopNames() map[string]bool {
 	if len(m.Config.Targets) == 0 {
-		return false
+		return nil
 	}
+	names := map[string]bool{}
 	for _, t := range m.targets {
 		for _, c := range t.loops() {
-			if c.name == name {
-				return true
-			}
+			names[c.name] = true
 		}
 	}
-	return false
+	return names
 }
 
 // eventsPass is one long poll of a target's queue, opening the queue first when it could not

@@ -78,7 +78,7 @@ var (
 	}
 	defLastPass = def{
 		name: "deskpilot_last_successful_pass_timestamp_seconds", kind: gauge, labels: []string{"controller"},
-		help: "Unix time of each loop's latest pass that ended without an error (scan, events, rollouts, resets, outbox, housekeeping).",
+		help: "Unix time of each loop's latest pass that ended without an error (scan, events, rollouts, resets, outbox, housekeeping; with targets, a target's loops are \"scan ACCOUNT/REGION\" and so on).",
 	}
 	defTagEvents = def{
 		name: "deskpilot_tag_events_total", kind: counter, labels: []string{"account", "region", "outcome"},

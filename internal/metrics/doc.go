@@ -43,7 +43,7 @@
 //     attempts, by sender name and the error's class.
 //   - deskpilot_last_successful_pass_timestamp_seconds{controller} (gauge): Unix time of each
 //     loop's latest pass that ended without an error (scan, events, rollouts, resets, outbox,
-//     housekeeping).
+//     housekeeping; with targets, a target's loops are "scan ACCOUNT/REGION" and so on).
 //   - deskpilot_tag_events_total{account, region, outcome} (counter): Messages from the tag-event
 //     queue (rollouts.events.queue), by the queue's account and region and the outcome: handled,
 //     ignored, malformed, foreign, replayed, failed.

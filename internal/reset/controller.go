@@ -41,9 +41,13 @@ type Config struct {
 	// Account and Region are the target (AWS account and region) whose WorkSpaces the
 	// controller resets. It keeps, saves and removes only that target's trackers, stamps its
 	// records with the target, keeps its own digest watermark (DigestKey) and names the target
-	// in its digests. Both empty means no target: the controller takes every tracker its Store
-	// holds, as before deskpilot served several targets.
-	Account, Region   string
+	// in its digests' fields. Both empty means no target: the controller takes every tracker its
+	// Store holds, as before deskpilot served several targets.
+	Account, Region string
+	// TargetInSubject ends the digest's subject with the target ("(account A, REGION)"): set
+	// when one daemon serves several targets, so that the subject of a single target's digest
+	// stays as it always was.
+	TargetInSubject   bool
 	Selection         Selection
 	Grace             time.Duration
 	PollInterval      time.Duration
@@ -793,10 +797,10 @@ func (c *Controller) targetPath() string {
 
 // targetSuffix names the target at the end of a subject (" (account 123456789012,
 // eu-west-1)"), so that an admin of several accounts knows where the WorkSpaces are; empty
-// without a target, which keeps the subject as it always was.
+// without a target or without TargetInSubject, which keeps the subject as it always was.
 func (c *Controller) targetSuffix() string {
 	switch {
-	case !c.targeted():
+	case !c.targeted() || !c.cfg.TargetInSubject:
 		return ""
 	case c.cfg.Account == "":
 		return " (" + c.cfg.Region + ")"

@@ -221,22 +221,26 @@ func TestController_digestNamesTarget(t *testing.T) {
 	tests := []struct {
 		name            string
 		account, region string
+		inSubject       bool
 		wantID          string
 		wantSubject     string
 		extra           []Record
 		wantFields      []notice.Field
 		wantItems       []string
 	}{
-		{"no target: as before, every record", "", "", "workspaces/digest/20261123T170000Z",
+		{"no target: as before, every record", "", "", false, "workspaces/digest/20261123T170000Z",
 			"WorkSpaces reset: 2 reset, 0 skipped, 1 failed", nil, nil, []string{"ws-1 (alice)", "ws-1 (bob)", "ws-legacy (old)"}},
-		{"a target", "111", "eu-west-1", "workspaces/digest/111/eu-west-1/20261123T170000Z",
+		{"a target", "111", "eu-west-1", true, "workspaces/digest/111/eu-west-1/20261123T170000Z",
 			"WorkSpaces reset: 1 reset, 0 skipped, 0 failed (account 111, eu-west-1)", nil,
 			[]notice.Field{{Name: "Account", Value: "111"}, {Name: "Region", Value: "eu-west-1"}}, []string{"ws-1 (alice)"}},
-		{"a region only", "", "eu-west-1", "workspaces/digest/-/eu-west-1/20261123T170000Z",
+		{"the one target of a daemon: the subject as before", "111", "eu-west-1", false, "workspaces/digest/111/eu-west-1/20261123T170000Z",
+			"WorkSpaces reset: 1 reset, 0 skipped, 0 failed", nil,
+			[]notice.Field{{Name: "Account", Value: "111"}, {Name: "Region", Value: "eu-west-1"}}, []string{"ws-1 (alice)"}},
+		{"a region only", "", "eu-west-1", true, "workspaces/digest/-/eu-west-1/20261123T170000Z",
 			"WorkSpaces reset: 0 reset, 1 skipped, 0 failed (eu-west-1)",
 			[]Record{{At: t0.Add(5 * time.Minute), Region: "eu-west-1", WorkspaceID: "ws-8", UserName: "y", Outcome: "skipped"}},
 			[]notice.Field{{Name: "Region", Value: "eu-west-1"}}, []string{"ws-8 (y)"}},
-		{"an account only, not a notice id's characters", "my account", "", "workspaces/digest/my_account/-/20261123T170000Z",
+		{"an account only, not a notice id's characters", "my account", "", true, "workspaces/digest/my_account/-/20261123T170000Z",
 			"WorkSpaces reset: 0 reset, 1 skipped, 0 failed (account my account)",
 			[]Record{{At: t0.Add(5 * time.Minute), Account: "my account", WorkspaceID: "ws-9", UserName: "x", Outcome: "skipped"}},
 			[]notice.Field{{Name: "Account", Value: "my account"}}, []string{"ws-9 (x)"}},
@@ -253,7 +257,7 @@ func TestController_digestNamesTarget(t *testing.T) {
 				},
 			}
 			st.records = append(st.records, tt.extra...)
-			cfg := Config{Account: tt.account, Region: tt.region, DigestInterval: time.Hour, Senders: []string{"mail"}}
+			cfg := Config{Account: tt.account, Region: tt.region, TargetInSubject: tt.inSubject, DigestInterval: time.Hour, Senders: []string{"mail"}}
 			c := New(cfg, fakeAPI{}, st, fixed(t0.Add(time.Hour)), discard)
 			if _, err := c.Reconcile(context.Background()); err != nil {
 				t.Fatal(err)

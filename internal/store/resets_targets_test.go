@@ -353,7 +353,7 @@ func testControllerPerTarget(t *testing.T, views bool) {
 		apiA := &estate{wss: []reset.WorkSpace{{ID: "ws-1", UserName: "alice", State: "AVAILABLE"}, {ID: "ws-a", UserName: "ann", State: "AVAILABLE"}}}
 		apiB := &estate{wss: []reset.WorkSpace{{ID: "ws-1", UserName: "bob", State: "AVAILABLE"}}}
 		cfg := func(target [2]string) reset.Config {
-			return reset.Config{Account: target[0], Region: target[1], DigestInterval: time.Hour, Senders: []string{"mail"}}
+			return reset.Config{Account: target[0], Region: target[1], TargetInSubject: true, DigestInterval: time.Hour, Senders: []string{"mail"}}
 		}
 		storeOf := func(target [2]string) reset.Store {
 			if views {
