@@ -6,6 +6,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -127,6 +129,25 @@ func mergeYAML(base, extra string) string {
 		}
 	}
 	return strings.Join(keep, "\n") + "\n" + extra
+}
+
+// get GETs path from the daemon's own server and returns the body, failing unless it answers
+// 200.
+func (h *harness) get(path string) string {
+	h.t.Helper()
+	resp, err := http.Get("http://" + h.app.Addr() + path)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		h.t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+	}
+	return string(b)
 }
 
 func (h *harness) awsOptions() []func(*awsconfig.LoadOptions) error {

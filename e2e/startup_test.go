@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -122,20 +120,7 @@ func TestDaemon_ServesMetricsAndDashboard(t *testing.T) {
 	h := newWaveHarness(t, sundayInWindow, "")
 	h.tagImage("img-good", map[string]string{"FleetName": "web-1", "ScaleImmediately": "True"})
 	h.runUntil("the rollout finished", time.Hour, func() bool { return h.latest().State == rollout.Succeeded })
-	get := func(path string) string {
-		t.Helper()
-		resp, err := http.Get("http://" + h.app.Addr() + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
-		}
-		return string(b)
-	}
-	metrics := get("/metrics")
+	metrics := h.get("/metrics")
 	for _, want := range []string{
 		`deskpilot_rollouts{account="` + account + `",region="us-east-1",state="succeeded"} 1`,
 		`deskpilot_rollout_steps_total{account="` + account + `",region="us-east-1",result="done"} 1`,
@@ -147,7 +132,7 @@ func TestDaemon_ServesMetricsAndDashboard(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
-	if page := get("/"); !strings.Contains(page, "web-1") || !strings.Contains(page, "<html") {
+	if page := h.get("/"); !strings.Contains(page, "web-1") || !strings.Contains(page, "<html") {
 		t.Errorf("the dashboard at / does not list fleet web-1:\n%.400s", page)
 	}
 }

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -179,7 +178,7 @@ rollouts:
 	// Every reachable target's fleets are listed, each with its account and region; the denied
 	// one is a warning, not a failure of the listing.
 	var fleets api.FleetList
-	if err := json.Unmarshal([]byte(get(t, "http://"+h.app.Addr()+"/api/v1/fleets")), &fleets); err != nil {
+	if err := json.Unmarshal([]byte(h.get("/api/v1/fleets")), &fleets); err != nil {
 		t.Fatal(err)
 	}
 	listed := map[string]bool{}
@@ -303,7 +302,7 @@ rollouts:
 		}
 	}
 	// Metrics say the same, per account and region.
-	body = get(t, "http://"+h.app.Addr()+"/metrics")
+	body = h.get("/metrics")
 	for _, line := range []string{
 		`deskpilot_target_up{account="111111111111",region="eu-west-1"} 0`,
 		`deskpilot_target_up{account="111111111111",region="eu-central-1"} 1`,
@@ -319,7 +318,7 @@ rollouts:
 func targetHealth(t *testing.T, h *harness) map[string]api.TargetStatus {
 	t.Helper()
 	var list api.TargetList
-	if err := json.Unmarshal([]byte(get(t, "http://"+h.app.Addr()+"/api/v1/targets")), &list); err != nil {
+	if err := json.Unmarshal([]byte(h.get("/api/v1/targets")), &list); err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]api.TargetStatus{}
@@ -327,20 +326,6 @@ func targetHealth(t *testing.T, h *harness) map[string]api.TargetStatus {
 		out[s.Account+"/"+s.Region] = s
 	}
 	return out
-}
-
-func get(t *testing.T, url string) string {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 func worldTags(t *testing.T, h *harness, w targetWorld, image string) map[string]string {

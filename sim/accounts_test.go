@@ -111,18 +111,9 @@ func (e *multiEnv) appstream(region string, creds aws.CredentialsProvider) *apps
 // control calls the control API and decodes the answer into out (when not nil).
 func (e *multiEnv) control(method, path, body string, wantStatus int, out any) string {
 	e.t.Helper()
-	req, err := http.NewRequest(method, e.url+path, strings.NewReader(body))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != wantStatus {
-		e.t.Fatalf("%s %s: %d %s, want %d", method, path, resp.StatusCode, raw, wantStatus)
+	status, raw := controlRaw(e.t, method, e.url+path, body)
+	if status != wantStatus {
+		e.t.Fatalf("%s %s: %d %s, want %d", method, path, status, raw, wantStatus)
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {

@@ -24,21 +24,12 @@ import (
 // control calls the control API and returns the status and the decoded JSON answer.
 func (e *env) control(method, path, body string) (int, map[string]any) {
 	e.t.Helper()
-	req, err := http.NewRequest(method, e.url+path, strings.NewReader(body))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	status, raw := controlRaw(e.t, method, e.url+path, body)
 	var out map[string]any
 	if err := json.Unmarshal(raw, &out); err != nil {
 		e.t.Fatalf("%s %s answered %q", method, path, raw)
 	}
-	return resp.StatusCode, out
+	return status, out
 }
 
 // eventQueue creates a queue and registers it as an event target through the control API.

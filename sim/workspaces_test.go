@@ -692,6 +692,18 @@ func TestWorkspaces_DirectoriesAndBundles(t *testing.T) {
 // controlCall makes a control API call and decodes the answer into out (when not nil).
 func controlCall(t *testing.T, method, url, body string, out any) int {
 	t.Helper()
+	status, data := controlRaw(t, method, url, body)
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s %s: %d %s: %v", method, url, status, data, err)
+		}
+	}
+	return status
+}
+
+// controlRaw makes a control API call and returns the status and the body.
+func controlRaw(t testing.TB, method, url, body string) (int, []byte) {
+	t.Helper()
 	var r io.Reader
 	if body != "" {
 		r = strings.NewReader(body)
@@ -709,12 +721,7 @@ func controlCall(t *testing.T, method, url, body string, out any) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			t.Fatalf("%s %s: %d %s: %v", method, url, resp.StatusCode, data, err)
-		}
-	}
-	return resp.StatusCode
+	return resp.StatusCode, data
 }
 
 func TestWorkspaces_ControlAPI(t *testing.T) {
