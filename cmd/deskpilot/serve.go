@@ -182,7 +182,7 @@ func newSimCommand() *cobra.Command {
 	var cfg app.SimConfig
 	cmd := &cobra.Command{
 		Use:   "sim",
-		Short: "Run the AWS emulator (AppStream 2.0, Application Auto Scaling, WorkSpaces, SES, SNS, STS) on one port",
+		Short: "Run the AWS emulator (AppStream 2.0, Application Auto Scaling, WorkSpaces, SES, SNS, SQS, STS, CloudFormation) on one port",
 		Long: `Run deskpilot's AWS emulator. Point any AWS client at it:
 
   aws --endpoint-url http://127.0.0.1:4566 appstream describe-fleets
