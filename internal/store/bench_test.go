@@ -42,13 +42,25 @@ func BenchmarkApply(b *testing.B) {
 // BenchmarkActiveRollouts measures the controller's read of its work: 20 active rollouts of
 // 5 steps among 200.
 func BenchmarkActiveRollouts(b *testing.B) {
+	benchActiveRollouts(b, func(i int) bool { return i%10 == 0 }, 3, 20)
+}
+
+// BenchmarkActiveRolloutsIdle measures the read every rollout pass makes when nothing is due
+// (the daemon's steady state): no active rollout among 200 finished ones.
+func BenchmarkActiveRolloutsIdle(b *testing.B) {
+	benchActiveRollouts(b, func(int) bool { return false }, 0, 0)
+}
+
+// benchActiveRollouts times ActiveRollouts over 200 rollouts, the i-th active when active(i)
+// says so, each with extraSteps waiting steps more than fullRollout's; want are active.
+func benchActiveRollouts(b *testing.B, active func(i int) bool, extraSteps, want int) {
 	s := openTest(b)
 	for i := range 200 {
 		r := fullRollout(fmt.Sprint("img", i))
-		if i%10 != 0 {
+		if !active(i) {
 			r.State = rollout.Succeeded
 		}
-		for f := range 3 {
+		for f := range extraSteps {
 			r.Steps = append(r.Steps, rollout.Step{Fleet: fmt.Sprint("fleet", f), State: rollout.StepWaiting})
 		}
 		create(b, s, r)
@@ -56,25 +68,7 @@ func BenchmarkActiveRollouts(b *testing.B) {
 	ctx := context.Background()
 	for b.Loop() {
 		rs, err := s.ActiveRollouts(ctx)
-		if err != nil || len(rs) != 20 {
-			b.Fatal(len(rs), err)
-		}
-	}
-}
-
-// BenchmarkActiveRolloutsIdle measures the read every rollout pass makes when nothing is due
-// (the daemon's steady state): no active rollout among 200 finished ones.
-func BenchmarkActiveRolloutsIdle(b *testing.B) {
-	s := openTest(b)
-	for i := range 200 {
-		r := fullRollout(fmt.Sprint("img", i))
-		r.State = rollout.Succeeded
-		create(b, s, r)
-	}
-	ctx := context.Background()
-	for b.Loop() {
-		rs, err := s.ActiveRollouts(ctx)
-		if err != nil || len(rs) != 0 {
+		if err != nil || len(rs) != want {
 			b.Fatal(len(rs), err)
 		}
 	}

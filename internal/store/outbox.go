@@ -22,12 +22,7 @@ func (s *Store) Due(ctx context.Context, now time.Time, limit int) ([]notify.Del
 	if err != nil {
 		return nil, fmt.Errorf("read due deliveries: %w", err)
 	}
-	var rows *sql.Rows
-	if st != nil {
-		rows, err = st.QueryContext(ctx, now.UnixMilli())
-	} else {
-		rows, err = s.r.QueryContext(ctx, query, now.UnixMilli())
-	}
+	rows, err := queryIn(ctx, s.r, st, query, now.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("read due deliveries: %w", err)
 	}

@@ -148,14 +148,14 @@ func (s *Store) Close() error {
 		if s.lock != nil {
 			unlockErr = s.lock.unlock()
 		}
-		var stmtErrs []error
+		var errs []error
 		s.stmtMu.Lock()
 		for _, st := range s.stmts {
-			stmtErrs = append(stmtErrs, st.Close())
+			errs = append(errs, st.Close())
 		}
 		s.stmts = nil
 		s.stmtMu.Unlock()
-		s.closeErr = errors.Join(errors.Join(stmtErrs...), s.r.Close(), s.w.Close(), unlockErr)
+		s.closeErr = errors.Join(append(errs, s.r.Close(), s.w.Close(), unlockErr)...)
 	})
 	return s.closeErr
 }
@@ -284,12 +284,21 @@ func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-// queryIn runs query in tx, through st (query prepared by prepared) when there is one.
-func queryIn(ctx context.Context, tx *sql.Tx, st *sql.Stmt, query string, args ...any) (*sql.Rows, error) {
+// queryer is what reads run on: a read transaction, or the read connections themselves.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// queryIn runs query on q (a read transaction or s.r), through st (query prepared by
+// prepared) when there is one.
+func queryIn(ctx context.Context, q queryer, st *sql.Stmt, query string, args ...any) (*sql.Rows, error) {
 	if st == nil {
-		return tx.QueryContext(ctx, query, args...)
+		return q.QueryContext(ctx, query, args...)
 	}
-	return tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	if tx, ok := q.(*sql.Tx); ok {
+		return tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return st.QueryContext(ctx, args...)
 }
 
 // rollback rolls tx back, reporting only errors other than the transaction being over already
